@@ -1,0 +1,65 @@
+//! User-facing language selection. In: a language tag from a flag or `CCHC_LANG`.
+//! Out: [`Lang`], which every message renderer takes. Vietnamese is the default
+//! because the people who read these messages are commune officers.
+
+use std::fmt;
+
+/// The language messages are rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// Vietnamese (default).
+    #[default]
+    Vi,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// Parses `vi` / `en` (case-insensitive, region suffix ignored, e.g. `en_US.UTF-8`).
+    /// Returns `None` for anything else.
+    pub fn parse(tag: &str) -> Option<Lang> {
+        let t = tag.trim().to_ascii_lowercase();
+        let base = t.split(['_', '-', '.']).next().unwrap_or("");
+        match base {
+            "vi" => Some(Lang::Vi),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// Picks the Vietnamese or English text.
+    pub fn pick<'a>(self, vi: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Vi => vi,
+            Lang::En => en,
+        }
+    }
+}
+
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Lang::Vi => "vi",
+            Lang::En => "en",
+        })
+    }
+}
+
+/// Something that can explain itself to a person in either language.
+pub trait Localize {
+    /// The message in `lang`; names the bad value, the field and the rule.
+    fn localize(&self, lang: Lang) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_tags() {
+        assert_eq!(Lang::parse("EN"), Some(Lang::En));
+        assert_eq!(Lang::parse("en_US.UTF-8"), Some(Lang::En));
+        assert_eq!(Lang::parse("vi-VN"), Some(Lang::Vi));
+        assert_eq!(Lang::parse("fr"), None);
+    }
+}

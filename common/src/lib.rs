@@ -1,0 +1,30 @@
+//! cchc-common: the domain of commune-police administrative reform (CCHC) and the
+//! CRDT machinery both the agent and the hub build on. This crate never does I/O: no
+//! files, no clock, no network. Callers pass in text and time.
+//!
+//! Layers, each in its own module: [`lang`] and [`error`] (messages), [`units`],
+//! [`period`], [`score`], [`text`], [`definitions`] (the domain vocabulary), [`hlc`]
+//! (time), [`op`] (the versioned op envelope), [`crdt`] (objects and `apply_op`),
+//! [`state`] (an in-memory replica) and [`view`] (the `show --json` document).
+#![deny(missing_docs)]
+
+pub mod crdt;
+pub mod definitions;
+pub mod error;
+pub mod hlc;
+pub mod lang;
+pub mod op;
+pub mod period;
+pub mod score;
+pub mod state;
+pub mod text;
+pub mod units;
+pub mod view;
+
+pub use definitions::{Definitions, Metric};
+pub use error::DomainError;
+pub use lang::{Lang, Localize};
+pub use op::{ActorId, Op, OpBody, OpId};
+pub use period::{Date, Period};
+pub use score::Score;
+pub use units::{UnitCatalog, UnitCode};

@@ -1,0 +1,205 @@
+//! An in-memory replica: the reference implementation of receiving ops. In: ops from
+//! anywhere, in any order, duplicated. Out: merged objects, a version vector, and the
+//! ops a peer lacks. The agent's SQLite store applies ops through the same
+//! [`crate::crdt::apply_op`]; property tests hold the two to the same results.
+
+use crate::crdt::{self, AssessReg, CountCell, CountKey, Objects, OpCtx, PledgeCrdt};
+use crate::error::DomainError;
+use crate::hlc::Hlc;
+use crate::op::{ActorId, Op, OpId};
+use crate::units::UnitCode;
+use crate::view::StateView;
+use std::collections::BTreeMap;
+
+/// A version vector: for each device, the highest sequence number held with no gap below it.
+pub type VersionVector = BTreeMap<ActorId, u64>;
+
+/// What happened to a received op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receipt {
+    /// Applied now (and possibly some buffered successors with it).
+    Applied,
+    /// Already held: nothing changed.
+    Duplicate,
+    /// Held back until the ops before it from its device arrive.
+    Buffered,
+}
+
+/// Objects held in memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemObjects {
+    /// Count cells.
+    pub counts: BTreeMap<CountKey, CountCell>,
+    /// Pledges by (year, key).
+    pub pledges: BTreeMap<(i32, String), PledgeCrdt>,
+    /// Assessments by (phase, criterion).
+    pub assessments: BTreeMap<(u32, String), AssessReg>,
+}
+
+impl Objects for MemObjects {
+    type Error = DomainError;
+    fn count_cell(&mut self, key: &CountKey) -> Result<CountCell, DomainError> {
+        Ok(self.counts.get(key).cloned().unwrap_or_default())
+    }
+    fn put_count_cell(&mut self, key: &CountKey, cell: &CountCell) -> Result<(), DomainError> {
+        self.counts.insert(key.clone(), cell.clone());
+        Ok(())
+    }
+    fn pledge(&mut self, year: i32, key: &str) -> Result<Option<PledgeCrdt>, DomainError> {
+        Ok(self.pledges.get(&(year, key.to_string())).cloned())
+    }
+    fn put_pledge(&mut self, p: &PledgeCrdt) -> Result<(), DomainError> {
+        self.pledges.insert((p.year, p.key.clone()), p.clone());
+        Ok(())
+    }
+    fn assessment(&mut self, phase: u32, c: &str) -> Result<Option<AssessReg>, DomainError> {
+        Ok(self.assessments.get(&(phase, c.to_string())).cloned())
+    }
+    fn put_assessment(&mut self, phase: u32, c: &str, reg: &AssessReg) -> Result<(), DomainError> {
+        self.assessments.insert((phase, c.to_string()), reg.clone());
+        Ok(())
+    }
+}
+
+/// An in-memory replica of one commune's data.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    unit: UnitCode,
+    log: BTreeMap<OpId, Op>,
+    pending: BTreeMap<OpId, Op>,
+    vv: VersionVector,
+    /// The replica's clock.
+    pub hlc: Hlc,
+    /// Merged objects.
+    pub objects: MemObjects,
+}
+
+impl Replica {
+    /// An empty replica for a commune.
+    pub fn new(unit: UnitCode) -> Replica {
+        Replica {
+            unit,
+            log: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            vv: VersionVector::new(),
+            hlc: Hlc::default(),
+            objects: MemObjects::default(),
+        }
+    }
+
+    /// The version vector.
+    pub fn version_vector(&self) -> &VersionVector {
+        &self.vv
+    }
+
+    /// Ops held back for missing predecessors.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Every op held, by id.
+    pub fn ops(&self) -> impl Iterator<Item = &Op> {
+        self.log.values()
+    }
+
+    /// The ops a peer with version vector `peer` lacks, in per-device order.
+    pub fn ops_since(&self, peer: &VersionVector) -> Vec<Op> {
+        self.log
+            .values()
+            .filter(|op| op.seq > peer.get(&op.actor).copied().unwrap_or(0))
+            .cloned()
+            .collect()
+    }
+
+    fn check_known(&self, op: &Op) -> Result<Option<Receipt>, DomainError> {
+        op.check_shape()?;
+        if op.unit != self.unit {
+            return Err(DomainError::WrongUnit { op: op.id().to_string(), op_unit: op.unit.0, own_unit: self.unit.0 });
+        }
+        for held in [self.log.get(&op.id()), self.pending.get(&op.id())].into_iter().flatten() {
+            return if held == op {
+                Ok(Some(Receipt::Duplicate))
+            } else {
+                Err(DomainError::OpConflict { op: op.id().to_string() })
+            };
+        }
+        Ok(None)
+    }
+
+    /// Receives an op in any order: applies it if it is its device's next, buffers it if
+    /// earlier ones are missing, ignores exact duplicates, refuses conflicts.
+    pub fn receive(&mut self, op: Op) -> Result<Receipt, DomainError> {
+        if let Some(r) = self.check_known(&op)? {
+            return Ok(r);
+        }
+        let next = self.vv.get(&op.actor).copied().unwrap_or(0) + 1;
+        if op.seq > next {
+            self.pending.insert(op.id(), op);
+            return Ok(Receipt::Buffered);
+        }
+        let actor = op.actor;
+        self.apply_next(op)?;
+        loop {
+            let next = OpId { actor, seq: self.vv[&actor] + 1 };
+            match self.pending.remove(&next) {
+                Some(op) => self.apply_next(op)?,
+                None => break,
+            }
+        }
+        Ok(Receipt::Applied)
+    }
+
+    /// Receives an op that must be its device's next (as the sync protocol requires):
+    /// a gap is refused, not buffered.
+    pub fn receive_in_order(&mut self, op: Op) -> Result<Receipt, DomainError> {
+        if let Some(r) = self.check_known(&op)? {
+            return Ok(r);
+        }
+        let expected = self.vv.get(&op.actor).copied().unwrap_or(0) + 1;
+        if op.seq != expected {
+            return Err(DomainError::SeqGap { op: op.id().to_string(), actor: op.actor.to_string(), expected });
+        }
+        self.apply_next(op)?;
+        Ok(Receipt::Applied)
+    }
+
+    fn apply_next(&mut self, op: Op) -> Result<(), DomainError> {
+        // Apply to a copy so a refused op leaves nothing behind.
+        let mut objects = self.objects.clone();
+        crdt::apply_op(&mut objects, &op)?;
+        self.objects = objects;
+        self.hlc.observe(&op.stamp());
+        self.vv.insert(op.actor, op.seq);
+        self.log.insert(op.id(), op);
+        Ok(())
+    }
+
+    /// Makes a local edit as device `actor` at physical time `physical_ms`: `make`
+    /// builds the op from the current objects; the op is then applied.
+    pub fn local(
+        &mut self,
+        actor: ActorId,
+        physical_ms: u64,
+        defs: u32,
+        make: impl FnOnce(&mut MemObjects, &OpCtx) -> Result<Op, DomainError>,
+    ) -> Result<Op, DomainError> {
+        let mut hlc = self.hlc;
+        let stamp = hlc.tick(physical_ms, actor);
+        let seq = self.vv.get(&actor).copied().unwrap_or(0) + 1;
+        let ctx = OpCtx { actor, seq, stamp, unit: self.unit, defs };
+        let op = make(&mut self.objects, &ctx)?;
+        self.hlc = hlc;
+        self.receive_in_order(op.clone())?;
+        Ok(op)
+    }
+
+    /// The materialized view.
+    pub fn view(&self) -> StateView {
+        StateView::build(
+            self.unit,
+            self.objects.counts.iter(),
+            self.objects.pledges.values(),
+            self.objects.assessments.iter().map(|((p, c), r)| ((*p, c.as_str()), r)),
+        )
+    }
+}

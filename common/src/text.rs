@@ -1,0 +1,68 @@
+//! Free-text fields. In: names, roles, titles and evidence notes typed by people.
+//! Out: trimmed text that is non-empty where required, within its length limit and free
+//! of control characters; and ASCII slugs used as stable keys ("Nguyễn Văn An" →
+//! "nguyen-van-an").
+
+use crate::error::DomainError;
+
+/// Limit for names and roles.
+pub const NAME_MAX: usize = 120;
+/// Limit for task titles.
+pub const TITLE_MAX: usize = 500;
+/// Limit for evidence notes.
+pub const EVIDENCE_MAX: usize = 2000;
+
+/// Trims and checks a required field.
+pub fn required(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
+    let v = optional(field, value, max)?;
+    if v.is_empty() {
+        return Err(DomainError::EmptyText { field });
+    }
+    Ok(v)
+}
+
+/// Trims and checks an optional field (empty allowed). Newlines and tabs are allowed
+/// in long notes; other control characters are not.
+pub fn optional(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
+    let v = value.trim();
+    let len = v.chars().count();
+    if len > max {
+        return Err(DomainError::TextTooLong { field, len, max });
+    }
+    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(DomainError::ControlChars { field });
+    }
+    Ok(v.to_string())
+}
+
+/// An ASCII key for a person's name: diacritics folded (đ → d), lower case, words
+/// joined by `-`. Two spellings that differ only in accents or spacing get one key.
+pub fn slug(value: &str) -> String {
+    let folded = deunicode::deunicode(value).to_ascii_lowercase();
+    folded
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_fold_vietnamese() {
+        assert_eq!(slug("Nguyễn Văn  An"), "nguyen-van-an");
+        assert_eq!(slug("ĐỖ THỊ HƯƠNG"), "do-thi-huong");
+        assert_eq!(slug("  "), "");
+    }
+
+    #[test]
+    fn checks_text() {
+        assert_eq!(required("signer", "  An ", 10).unwrap(), "An");
+        assert!(required("signer", "   ", 10).is_err());
+        assert!(required("signer", "a\u{7}b", 10).is_err());
+        assert!(required("signer", "abcdefghijk", 10).is_err());
+        assert!(optional("evidence", "line1\nline2", 100).is_ok());
+    }
+}
