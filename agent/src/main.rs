@@ -1,1 +1,264 @@
-fn main() {}
+//! `cchc-agent`: the commune police station's recorder. Entry point: parses the command
+//! line (clap), runs one command, maps its error to a message in the officer's language
+//! and an exit code, in this one place.
+//!
+//! Layers: `main` (CLI) → `commands` (validation, one transaction per action) →
+//! `store` (SQLite op log + materialized state); `bundle` carries ops between desks as
+//! files; `present` renders human-readable output.
+
+mod bundle;
+mod commands;
+mod error;
+mod present;
+mod store;
+
+use cchc_common::{Lang, Localize};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// cchc agent: ghi nhận số liệu cải cách hành chính của Công an cấp xã, không cần mạng.
+/// Records a commune police station's administrative-reform data offline.
+#[derive(Parser, Debug)]
+#[command(name = "cchc-agent", version, about, long_about = None)]
+pub struct Cli {
+    /// Data directory (default: the OS data directory, or CCHC_DATA_DIR).
+    #[arg(long, global = true, env = "CCHC_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Language of messages: vi (default) or en. Also CCHC_LANG.
+    #[arg(long, global = true)]
+    pub lang: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Bind this install to one commune and create its device identity.
+    Init(InitArgs),
+    /// Add procedure counts (or, with --correct, subtract a correction).
+    Record(RecordArgs),
+    /// Pledges (cam kết): sign, register tasks, report progress.
+    #[command(subcommand)]
+    Pledge(PledgeCmd),
+    /// Self-assessment (tự đánh giá): score a criterion, or `assess show`.
+    Assess(AssessArgs),
+    /// Show the current merged state.
+    Show(ShowArgs),
+    /// Show the procedure catalog and the criteria sets in force.
+    Catalog(JsonFlag),
+    /// Show this device: commune, ops held, clock and peers.
+    Status(JsonFlag),
+    /// Check the database: SQLite integrity and state against the op log.
+    Check,
+    /// Exchange ops with another desk through a file (USB stick).
+    #[command(subcommand)]
+    Bundle(BundleCmd),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Commune code (mã đơn vị hành chính cấp xã), from the official unit list.
+    #[arg(long)]
+    pub unit: String,
+    /// Use this unit list CSV instead of the built-in 2025 list.
+    #[arg(long)]
+    pub units_csv: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct RecordArgs {
+    /// Period: month 2026-11, quarter 2026-Q4 or year 2026.
+    #[arg(long)]
+    pub period: String,
+    /// Procedure code from `cchc-agent catalog`.
+    #[arg(long)]
+    pub procedure: String,
+    /// Dossiers received (tiếp nhận).
+    #[arg(long, allow_hyphen_values = true)]
+    pub received: Option<String>,
+    /// Resolved on time (đúng hạn).
+    #[arg(long, allow_hyphen_values = true)]
+    pub on_time: Option<String>,
+    /// Resolved late (quá hạn).
+    #[arg(long, allow_hyphen_values = true)]
+    pub late: Option<String>,
+    /// Still pending (đang giải quyết).
+    #[arg(long, allow_hyphen_values = true)]
+    pub pending: Option<String>,
+    /// Rejected (từ chối).
+    #[arg(long, allow_hyphen_values = true)]
+    pub rejected: Option<String>,
+    /// Received online (trực tuyến).
+    #[arg(long, allow_hyphen_values = true)]
+    pub online: Option<String>,
+    /// Citizens satisfied (hài lòng).
+    #[arg(long, allow_hyphen_values = true)]
+    pub satisfied: Option<String>,
+    /// Citizens not satisfied (không hài lòng).
+    #[arg(long, allow_hyphen_values = true)]
+    pub unsatisfied: Option<String>,
+    /// Subtract the numbers instead (a correction); never below 0.
+    #[arg(long)]
+    pub correct: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PledgeCmd {
+    /// Sign a pledge for a year (or update its role and date), registering tasks.
+    Add {
+        /// Year of the pledge.
+        #[arg(long)]
+        year: String,
+        /// Name of the signer.
+        #[arg(long)]
+        signer: String,
+        /// Role of the signer (e.g. "Trưởng Công an xã").
+        #[arg(long)]
+        role: String,
+        /// Date signed, YYYY-MM-DD or dd/mm/yyyy (default: today).
+        #[arg(long)]
+        date: Option<String>,
+        /// A task to register; repeat for several.
+        #[arg(long = "task")]
+        tasks: Vec<String>,
+    },
+    /// Register a task, set a task's status, or withdraw a task.
+    Task {
+        /// Year of the pledge.
+        #[arg(long)]
+        year: String,
+        /// Name of the signer.
+        #[arg(long)]
+        signer: String,
+        /// Register a new task with this title.
+        #[arg(long, conflicts_with_all = ["task", "status", "remove"])]
+        add: Option<String>,
+        /// The task: its number in `pledge show` or its id.
+        #[arg(long, required_unless_present = "add")]
+        task: Option<String>,
+        /// New status: not_started, in_progress or done.
+        #[arg(long, conflicts_with = "remove")]
+        status: Option<String>,
+        /// Withdraw the task.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Show pledges.
+    Show {
+        /// Only this year.
+        #[arg(long)]
+        year: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AssessArgs {
+    #[command(subcommand)]
+    pub show: Option<AssessCmd>,
+    /// Phase (giai đoạn) 1, 2 or 3.
+    #[arg(long)]
+    pub phase: Option<String>,
+    /// Criterion code from `cchc-agent catalog`.
+    #[arg(long)]
+    pub criterion: Option<String>,
+    /// Score, at most one decimal (7.5 or 7,5).
+    #[arg(long, allow_hyphen_values = true)]
+    pub score: Option<String>,
+    /// Evidence note (minh chứng).
+    #[arg(long)]
+    pub evidence: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AssessCmd {
+    /// Show the scores per criterion, with totals against each phase's threshold.
+    Show {
+        /// Only this phase.
+        #[arg(long)]
+        phase: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// Only this period's counts.
+    #[arg(long)]
+    pub period: Option<String>,
+    /// Machine-readable output (stable; see README).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct JsonFlag {
+    /// Machine-readable output (stable; see README).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BundleCmd {
+    /// Write this desk's ops to a file.
+    Export {
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only what the peer lacks: its last bundle, or a version vector file.
+        #[arg(long)]
+        since: Option<PathBuf>,
+    },
+    /// Apply the ops of a bundle from another desk of the same commune (all or nothing).
+    Import {
+        /// Bundle file.
+        file: PathBuf,
+    },
+}
+
+fn lang_of(cli_lang: Option<&str>) -> Lang {
+    cli_lang
+        .and_then(Lang::parse)
+        .or_else(|| {
+            std::env::var("CCHC_LANG")
+                .ok()
+                .as_deref()
+                .and_then(Lang::parse)
+        })
+        .unwrap_or_default()
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                error::exit::USAGE
+            } else {
+                error::exit::OK
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let lang = lang_of(cli.lang.as_deref());
+    if let Some(l) = cli.lang.as_deref() {
+        if Lang::parse(l).is_none() {
+            eprintln!("--lang '{l}': use vi or en");
+            std::process::exit(error::exit::USAGE);
+        }
+    }
+    let code = match commands::run(cli, lang) {
+        Ok(()) => error::exit::OK,
+        Err(e) => {
+            eprintln!("{}: {}", lang.pick("Lỗi", "Error"), e.localize(lang));
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

@@ -17,7 +17,9 @@
 use crate::definitions::Definitions;
 use crate::error::DomainError;
 use crate::hlc::Stamp;
-use crate::op::{ActorId, CountDelta, Dir, Op, OpBody, TaskStatus, ENVELOPE_VERSION, MAX_COUNT_PER_ENTRY};
+use crate::op::{
+    ActorId, CountDelta, Dir, Op, OpBody, TaskStatus, ENVELOPE_VERSION, MAX_COUNT_PER_ENTRY,
+};
 use crate::period::{Date, Period};
 use crate::score::Score;
 use crate::text;
@@ -52,10 +54,16 @@ impl CountCell {
         let mut counter = PNCounter::new();
         for (actor, (p, n)) in &desks {
             if *p > 0 {
-                counter.apply(crdts::pncounter::Op { dot: Dot::new(*actor, *p), dir: crdts::pncounter::Dir::Pos });
+                counter.apply(crdts::pncounter::Op {
+                    dot: Dot::new(*actor, *p),
+                    dir: crdts::pncounter::Dir::Pos,
+                });
             }
             if *n > 0 {
-                counter.apply(crdts::pncounter::Op { dot: Dot::new(*actor, *n), dir: crdts::pncounter::Dir::Neg });
+                counter.apply(crdts::pncounter::Op {
+                    dot: Dot::new(*actor, *n),
+                    dir: crdts::pncounter::Dir::Neg,
+                });
             }
         }
         CountCell { counter, desks }
@@ -94,7 +102,10 @@ impl CountCell {
             Dir::Inc => crdts::pncounter::Dir::Pos,
             Dir::Dec => crdts::pncounter::Dir::Neg,
         };
-        self.counter.apply(crdts::pncounter::Op { dot: Dot::new(actor, d.total), dir });
+        self.counter.apply(crdts::pncounter::Op {
+            dot: Dot::new(actor, d.total),
+            dir,
+        });
         let e = self.desks.entry(actor).or_insert((0, 0));
         match d.dir {
             Dir::Inc => e.0 = d.total,
@@ -152,7 +163,12 @@ impl PledgeCrdt {
             .read()
             .val
             .into_iter()
-            .map(|id| (self.titles.get(&id).map(|t| t.marker).unwrap_or_default(), id))
+            .map(|id| {
+                (
+                    self.titles.get(&id).map(|t| t.marker).unwrap_or_default(),
+                    id,
+                )
+            })
             .collect();
         ids.sort();
         ids.into_iter().map(|(_, id)| id).collect()
@@ -189,21 +205,38 @@ pub trait Objects {
     /// Saves a pledge.
     fn put_pledge(&mut self, pledge: &PledgeCrdt) -> Result<(), Self::Error>;
     /// The assessment register of a criterion.
-    fn assessment(&mut self, phase: u32, criterion: &str) -> Result<Option<AssessReg>, Self::Error>;
+    fn assessment(&mut self, phase: u32, criterion: &str)
+        -> Result<Option<AssessReg>, Self::Error>;
     /// Saves an assessment register.
-    fn put_assessment(&mut self, phase: u32, criterion: &str, reg: &AssessReg) -> Result<(), Self::Error>;
+    fn put_assessment(
+        &mut self,
+        phase: u32,
+        criterion: &str,
+        reg: &AssessReg,
+    ) -> Result<(), Self::Error>;
 }
 
 /// Applies one op to the objects it touches. Refuses (and writes nothing) when the op
 /// does not continue its device's running totals or task-set dots.
 pub fn apply_op<O: Objects>(o: &mut O, op: &Op) -> Result<(), O::Error> {
     let stamp = op.stamp();
-    let bad = |detail: String| DomainError::BadOp { op: op.id().to_string(), detail };
+    let bad = |detail: String| DomainError::BadOp {
+        op: op.id().to_string(),
+        detail,
+    };
     match &op.body {
-        OpBody::Count { period, procedure, deltas } => {
+        OpBody::Count {
+            period,
+            procedure,
+            deltas,
+        } => {
             let mut updated = Vec::with_capacity(deltas.len());
             for d in deltas {
-                let key = CountKey { period: *period, procedure: procedure.clone(), metric: d.metric };
+                let key = CountKey {
+                    period: *period,
+                    procedure: procedure.clone(),
+                    metric: d.metric,
+                };
                 let mut cell = o.count_cell(&key)?;
                 cell.apply(op.actor, d).map_err(bad)?;
                 updated.push((key, cell));
@@ -212,44 +245,103 @@ pub fn apply_op<O: Objects>(o: &mut O, op: &Op) -> Result<(), O::Error> {
                 o.put_count_cell(key, cell)?;
             }
         }
-        OpBody::PledgeSign { year, pledge, signer, role, signed_on } => {
-            let mut p = o.pledge(*year, pledge)?.unwrap_or_else(|| PledgeCrdt::new(*year, pledge));
-            let value = PledgeHeader { signer: signer.clone(), role: role.clone(), signed_on: Some(*signed_on) };
+        OpBody::PledgeSign {
+            year,
+            pledge,
+            signer,
+            role,
+            signed_on,
+        } => {
+            let mut p = o
+                .pledge(*year, pledge)?
+                .unwrap_or_else(|| PledgeCrdt::new(*year, pledge));
+            let value = PledgeHeader {
+                signer: signer.clone(),
+                role: role.clone(),
+                signed_on: Some(*signed_on),
+            };
             match &mut p.header {
                 Some(reg) => reg.update(value, stamp),
-                None => p.header = Some(LWWReg { val: value, marker: stamp }),
+                None => {
+                    p.header = Some(LWWReg {
+                        val: value,
+                        marker: stamp,
+                    })
+                }
             }
             o.put_pledge(&p)?;
         }
-        OpBody::TaskAdd { year, pledge, task, title, dot } => {
-            let mut p = o.pledge(*year, pledge)?.unwrap_or_else(|| PledgeCrdt::new(*year, pledge));
+        OpBody::TaskAdd {
+            year,
+            pledge,
+            task,
+            title,
+            dot,
+        } => {
+            let mut p = o
+                .pledge(*year, pledge)?
+                .unwrap_or_else(|| PledgeCrdt::new(*year, pledge));
             let held = p.tasks.clock().get(&op.actor);
             if *dot <= held {
-                return Err(bad(format!("task-set dot {dot} is not after the {held} held for this device")).into());
+                return Err(bad(format!(
+                    "task-set dot {dot} is not after the {held} held for this device"
+                ))
+                .into());
             }
-            p.tasks.apply(crdts::orswot::Op::Add { dot: Dot::new(op.actor, *dot), members: vec![task.clone()] });
+            p.tasks.apply(crdts::orswot::Op::Add {
+                dot: Dot::new(op.actor, *dot),
+                members: vec![task.clone()],
+            });
             set_lww(&mut p.titles, task, title.clone(), stamp);
             o.put_pledge(&p)?;
         }
-        OpBody::TaskStatus { year, pledge, task, status } => {
-            let mut p = o.pledge(*year, pledge)?.unwrap_or_else(|| PledgeCrdt::new(*year, pledge));
+        OpBody::TaskStatus {
+            year,
+            pledge,
+            task,
+            status,
+        } => {
+            let mut p = o
+                .pledge(*year, pledge)?
+                .unwrap_or_else(|| PledgeCrdt::new(*year, pledge));
             set_lww(&mut p.statuses, task, *status, stamp);
             o.put_pledge(&p)?;
         }
-        OpBody::TaskRemove { year, pledge, task, seen } => {
-            let mut p = o.pledge(*year, pledge)?.unwrap_or_else(|| PledgeCrdt::new(*year, pledge));
+        OpBody::TaskRemove {
+            year,
+            pledge,
+            task,
+            seen,
+        } => {
+            let mut p = o
+                .pledge(*year, pledge)?
+                .unwrap_or_else(|| PledgeCrdt::new(*year, pledge));
             let clock: VClock<ActorId> = seen.iter().map(|(a, c)| Dot::new(*a, *c)).collect();
-            p.tasks.apply(crdts::orswot::Op::Rm { clock, members: vec![task.clone()] });
+            p.tasks.apply(crdts::orswot::Op::Rm {
+                clock,
+                members: vec![task.clone()],
+            });
             o.put_pledge(&p)?;
         }
-        OpBody::Assess { phase, criterion, score, evidence } => {
-            let value = AssessValue { score: *score, evidence: evidence.clone() };
+        OpBody::Assess {
+            phase,
+            criterion,
+            score,
+            evidence,
+        } => {
+            let value = AssessValue {
+                score: *score,
+                evidence: evidence.clone(),
+            };
             let reg = match o.assessment(*phase, criterion)? {
                 Some(mut reg) => {
                     reg.update(value, stamp);
                     reg
                 }
-                None => LWWReg { val: value, marker: stamp },
+                None => LWWReg {
+                    val: value,
+                    marker: stamp,
+                },
             };
             o.put_assessment(*phase, criterion, &reg)?;
         }
@@ -257,7 +349,12 @@ pub fn apply_op<O: Objects>(o: &mut O, op: &Op) -> Result<(), O::Error> {
     Ok(())
 }
 
-fn set_lww<V: PartialEq>(map: &mut BTreeMap<String, LWWReg<V, Stamp>>, key: &str, val: V, stamp: Stamp) {
+fn set_lww<V: PartialEq>(
+    map: &mut BTreeMap<String, LWWReg<V, Stamp>>,
+    key: &str,
+    val: V,
+    stamp: Stamp,
+) {
     match map.get_mut(key) {
         Some(reg) => reg.update(val, stamp),
         None => {
@@ -271,7 +368,12 @@ fn set_lww<V: PartialEq>(map: &mut BTreeMap<String, LWWReg<V, Stamp>>, key: &str
 pub fn check_definitions(op: &Op, defs: &Definitions) -> Result<(), DomainError> {
     match &op.body {
         OpBody::Count { procedure, .. } => defs.procedure(procedure).map(|_| ()),
-        OpBody::Assess { phase, criterion, score, .. } => defs.check_score(*phase, criterion, *score),
+        OpBody::Assess {
+            phase,
+            criterion,
+            score,
+            ..
+        } => defs.check_score(*phase, criterion, *score),
         _ => Ok(()),
     }
 }
@@ -317,6 +419,7 @@ pub fn count_op<O: Objects>(
     changes: &[(Metric, u64)],
     correct: bool,
 ) -> Result<Op, O::Error> {
+    let procedure = &procedure.trim().to_ascii_uppercase();
     defs.procedure(procedure)?;
     let changes: Vec<(Metric, u64)> = changes.iter().copied().filter(|(_, n)| *n > 0).collect();
     if changes.is_empty() {
@@ -326,10 +429,18 @@ pub fn count_op<O: Objects>(
     let mut deltas = Vec::with_capacity(changes.len());
     for (metric, amount) in changes {
         if amount > MAX_COUNT_PER_ENTRY {
-            return Err(DomainError::CountTooLarge { metric: metric.to_string(), value: amount, max: MAX_COUNT_PER_ENTRY }
-                .into());
+            return Err(DomainError::CountTooLarge {
+                metric: metric.to_string(),
+                value: amount,
+                max: MAX_COUNT_PER_ENTRY,
+            }
+            .into());
         }
-        let key = CountKey { period, procedure: procedure.to_string(), metric };
+        let key = CountKey {
+            period,
+            procedure: procedure.to_string(),
+            metric,
+        };
         let cell = o.count_cell(&key)?;
         if correct && cell.value() < amount as i64 {
             return Err(DomainError::CorrectionBelowZero {
@@ -341,13 +452,28 @@ pub fn count_op<O: Objects>(
             }
             .into());
         }
-        deltas.push(CountDelta { metric, dir, amount, total: cell.total_of(ctx.actor, dir) + amount });
+        deltas.push(CountDelta {
+            metric,
+            dir,
+            amount,
+            total: cell.total_of(ctx.actor, dir) + amount,
+        });
     }
-    Ok(ctx.op(OpBody::Count { period, procedure: procedure.to_string(), deltas }))
+    Ok(ctx.op(OpBody::Count {
+        period,
+        procedure: procedure.to_string(),
+        deltas,
+    }))
 }
 
 /// Builds a pledge-signing op (creates the pledge or updates signer, role and date).
-pub fn pledge_sign_op(ctx: &OpCtx, year: i32, signer: &str, role: &str, signed_on: Date) -> Result<Op, DomainError> {
+pub fn pledge_sign_op(
+    ctx: &OpCtx,
+    year: i32,
+    signer: &str,
+    role: &str,
+    signed_on: Date,
+) -> Result<Op, DomainError> {
     let signer = text::required("signer", signer, text::NAME_MAX)?;
     let role = text::required("role", role, text::NAME_MAX)?;
     let key = text::slug(&signer);
@@ -355,33 +481,67 @@ pub fn pledge_sign_op(ctx: &OpCtx, year: i32, signer: &str, role: &str, signed_o
         return Err(DomainError::EmptyText { field: "signer" });
     }
     if !(crate::period::MIN_YEAR..=crate::period::MAX_YEAR).contains(&year) {
-        return Err(DomainError::YearRange { year, min: crate::period::MIN_YEAR, max: crate::period::MAX_YEAR });
+        return Err(DomainError::YearRange {
+            year,
+            min: crate::period::MIN_YEAR,
+            max: crate::period::MAX_YEAR,
+        });
     }
-    Ok(ctx.op(OpBody::PledgeSign { year, pledge: key, signer, role, signed_on }))
+    Ok(ctx.op(OpBody::PledgeSign {
+        year,
+        pledge: key,
+        signer,
+        role,
+        signed_on,
+    }))
 }
 
 /// Finds a signed pledge by year and signer name (accents and spacing ignored).
 pub fn find_pledge<O: Objects>(o: &mut O, year: i32, signer: &str) -> Result<PledgeCrdt, O::Error> {
     match o.pledge(year, &text::slug(signer))? {
         Some(p) if p.header.is_some() => Ok(p),
-        _ => Err(DomainError::UnknownPledge { year, signer: signer.to_string() }.into()),
+        _ => Err(DomainError::UnknownPledge {
+            year,
+            signer: signer.to_string(),
+        }
+        .into()),
     }
 }
 
 /// Builds a task-registration op for a signed pledge.
-pub fn task_add_op<O: Objects>(o: &mut O, ctx: &OpCtx, year: i32, signer: &str, title: &str) -> Result<Op, O::Error> {
+pub fn task_add_op<O: Objects>(
+    o: &mut O,
+    ctx: &OpCtx,
+    year: i32,
+    signer: &str,
+    title: &str,
+) -> Result<Op, O::Error> {
     let title = text::required("title", title, text::TITLE_MAX)?;
     let p = find_pledge(o, year, signer)?;
     let dot = p.tasks.clock().get(&ctx.actor) + 1;
     let task = format!("{}-{}", ctx.actor, ctx.seq);
-    Ok(ctx.op(OpBody::TaskAdd { year, pledge: p.key, task, title, dot }))
+    Ok(ctx.op(OpBody::TaskAdd {
+        year,
+        pledge: p.key,
+        task,
+        title,
+        dot,
+    }))
 }
 
 /// Resolves a task given as its 1-based number in `pledge show` or as its id.
 pub fn resolve_task(p: &PledgeCrdt, task: &str) -> Result<String, DomainError> {
     let ids = p.task_ids();
-    let signer = p.header.as_ref().map(|h| h.val.signer.clone()).unwrap_or_default();
-    let unknown = || DomainError::UnknownTask { task: task.to_string(), year: p.year, signer: signer.clone() };
+    let signer = p
+        .header
+        .as_ref()
+        .map(|h| h.val.signer.clone())
+        .unwrap_or_default();
+    let unknown = || DomainError::UnknownTask {
+        task: task.to_string(),
+        year: p.year,
+        signer: signer.clone(),
+    };
     let t = task.trim();
     if let Ok(n) = t.parse::<usize>() {
         return ids.get(n.wrapping_sub(1)).cloned().ok_or_else(unknown);
@@ -400,16 +560,38 @@ pub fn task_status_op<O: Objects>(
 ) -> Result<Op, O::Error> {
     let p = find_pledge(o, year, signer)?;
     let task = resolve_task(&p, task)?;
-    Ok(ctx.op(OpBody::TaskStatus { year, pledge: p.key, task, status }))
+    Ok(ctx.op(OpBody::TaskStatus {
+        year,
+        pledge: p.key,
+        task,
+        status,
+    }))
 }
 
 /// Builds a task-withdrawal op (removes what this device has seen of the task).
-pub fn task_remove_op<O: Objects>(o: &mut O, ctx: &OpCtx, year: i32, signer: &str, task: &str) -> Result<Op, O::Error> {
+pub fn task_remove_op<O: Objects>(
+    o: &mut O,
+    ctx: &OpCtx,
+    year: i32,
+    signer: &str,
+    task: &str,
+) -> Result<Op, O::Error> {
     let p = find_pledge(o, year, signer)?;
     let task = resolve_task(&p, task)?;
-    let seen: Vec<(ActorId, u64)> =
-        p.tasks.contains(&task).derive_rm_ctx().clock.into_iter().map(|d| (d.actor, d.counter)).collect();
-    Ok(ctx.op(OpBody::TaskRemove { year, pledge: p.key, task, seen }))
+    let seen: Vec<(ActorId, u64)> = p
+        .tasks
+        .contains(&task)
+        .derive_rm_ctx()
+        .clock
+        .into_iter()
+        .map(|d| (d.actor, d.counter))
+        .collect();
+    Ok(ctx.op(OpBody::TaskRemove {
+        year,
+        pledge: p.key,
+        task,
+        seen,
+    }))
 }
 
 /// Builds a self-assessment op, checked against the definitions.
@@ -424,5 +606,10 @@ pub fn assess_op(
     let criterion = criterion.trim().to_ascii_uppercase();
     defs.check_score(phase, &criterion, score)?;
     let evidence = text::optional("evidence", evidence, text::EVIDENCE_MAX)?;
-    Ok(ctx.op(OpBody::Assess { phase, criterion, score, evidence }))
+    Ok(ctx.op(OpBody::Assess {
+        phase,
+        criterion,
+        score,
+        evidence,
+    }))
 }

@@ -104,7 +104,9 @@ impl FromStr for Metric {
         Metric::ALL
             .into_iter()
             .find(|m| m.as_str() == t)
-            .ok_or_else(|| DomainError::UnknownMetric { input: s.to_string() })
+            .ok_or_else(|| DomainError::UnknownMetric {
+                input: s.to_string(),
+            })
     }
 }
 
@@ -193,7 +195,8 @@ impl Definitions {
 
     /// Parses and validates a definitions document.
     pub fn from_json(text: &str) -> Result<Definitions, DefinitionsError> {
-        let d: Definitions = serde_json::from_str(text).map_err(|e| DefinitionsError(e.to_string()))?;
+        let d: Definitions =
+            serde_json::from_str(text).map_err(|e| DefinitionsError(e.to_string()))?;
         d.validate()?;
         Ok(d)
     }
@@ -210,7 +213,10 @@ impl Definitions {
         let mut seen = std::collections::BTreeSet::new();
         for p in &self.procedures {
             if p.code.trim().is_empty() || p.name.trim().is_empty() || p.code.len() > 32 {
-                return e(format!("procedure '{}' needs a code of 1-32 characters and a name", p.code));
+                return e(format!(
+                    "procedure '{}' needs a code of 1-32 characters and a name",
+                    p.code
+                ));
             }
             if !seen.insert(&p.code) {
                 return e(format!("procedure code {} appears twice", p.code));
@@ -227,10 +233,16 @@ impl Definitions {
             let mut codes = std::collections::BTreeSet::new();
             for c in &ph.criteria {
                 if c.code.trim().is_empty() || !codes.insert(&c.code) {
-                    return e(format!("criterion '{}' of phase {} is empty or appears twice", c.code, ph.phase));
+                    return e(format!(
+                        "criterion '{}' of phase {} is empty or appears twice",
+                        c.code, ph.phase
+                    ));
                 }
                 if c.max_score.0 == 0 {
-                    return e(format!("criterion {} of phase {} has max_score 0", c.code, ph.phase));
+                    return e(format!(
+                        "criterion {} of phase {} has max_score 0",
+                        c.code, ph.phase
+                    ));
                 }
             }
             if ph.pass_threshold > ph.max_total() {
@@ -245,11 +257,18 @@ impl Definitions {
         if self.phases.is_empty() {
             return e("no phase is defined".into());
         }
-        if self.grade_bands.is_empty() || self.grade_bands.last().map(|b| b.min_percent) != Some(0) {
+        if self.grade_bands.is_empty() || self.grade_bands.last().map(|b| b.min_percent) != Some(0)
+        {
             return e("grade bands must end with a band starting at 0%".into());
         }
-        if self.grade_bands.windows(2).any(|w| w[0].min_percent <= w[1].min_percent) {
-            return e("grade bands must be listed highest first with strictly falling min_percent".into());
+        if self
+            .grade_bands
+            .windows(2)
+            .any(|w| w[0].min_percent <= w[1].min_percent)
+        {
+            return e(
+                "grade bands must be listed highest first with strictly falling min_percent".into(),
+            );
         }
         Ok(())
     }
@@ -259,22 +278,36 @@ impl Definitions {
         self.procedures
             .iter()
             .find(|p| p.code == code)
-            .ok_or_else(|| DomainError::UnknownProcedure { code: code.to_string(), version: self.version })
+            .ok_or_else(|| DomainError::UnknownProcedure {
+                code: code.to_string(),
+                version: self.version,
+            })
     }
 
     /// Looks a phase up.
     pub fn phase(&self, phase: u32) -> Result<&Phase, DomainError> {
-        self.phases.iter().find(|p| p.phase == phase).ok_or_else(|| DomainError::UnknownPhase {
-            phase,
-            known: self.phases.iter().map(|p| p.phase.to_string()).collect::<Vec<_>>().join(", "),
-        })
+        self.phases
+            .iter()
+            .find(|p| p.phase == phase)
+            .ok_or_else(|| DomainError::UnknownPhase {
+                phase,
+                known: self
+                    .phases
+                    .iter()
+                    .map(|p| p.phase.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
     }
 
     /// Looks a criterion up in a phase.
     pub fn criterion(&self, phase: u32, code: &str) -> Result<&Criterion, DomainError> {
         self.phase(phase)?
             .criterion(code)
-            .ok_or_else(|| DomainError::UnknownCriterion { phase, code: code.to_string() })
+            .ok_or_else(|| DomainError::UnknownCriterion {
+                phase,
+                code: code.to_string(),
+            })
     }
 
     /// Checks a score against its criterion's maximum.
@@ -293,11 +326,19 @@ impl Definitions {
 
     /// The grade band for a total out of a maximum.
     pub fn grade(&self, total: Score, max_total: Score) -> &GradeBand {
-        let pct = if max_total.0 == 0 { 0.0 } else { total.0 as f64 * 100.0 / max_total.0 as f64 };
+        let pct = if max_total.0 == 0 {
+            0.0
+        } else {
+            total.0 as f64 * 100.0 / max_total.0 as f64
+        };
         self.grade_bands
             .iter()
             .find(|b| pct >= b.min_percent as f64)
-            .unwrap_or_else(|| self.grade_bands.last().expect("validated: bands are not empty"))
+            .unwrap_or_else(|| {
+                self.grade_bands
+                    .last()
+                    .expect("validated: bands are not empty")
+            })
     }
 
     /// The stable `catalog --json` document.
@@ -350,9 +391,18 @@ mod tests {
         let d = Definitions::builtin();
         assert!(d.check_score(1, "TC-03", Score(200)).is_ok());
         let e = d.check_score(1, "TC-03", Score(201)).unwrap_err();
-        assert_eq!(e.to_string(), "score 20.1 is above the maximum 20 for criterion TC-03 (phase 1)");
-        assert!(matches!(d.check_score(4, "TC-03", Score(1)), Err(DomainError::UnknownPhase { .. })));
-        assert!(matches!(d.check_score(1, "TC-09", Score(1)), Err(DomainError::UnknownCriterion { .. })));
+        assert_eq!(
+            e.to_string(),
+            "score 20.1 is above the maximum 20 for criterion TC-03 (phase 1)"
+        );
+        assert!(matches!(
+            d.check_score(4, "TC-03", Score(1)),
+            Err(DomainError::UnknownPhase { .. })
+        ));
+        assert!(matches!(
+            d.check_score(1, "TC-09", Score(1)),
+            Err(DomainError::UnknownCriterion { .. })
+        ));
     }
 
     #[test]

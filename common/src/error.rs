@@ -9,7 +9,9 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DomainError {
     /// A period string that is not `YYYY-MM`, `YYYY-Qn` or `YYYY`.
-    #[error("period '{input}' is not valid: use YYYY-MM (2026-11), YYYY-Qn (2026-Q4) or YYYY (2026)")]
+    #[error(
+        "period '{input}' is not valid: use YYYY-MM (2026-11), YYYY-Qn (2026-Q4) or YYYY (2026)"
+    )]
     PeriodFormat {
         /// What was given.
         input: String,
@@ -89,7 +91,9 @@ pub enum DomainError {
         known: String,
     },
     /// A criterion code not in the given phase's criteria set.
-    #[error("criterion '{code}' is not in the criteria set of phase {phase}; see `cchc-agent catalog`")]
+    #[error(
+        "criterion '{code}' is not in the criteria set of phase {phase}; see `cchc-agent catalog`"
+    )]
     UnknownCriterion {
         /// Phase consulted.
         phase: u32,
@@ -97,7 +101,9 @@ pub enum DomainError {
         code: String,
     },
     /// A score that is not a number with at most one decimal, or is negative.
-    #[error("score '{input}' is not valid: give a number from 0 with at most one decimal (e.g. 7.5)")]
+    #[error(
+        "score '{input}' is not valid: give a number from 0 with at most one decimal (e.g. 7.5)"
+    )]
     BadScore {
         /// What was given.
         input: String,
@@ -114,11 +120,21 @@ pub enum DomainError {
         /// The phase.
         phase: u32,
     },
+    /// A count that is not a whole number from 0.
+    #[error("{field} '{input}' is not valid: give a whole number from 0")]
+    BadCount {
+        /// Field (metric) name.
+        field: String,
+        /// What was given.
+        input: String,
+    },
     /// A record with no metric given, or all zero.
     #[error("no count given: pass at least one of --received, --on-time, --late, --pending, --rejected, --online, --satisfied, --unsatisfied with a value above 0")]
     NoCounts,
     /// A single entry larger than is plausible for one commune (typo guard).
-    #[error("{metric} = {value} is above the limit of {max} per entry; split it or check for a typo")]
+    #[error(
+        "{metric} = {value} is above the limit of {max} per entry; split it or check for a typo"
+    )]
     CountTooLarge {
         /// Metric name.
         metric: String,
@@ -178,7 +194,9 @@ pub enum DomainError {
         signer: String,
     },
     /// No such task in the pledge.
-    #[error("task '{task}' is not in the pledge of '{signer}' for {year}; see `cchc-agent pledge show`")]
+    #[error(
+        "task '{task}' is not in the pledge of '{signer}' for {year}; see `cchc-agent pledge show`"
+    )]
     UnknownTask {
         /// Task as given.
         task: String,
@@ -278,6 +296,9 @@ impl Localize for DomainError {
             ScoreAboveMax { score, max, criterion, phase } => format!(
                 "điểm {score} vượt điểm tối đa {max} của tiêu chí {criterion} (giai đoạn {phase})"
             ),
+            BadCount { field, input } => {
+                format!("{field} '{input}' không hợp lệ: nhập số nguyên từ 0")
+            }
             NoCounts => "chưa nhập số liệu: cần ít nhất một trong --received, --on-time, --late, --pending, --rejected, --online, --satisfied, --unsatisfied với giá trị lớn hơn 0".to_string(),
             CountTooLarge { metric, value, max } => format!(
                 "{metric} = {value} vượt giới hạn {max} cho một lần nhập; hãy chia nhỏ hoặc kiểm tra lỗi đánh máy"

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A point in hybrid logical time, with the device id as final tie-break.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 pub struct Stamp {
     /// Wall component, milliseconds since the Unix epoch (max of physical clocks seen).
     pub wall_ms: u64,
@@ -47,7 +49,11 @@ impl Hlc {
         } else {
             self.counter += 1;
         }
-        Stamp { wall_ms: self.wall_ms, counter: self.counter, actor }
+        Stamp {
+            wall_ms: self.wall_ms,
+            counter: self.counter,
+            actor,
+        }
     }
 
     /// Takes a stamp received from a peer into account, so the next [`Hlc::tick`]

@@ -35,11 +35,17 @@ impl FromStr for ActorId {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s.len() != 16 {
-            return Err(DomainError::BadOp { op: s.to_string(), detail: "device id must be 16 hex digits".into() });
+            return Err(DomainError::BadOp {
+                op: s.to_string(),
+                detail: "device id must be 16 hex digits".into(),
+            });
         }
         u64::from_str_radix(s, 16)
             .map(ActorId)
-            .map_err(|_| DomainError::BadOp { op: s.to_string(), detail: "device id must be 16 hex digits".into() })
+            .map_err(|_| DomainError::BadOp {
+                op: s.to_string(),
+                detail: "device id must be 16 hex digits".into(),
+            })
     }
 }
 
@@ -135,7 +141,9 @@ impl FromStr for TaskStatus {
             "not_started" => Ok(TaskStatus::NotStarted),
             "in_progress" => Ok(TaskStatus::InProgress),
             "done" => Ok(TaskStatus::Done),
-            _ => Err(DomainError::UnknownTaskStatus { input: s.to_string() }),
+            _ => Err(DomainError::UnknownTaskStatus {
+                input: s.to_string(),
+            }),
         }
     }
 }
@@ -238,18 +246,27 @@ pub struct Op {
 impl Op {
     /// The op's identity.
     pub fn id(&self) -> OpId {
-        OpId { actor: self.actor, seq: self.seq }
+        OpId {
+            actor: self.actor,
+            seq: self.seq,
+        }
     }
 
     /// The op's hybrid-logical-clock stamp (device id as tie-break).
     pub fn stamp(&self) -> Stamp {
-        Stamp { wall_ms: self.hlc_ms, counter: self.hlc_c, actor: self.actor }
+        Stamp {
+            wall_ms: self.hlc_ms,
+            counter: self.hlc_c,
+            actor: self.actor,
+        }
     }
 
     /// Parses an op from its JSON form and checks its shape.
     pub fn from_json(text: &str) -> Result<Op, DomainError> {
-        let op: Op = serde_json::from_str(text)
-            .map_err(|e| DomainError::BadOp { op: "?".into(), detail: format!("not a valid op: {e}") })?;
+        let op: Op = serde_json::from_str(text).map_err(|e| DomainError::BadOp {
+            op: "?".into(),
+            detail: format!("not a valid op: {e}"),
+        })?;
         op.check_shape()?;
         Ok(op)
     }
@@ -263,9 +280,18 @@ impl Op {
     /// numbering, amounts, text limits. Applied to every op, local or from a peer.
     pub fn check_shape(&self) -> Result<(), DomainError> {
         let id = self.id().to_string();
-        let bad = |detail: String| Err(DomainError::BadOp { op: id.clone(), detail });
+        let bad = |detail: String| {
+            Err(DomainError::BadOp {
+                op: id.clone(),
+                detail,
+            })
+        };
         if self.v != ENVELOPE_VERSION {
-            return Err(DomainError::OpVersion { op: id, version: self.v, supported: ENVELOPE_VERSION });
+            return Err(DomainError::OpVersion {
+                op: id,
+                version: self.v,
+                supported: ENVELOPE_VERSION,
+            });
         }
         if self.seq == 0 {
             return bad("sequence numbers start at 1".into());
@@ -274,57 +300,107 @@ impl Op {
             return bad("definitions version must be 1 or more".into());
         }
         let year_ok = |y: i32| (MIN_YEAR..=MAX_YEAR).contains(&y);
-        let key_ok = |k: &str| !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        let task_ok = |t: &str| !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        let key_ok = |k: &str| {
+            !k.is_empty()
+                && k.len() <= 200
+                && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        let task_ok = |t: &str| {
+            !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        };
         match &self.body {
-            OpBody::Count { procedure, deltas, .. } => {
+            OpBody::Count {
+                procedure, deltas, ..
+            } => {
                 if procedure.is_empty() || procedure.len() > 32 {
-                    return bad(format!("procedure code '{procedure}' must be 1-32 characters"));
+                    return bad(format!(
+                        "procedure code '{procedure}' must be 1-32 characters"
+                    ));
                 }
                 if deltas.is_empty() {
                     return bad("a count op must change at least one metric".into());
                 }
                 for (i, d) in deltas.iter().enumerate() {
                     if d.amount == 0 || d.amount > MAX_COUNT_PER_ENTRY {
-                        return bad(format!("{} amount {} must be 1..={}", d.metric, d.amount, MAX_COUNT_PER_ENTRY));
+                        return bad(format!(
+                            "{} amount {} must be 1..={}",
+                            d.metric, d.amount, MAX_COUNT_PER_ENTRY
+                        ));
                     }
                     if d.total < d.amount {
-                        return bad(format!("{} running total {} is below its amount {}", d.metric, d.total, d.amount));
+                        return bad(format!(
+                            "{} running total {} is below its amount {}",
+                            d.metric, d.total, d.amount
+                        ));
                     }
                     if deltas[..i].iter().any(|o| o.metric == d.metric) {
                         return bad(format!("metric {} appears twice", d.metric));
                     }
                 }
             }
-            OpBody::PledgeSign { year, pledge, signer, role, .. } => {
+            OpBody::PledgeSign {
+                year,
+                pledge,
+                signer,
+                role,
+                ..
+            } => {
                 if !year_ok(*year) || !key_ok(pledge) {
                     return bad(format!("pledge {year}/{pledge} has a bad year or key"));
                 }
                 text::required("signer", signer, text::NAME_MAX)?;
                 text::required("role", role, text::NAME_MAX)?;
                 if text::slug(signer) != *pledge {
-                    return bad(format!("pledge key '{pledge}' does not match signer '{signer}'"));
+                    return bad(format!(
+                        "pledge key '{pledge}' does not match signer '{signer}'"
+                    ));
                 }
             }
-            OpBody::TaskAdd { year, pledge, task, title, dot } => {
+            OpBody::TaskAdd {
+                year,
+                pledge,
+                task,
+                title,
+                dot,
+            } => {
                 if !year_ok(*year) || !key_ok(pledge) || !task_ok(task) || *dot == 0 {
-                    return bad(format!("task {task} of pledge {year}/{pledge} has a bad year, key, id or dot"));
+                    return bad(format!(
+                        "task {task} of pledge {year}/{pledge} has a bad year, key, id or dot"
+                    ));
                 }
                 text::required("title", title, text::TITLE_MAX)?;
             }
-            OpBody::TaskStatus { year, pledge, task, .. } => {
+            OpBody::TaskStatus {
+                year, pledge, task, ..
+            } => {
                 if !year_ok(*year) || !key_ok(pledge) || !task_ok(task) {
-                    return bad(format!("task {task} of pledge {year}/{pledge} has a bad year, key or id"));
+                    return bad(format!(
+                        "task {task} of pledge {year}/{pledge} has a bad year, key or id"
+                    ));
                 }
             }
-            OpBody::TaskRemove { year, pledge, task, seen } => {
+            OpBody::TaskRemove {
+                year,
+                pledge,
+                task,
+                seen,
+            } => {
                 if !year_ok(*year) || !key_ok(pledge) || !task_ok(task) || seen.is_empty() {
-                    return bad(format!("removal of task {task} of pledge {year}/{pledge} is malformed"));
+                    return bad(format!(
+                        "removal of task {task} of pledge {year}/{pledge} is malformed"
+                    ));
                 }
             }
-            OpBody::Assess { phase, criterion, evidence, .. } => {
+            OpBody::Assess {
+                phase,
+                criterion,
+                evidence,
+                ..
+            } => {
                 if *phase == 0 || criterion.is_empty() || criterion.len() > 32 {
-                    return bad(format!("phase {phase} / criterion '{criterion}' is malformed"));
+                    return bad(format!(
+                        "phase {phase} / criterion '{criterion}' is malformed"
+                    ));
                 }
                 text::optional("evidence", evidence, text::EVIDENCE_MAX)?;
             }
@@ -349,7 +425,12 @@ mod tests {
             body: OpBody::Count {
                 period: "2026-11".parse().unwrap(),
                 procedure: "CT-01".into(),
-                deltas: vec![CountDelta { metric: Metric::Received, dir: Dir::Inc, amount: 3, total: 3 }],
+                deltas: vec![CountDelta {
+                    metric: Metric::Received,
+                    dir: Dir::Inc,
+                    amount: 3,
+                    total: 3,
+                }],
             },
         }
     }
@@ -369,12 +450,19 @@ mod tests {
     fn shape_errors_are_named() {
         let mut op = sample();
         op.v = 9;
-        assert!(matches!(op.check_shape(), Err(DomainError::OpVersion { version: 9, .. })));
+        assert!(matches!(
+            op.check_shape(),
+            Err(DomainError::OpVersion { version: 9, .. })
+        ));
         let mut op = sample();
         if let OpBody::Count { deltas, .. } = &mut op.body {
             deltas[0].total = 1;
         }
-        assert!(op.check_shape().unwrap_err().to_string().contains("running total"));
+        assert!(op
+            .check_shape()
+            .unwrap_err()
+            .to_string()
+            .contains("running total"));
         assert!(Op::from_json(r#"{"v":1}"#).is_err());
     }
 }

@@ -41,7 +41,11 @@ impl Period {
             Period::Quarter(y, q) => (y, (q - 1) * 3 + 1),
             Period::Month(y, m) => (y, m),
         };
-        Date { year: y, month: m, day: 1 }
+        Date {
+            year: y,
+            month: m,
+            day: 1,
+        }
     }
 
     /// Refuses a period that starts after `today`. Used where a person types a period,
@@ -49,7 +53,10 @@ impl Period {
     /// recorded a period that is still in the future for us, and its data is never refused.
     pub fn check_not_future(&self, today: Date) -> Result<(), DomainError> {
         if self.start() > today {
-            return Err(DomainError::FuturePeriod { period: self.to_string(), today: today.to_string() });
+            return Err(DomainError::FuturePeriod {
+                period: self.to_string(),
+                today: today.to_string(),
+            });
         }
         Ok(())
     }
@@ -57,23 +64,35 @@ impl Period {
 
 fn check_year(year: i32) -> Result<i32, DomainError> {
     if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
-        return Err(DomainError::YearRange { year, min: MIN_YEAR, max: MAX_YEAR });
+        return Err(DomainError::YearRange {
+            year,
+            min: MIN_YEAR,
+            max: MAX_YEAR,
+        });
     }
     Ok(year)
 }
 
 fn parse_year(s: &str, input: &str) -> Result<i32, DomainError> {
     if s.len() != 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(DomainError::PeriodFormat { input: input.to_string() });
+        return Err(DomainError::PeriodFormat {
+            input: input.to_string(),
+        });
     }
-    check_year(s.parse().map_err(|_| DomainError::PeriodFormat { input: input.to_string() })?)
+    check_year(s.parse().map_err(|_| DomainError::PeriodFormat {
+        input: input.to_string(),
+    })?)
 }
 
 fn parse_small(s: &str, input: &str) -> Result<u32, DomainError> {
     if s.is_empty() || s.len() > 2 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(DomainError::PeriodFormat { input: input.to_string() });
+        return Err(DomainError::PeriodFormat {
+            input: input.to_string(),
+        });
     }
-    s.parse().map_err(|_| DomainError::PeriodFormat { input: input.to_string() })
+    s.parse().map_err(|_| DomainError::PeriodFormat {
+        input: input.to_string(),
+    })
 }
 
 impl FromStr for Period {
@@ -81,7 +100,9 @@ impl FromStr for Period {
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let s = input.trim();
-        let fmt_err = || DomainError::PeriodFormat { input: input.to_string() };
+        let fmt_err = || DomainError::PeriodFormat {
+            input: input.to_string(),
+        };
         match s.split_once('-') {
             None => Ok(Period::Year(parse_year(s, input)?)),
             Some((y, rest)) => {
@@ -153,7 +174,9 @@ pub struct Date {
 impl Date {
     /// Builds a date, refusing days that do not exist (2026-02-30).
     pub fn new(year: i32, month: u8, day: u8) -> Result<Date, DomainError> {
-        let bad = || DomainError::BadDate { input: format!("{year:04}-{month:02}-{day:02}") };
+        let bad = || DomainError::BadDate {
+            input: format!("{year:04}-{month:02}-{day:02}"),
+        };
         let m = time::Month::try_from(month).map_err(|_| bad())?;
         time::Date::from_calendar_date(year, m, day).map_err(|_| bad())?;
         check_year(year)?;
@@ -167,8 +190,16 @@ impl Date {
         // Julian day of 1970-01-01 is 2_440_588.
         let jd = (days + 2_440_588).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
         match time::Date::from_julian_day(jd) {
-            Ok(d) => Date { year: d.year(), month: d.month() as u8, day: d.day() },
-            Err(_) => Date { year: MAX_YEAR, month: 12, day: 31 },
+            Ok(d) => Date {
+                year: d.year(),
+                month: d.month() as u8,
+                day: d.day(),
+            },
+            Err(_) => Date {
+                year: MAX_YEAR,
+                month: 12,
+                day: 31,
+            },
         }
     }
 
@@ -204,12 +235,26 @@ impl FromStr for Date {
     /// Parses `YYYY-MM-DD` or the Vietnamese `dd/mm/yyyy`.
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let s = input.trim();
-        let bad = || DomainError::BadDate { input: input.to_string() };
-        let parts: Vec<&str> = if s.contains('/') { s.split('/').collect() } else { s.split('-').collect() };
-        if parts.len() != 3 || !parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+        let bad = || DomainError::BadDate {
+            input: input.to_string(),
+        };
+        let parts: Vec<&str> = if s.contains('/') {
+            s.split('/').collect()
+        } else {
+            s.split('-').collect()
+        };
+        if parts.len() != 3
+            || !parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        {
             return Err(bad());
         }
-        let (y, m, d) = if s.contains('/') { (parts[2], parts[1], parts[0]) } else { (parts[0], parts[1], parts[2]) };
+        let (y, m, d) = if s.contains('/') {
+            (parts[2], parts[1], parts[0])
+        } else {
+            (parts[0], parts[1], parts[2])
+        };
         if y.len() != 4 || m.len() > 2 || d.len() > 2 {
             return Err(bad());
         }
@@ -251,12 +296,27 @@ mod tests {
         for s in ["2026-11", "2026-Q4", "2026", "2025-01"] {
             assert_eq!(s.parse::<Period>().unwrap().to_string(), s);
         }
-        assert_eq!("2026-q2".parse::<Period>().unwrap(), Period::Quarter(2026, 2));
+        assert_eq!(
+            "2026-q2".parse::<Period>().unwrap(),
+            Period::Quarter(2026, 2)
+        );
     }
 
     #[test]
     fn refuses_bad_periods() {
-        for s in ["2026-13", "2026-00", "2026-Q5", "2026-Q0", "26-11", "2026-1", "2026/11", "", "abc", "1999", "2026-11-01"] {
+        for s in [
+            "2026-13",
+            "2026-00",
+            "2026-Q5",
+            "2026-Q0",
+            "26-11",
+            "2026-1",
+            "2026/11",
+            "",
+            "abc",
+            "1999",
+            "2026-11-01",
+        ] {
             assert!(s.parse::<Period>().is_err(), "{s} should be refused");
         }
     }
@@ -273,11 +333,20 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!("2026-01-15".parse::<Date>().unwrap().to_string(), "2026-01-15");
-        assert_eq!("15/01/2026".parse::<Date>().unwrap().to_string(), "2026-01-15");
+        assert_eq!(
+            "2026-01-15".parse::<Date>().unwrap().to_string(),
+            "2026-01-15"
+        );
+        assert_eq!(
+            "15/01/2026".parse::<Date>().unwrap().to_string(),
+            "2026-01-15"
+        );
         assert!("2026-02-30".parse::<Date>().is_err());
         assert!("2026-2-3x".parse::<Date>().is_err());
         // 2026-11-23T17:30:00Z is already the 24th in Vietnam.
-        assert_eq!(Date::from_unix_ms_vn(1_795_455_000_000).to_string(), "2026-11-24");
+        assert_eq!(
+            Date::from_unix_ms_vn(1_795_455_000_000).to_string(),
+            "2026-11-24"
+        );
     }
 }

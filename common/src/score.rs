@@ -16,7 +16,9 @@ pub const MAX_SCORE_TENTHS: u32 = 10_000;
 impl Score {
     /// Parses `7`, `7.5` or `7,5`. Refuses negatives, more than one decimal, and junk.
     pub fn parse(input: &str) -> Result<Score, DomainError> {
-        let bad = || DomainError::BadScore { input: input.to_string() };
+        let bad = || DomainError::BadScore {
+            input: input.to_string(),
+        };
         let s = input.trim().replace(',', ".");
         let (int, frac) = match s.split_once('.') {
             Some((i, f)) => (i, f),
@@ -25,12 +27,22 @@ impl Score {
         if int.is_empty() || int.len() > 5 || !int.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
-        if frac.len() > 1 || !frac.bytes().all(|b| b.is_ascii_digit()) || (s.contains('.') && frac.is_empty()) {
+        if frac.len() > 1
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+            || (s.contains('.') && frac.is_empty())
+        {
             return Err(bad());
         }
         let i: u32 = int.parse().map_err(|_| bad())?;
-        let f: u32 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| bad())? };
-        let tenths = i.checked_mul(10).and_then(|t| t.checked_add(f)).ok_or_else(bad)?;
+        let f: u32 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().map_err(|_| bad())?
+        };
+        let tenths = i
+            .checked_mul(10)
+            .and_then(|t| t.checked_add(f))
+            .ok_or_else(bad)?;
         if tenths > MAX_SCORE_TENTHS {
             return Err(bad());
         }
@@ -83,7 +95,9 @@ impl Serialize for Score {
 impl<'de> Deserialize<'de> for Score {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = f64::deserialize(d)?;
-        Score::from_f64(v).ok_or_else(|| serde::de::Error::custom(format!("score {v} must be >= 0 with at most one decimal")))
+        Score::from_f64(v).ok_or_else(|| {
+            serde::de::Error::custom(format!("score {v} must be >= 0 with at most one decimal"))
+        })
     }
 }
 

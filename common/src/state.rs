@@ -114,13 +114,22 @@ impl Replica {
     fn check_known(&self, op: &Op) -> Result<Option<Receipt>, DomainError> {
         op.check_shape()?;
         if op.unit != self.unit {
-            return Err(DomainError::WrongUnit { op: op.id().to_string(), op_unit: op.unit.0, own_unit: self.unit.0 });
+            return Err(DomainError::WrongUnit {
+                op: op.id().to_string(),
+                op_unit: op.unit.0,
+                own_unit: self.unit.0,
+            });
         }
-        for held in [self.log.get(&op.id()), self.pending.get(&op.id())].into_iter().flatten() {
+        for held in [self.log.get(&op.id()), self.pending.get(&op.id())]
+            .into_iter()
+            .flatten()
+        {
             return if held == op {
                 Ok(Some(Receipt::Duplicate))
             } else {
-                Err(DomainError::OpConflict { op: op.id().to_string() })
+                Err(DomainError::OpConflict {
+                    op: op.id().to_string(),
+                })
             };
         }
         Ok(None)
@@ -140,7 +149,10 @@ impl Replica {
         let actor = op.actor;
         self.apply_next(op)?;
         loop {
-            let next = OpId { actor, seq: self.vv[&actor] + 1 };
+            let next = OpId {
+                actor,
+                seq: self.vv[&actor] + 1,
+            };
             match self.pending.remove(&next) {
                 Some(op) => self.apply_next(op)?,
                 None => break,
@@ -157,7 +169,11 @@ impl Replica {
         }
         let expected = self.vv.get(&op.actor).copied().unwrap_or(0) + 1;
         if op.seq != expected {
-            return Err(DomainError::SeqGap { op: op.id().to_string(), actor: op.actor.to_string(), expected });
+            return Err(DomainError::SeqGap {
+                op: op.id().to_string(),
+                actor: op.actor.to_string(),
+                expected,
+            });
         }
         self.apply_next(op)?;
         Ok(Receipt::Applied)
@@ -186,7 +202,13 @@ impl Replica {
         let mut hlc = self.hlc;
         let stamp = hlc.tick(physical_ms, actor);
         let seq = self.vv.get(&actor).copied().unwrap_or(0) + 1;
-        let ctx = OpCtx { actor, seq, stamp, unit: self.unit, defs };
+        let ctx = OpCtx {
+            actor,
+            seq,
+            stamp,
+            unit: self.unit,
+            defs,
+        };
         let op = make(&mut self.objects, &ctx)?;
         self.hlc = hlc;
         self.receive_in_order(op.clone())?;
@@ -199,7 +221,10 @@ impl Replica {
             self.unit,
             self.objects.counts.iter(),
             self.objects.pledges.values(),
-            self.objects.assessments.iter().map(|((p, c), r)| ((*p, c.as_str()), r)),
+            self.objects
+                .assessments
+                .iter()
+                .map(|((p, c), r)| ((*p, c.as_str()), r)),
         )
     }
 }

@@ -85,9 +85,16 @@ impl StateView {
     ) -> StateView {
         let mut counts: Vec<CountRow> = counts
             .into_iter()
-            .map(|(k, c)| CountRow { period: k.period, procedure: k.procedure.clone(), metric: k.metric, value: c.value() })
+            .map(|(k, c)| CountRow {
+                period: k.period,
+                procedure: k.procedure.clone(),
+                metric: k.metric,
+                value: c.value(),
+            })
             .collect();
-        counts.sort_by(|a, b| (a.period, &a.procedure, a.metric).cmp(&(b.period, &b.procedure, b.metric)));
+        counts.sort_by(|a, b| {
+            (a.period, &a.procedure, a.metric).cmp(&(b.period, &b.procedure, b.metric))
+        });
         let mut pl: Vec<(i32, String, PledgeView)> = pledges
             .into_iter()
             .filter_map(|p| {
@@ -125,6 +132,11 @@ impl StateView {
             })
             .collect();
         assessments.sort_by(|a, b| (a.phase, &a.criterion).cmp(&(b.phase, &b.criterion)));
-        StateView { unit, counts, pledges: pl.into_iter().map(|p| p.2).collect(), assessments }
+        StateView {
+            unit,
+            counts,
+            pledges: pl.into_iter().map(|p| p.2).collect(),
+            assessments,
+        }
     }
 }

@@ -1,0 +1,498 @@
+//! One function per command. In: parsed command-line arguments. Out: validated
+//! values handed to the store as one transaction per user action, and the result
+//! printed (human text in the officer's language, or stable JSON).
+//! "Saved" is printed only after the transaction has committed.
+
+use crate::bundle::{self, Bundle};
+use crate::error::{AgentError, Result};
+use crate::present;
+use crate::store::{DomainOrStore, PeerClock, Store};
+use crate::{AssessArgs, AssessCmd, BundleCmd, Cli, Command, InitArgs, PledgeCmd, RecordArgs};
+use cchc_common::crdt;
+use cchc_common::op::TaskStatus;
+use cchc_common::state::VersionVector;
+use cchc_common::{ActorId, Date, DomainError, Lang, Metric, Period, Score, UnitCatalog, UnitCode};
+use std::path::{Path, PathBuf};
+
+/// A peer clock further than this from ours is reported.
+pub const CLOCK_WARN_MS: i64 = 10 * 60 * 1000;
+
+/// This device's physical clock, milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn today() -> Date {
+    Date::from_unix_ms_vn(now_ms())
+}
+
+fn data_dir(cli: &Option<PathBuf>) -> PathBuf {
+    match cli {
+        Some(d) => d.clone(),
+        None => dirs::data_local_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("cchc-agent"),
+    }
+}
+
+fn db_path(dir: &Path) -> PathBuf {
+    dir.join("agent.db")
+}
+
+fn open(dir: &Path) -> Result<Store> {
+    let path = db_path(dir);
+    if !path.exists() {
+        return Err(AgentError::NotInitialised {
+            dir: dir.to_path_buf(),
+        });
+    }
+    Store::open(&path)
+}
+
+fn whole(field: &str, input: &str) -> Result<u64, DomainError> {
+    let s = input.trim();
+    if s.is_empty() || s.len() > 12 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(DomainError::BadCount {
+            field: field.to_string(),
+            input: input.to_string(),
+        });
+    }
+    s.parse().map_err(|_| DomainError::BadCount {
+        field: field.to_string(),
+        input: input.to_string(),
+    })
+}
+
+fn year(input: &str) -> Result<i32, DomainError> {
+    use cchc_common::period::{MAX_YEAR, MIN_YEAR};
+    let y = i32::try_from(whole("year", input)?).unwrap_or(i32::MAX);
+    if !(MIN_YEAR..=MAX_YEAR).contains(&y) {
+        return Err(DomainError::YearRange {
+            year: y,
+            min: MIN_YEAR,
+            max: MAX_YEAR,
+        });
+    }
+    Ok(y)
+}
+
+/// Runs one command.
+pub fn run(cli: Cli, lang: Lang) -> Result<()> {
+    let dir = data_dir(&cli.data_dir);
+    match cli.command {
+        Command::Init(a) => init(&dir, a, lang),
+        Command::Record(a) => record(&dir, a, lang),
+        Command::Pledge(p) => pledge(&dir, p, lang),
+        Command::Assess(a) => assess(&dir, a, lang),
+        Command::Show(a) => {
+            let period = a.period.as_deref().map(str::parse::<Period>).transpose()?;
+            let mut store = open(&dir)?;
+            let view = store.view(period)?;
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&view).expect("view serializes")
+                );
+            } else {
+                print!(
+                    "{}",
+                    present::state(&view, &store.definitions()?, &unit_label(&store)?, lang)
+                );
+            }
+            Ok(())
+        }
+        Command::Catalog(j) => {
+            let store = open(&dir)?;
+            let defs = store.definitions()?;
+            if j.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&defs.catalog_json()).expect("catalog serializes")
+                );
+            } else {
+                print!("{}", present::catalog(&defs, lang));
+            }
+            Ok(())
+        }
+        Command::Status(j) => status(&dir, j.json, lang),
+        Command::Check => {
+            let mut store = open(&dir)?;
+            let problems = store.check()?;
+            if problems.is_empty() {
+                println!(
+                    "{}",
+                    lang.pick(
+                        "Cơ sở dữ liệu tốt: toàn vẹn, khớp với nhật ký.",
+                        "Database ok: intact and consistent with the op log."
+                    )
+                );
+                Ok(())
+            } else {
+                Err(AgentError::BadDatabase {
+                    path: store.path().to_path_buf(),
+                    detail: problems.join("; "),
+                })
+            }
+        }
+        Command::Bundle(b) => bundle_cmd(&dir, b, lang),
+    }
+}
+
+fn unit_label(store: &Store) -> Result<String> {
+    let id = store.identity()?;
+    let name = store.get_meta("unit_name")?.unwrap_or_default();
+    let province = store.get_meta("province_name")?.unwrap_or_default();
+    Ok(format!("{} — {}, {}", id.unit, name, province))
+}
+
+fn init(dir: &Path, a: InitArgs, lang: Lang) -> Result<()> {
+    let catalog = match &a.units_csv {
+        None => UnitCatalog::builtin(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| AgentError::io(p, e))?;
+            UnitCatalog::parse_csv(&text)?
+        }
+    };
+    let code = UnitCode::parse(&a.unit)?;
+    let unit = catalog.commune(code)?.clone();
+    let path = db_path(dir);
+    if path.exists() {
+        let store = Store::open(&path)?;
+        let id = store.identity()?;
+        if id.unit != code {
+            return Err(AgentError::OtherUnit {
+                existing: id.unit.0,
+                requested: code.0,
+            });
+        }
+        println!(
+            "{} {} ({}); {} {}",
+            lang.pick("Máy đã được khởi tạo cho", "Already initialised for"),
+            unit.name,
+            unit.code,
+            lang.pick("mã máy", "device"),
+            id.actor
+        );
+        return Ok(());
+    }
+    create_private_dir(dir)?;
+    let mut actor = 0u64;
+    while actor == 0 {
+        let mut buf = [0u8; 8];
+        getrandom::getrandom(&mut buf)
+            .map_err(|e| AgentError::io(dir, std::io::Error::other(e.to_string())))?;
+        actor = u64::from_le_bytes(buf);
+    }
+    let mut store = Store::create(&path, code, ActorId(actor), now_ms())?;
+    store.set_meta("unit_name", &unit.name)?;
+    store.set_meta("province_name", &unit.province_name)?;
+    store.set_meta("province_code", &unit.province_code.to_string())?;
+    println!(
+        "{} {} ({}, {}).\n{} {}\n{} {}",
+        lang.pick("Đã khởi tạo cho", "Initialised for"),
+        unit.name,
+        lang.pick(&format!("mã {}", unit.code), &format!("code {}", unit.code)),
+        unit.province_name,
+        lang.pick("Mã máy:", "Device:"),
+        ActorId(actor),
+        lang.pick("Dữ liệu:", "Data:"),
+        path.display()
+    );
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| AgentError::io(dir, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| AgentError::io(dir, e))?;
+    }
+    Ok(())
+}
+
+fn record(dir: &Path, a: RecordArgs, lang: Lang) -> Result<()> {
+    let mut store = open(dir)?;
+    let period: Period = a.period.parse()?;
+    period.check_not_future(today())?;
+    let given = [
+        (Metric::Received, &a.received),
+        (Metric::OnTime, &a.on_time),
+        (Metric::Late, &a.late),
+        (Metric::Pending, &a.pending),
+        (Metric::Rejected, &a.rejected),
+        (Metric::Online, &a.online),
+        (Metric::Satisfied, &a.satisfied),
+        (Metric::Unsatisfied, &a.unsatisfied),
+    ];
+    let mut changes = Vec::new();
+    for (m, v) in given {
+        if let Some(v) = v {
+            changes.push((m, whole(m.as_str(), v)?));
+        }
+    }
+    let correct = a.correct;
+    let procedure = a.procedure;
+    let op = store.commit_local(now_ms(), |o, ctx, defs| {
+        Ok(crdt::count_op(
+            o, ctx, defs, period, &procedure, &changes, correct,
+        )?)
+    })?;
+    println!("{}", present::saved_count(&op, lang));
+    Ok(())
+}
+
+fn pledge(dir: &Path, cmd: PledgeCmd, lang: Lang) -> Result<()> {
+    let mut store = open(dir)?;
+    match cmd {
+        PledgeCmd::Add {
+            year: y,
+            signer,
+            role,
+            date,
+            tasks,
+        } => {
+            let y = year(&y)?;
+            let date = match date {
+                Some(d) => d.parse::<Date>()?,
+                None => today(),
+            };
+            let ops = store.transact_local(now_ms(), |tx| {
+                tx.edit(|_, ctx, _| Ok(crdt::pledge_sign_op(ctx, y, &signer, &role, date)?))?;
+                for t in &tasks {
+                    tx.edit(|o, ctx, _| crdt::task_add_op(o, ctx, y, &signer, t))?;
+                }
+                Ok(())
+            })?;
+            println!(
+                "{} {} — {} ({}), {} {}",
+                lang.pick("Đã lưu cam kết năm", "Saved pledge for"),
+                y,
+                signer.trim(),
+                role.trim(),
+                ops.len() - 1,
+                lang.pick("nhiệm vụ mới", "new task(s)")
+            );
+        }
+        PledgeCmd::Task {
+            year: y,
+            signer,
+            add,
+            task,
+            status,
+            remove,
+        } => {
+            let y = year(&y)?;
+            let status = status
+                .as_deref()
+                .map(str::parse::<TaskStatus>)
+                .transpose()?;
+            let ops = store.transact_local(now_ms(), |tx| {
+                if let Some(title) = &add {
+                    tx.edit(|o, ctx, _| crdt::task_add_op(o, ctx, y, &signer, title))?;
+                } else {
+                    let task = task.as_deref().unwrap_or_default();
+                    match (status, remove) {
+                        (Some(s), false) => {
+                            tx.edit(|o, ctx, _| crdt::task_status_op(o, ctx, y, &signer, task, s))?;
+                        }
+                        (None, true) => {
+                            tx.edit(|o, ctx, _| crdt::task_remove_op(o, ctx, y, &signer, task))?;
+                        }
+                        _ => {
+                            return Err(DomainError::EmptyText {
+                                field: "--status / --remove",
+                            }
+                            .into())
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+            println!("{}", present::saved_task(&ops[0], lang));
+        }
+        PledgeCmd::Show { year: y, json } => {
+            let y = y.as_deref().map(year).transpose()?;
+            let view = store.view(None)?;
+            let pledges: Vec<_> = view
+                .pledges
+                .into_iter()
+                .filter(|p| y.is_none_or(|y| p.year == y))
+                .collect();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "pledges": pledges }))
+                        .expect("serializes")
+                );
+            } else {
+                print!("{}", present::pledges(&pledges, lang));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn assess(dir: &Path, a: AssessArgs, lang: Lang) -> Result<()> {
+    let mut store = open(dir)?;
+    if let Some(AssessCmd::Show { phase, json }) = a.show {
+        let phase = phase
+            .as_deref()
+            .map(|p| whole("phase", p))
+            .transpose()?
+            .map(|p| p as u32);
+        let defs = store.definitions()?;
+        if let Some(p) = phase {
+            defs.phase(p)?;
+        }
+        let view = store.view(None)?;
+        let doc = present::assessment_doc(&view, &defs, phase);
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).expect("serializes")
+            );
+        } else {
+            print!("{}", present::assessment(&doc, lang));
+        }
+        return Ok(());
+    }
+    let phase = a.phase.ok_or(DomainError::EmptyText { field: "--phase" })?;
+    let phase = whole("phase", &phase)? as u32;
+    let criterion = a.criterion.ok_or(DomainError::EmptyText {
+        field: "--criterion",
+    })?;
+    let score = Score::parse(&a.score.ok_or(DomainError::EmptyText { field: "--score" })?)?;
+    let evidence = a.evidence.unwrap_or_default();
+    let op = store.commit_local(now_ms(), |_, ctx, defs| {
+        Ok(crdt::assess_op(
+            ctx, defs, phase, &criterion, score, &evidence,
+        )?)
+    })?;
+    println!(
+        "{}",
+        present::saved_assessment(&op, &store.definitions()?, lang)
+    );
+    Ok(())
+}
+
+fn status(dir: &Path, json: bool, lang: Lang) -> Result<()> {
+    let mut store = open(dir)?;
+    let id = store.identity()?;
+    let (total, own) = store.op_counts()?;
+    let hlc = store.clock()?;
+    let now = now_ms();
+    let peers = store.peer_clocks()?;
+    let lead = hlc.lead_over(now.max(0) as u64) as i64;
+    let warn = lead > CLOCK_WARN_MS || peers.iter().any(|p| p.offset_ms.abs() > CLOCK_WARN_MS);
+    let doc = serde_json::json!({
+        "unit": id.unit,
+        "unit_name": store.get_meta("unit_name")?,
+        "province_name": store.get_meta("province_name")?,
+        "device": id.actor,
+        "database": store.path(),
+        "ops_total": total,
+        "ops_own": own,
+        "last_own_op_at_ms": store.last_own_op()?.map(|(_, at)| at),
+        "definitions_version": store.definitions()?.version,
+        "version_vector": store.version_vector()?,
+        "hub_url": null,
+        "last_sync": null,
+        "ops_pending": own,
+        "clock": { "physical_ms": now, "hlc_ms": hlc.wall_ms, "hlc_ahead_of_physical_ms": lead },
+        "peers": peers.iter().map(|p| serde_json::json!({
+            "device": p.actor, "offset_ms": p.offset_ms, "via": p.via,
+            "last_exchange_ms": p.last_exchange_ms, "far": p.offset_ms.abs() > CLOCK_WARN_MS,
+        })).collect::<Vec<_>>(),
+        "clock_warning": warn,
+    });
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("serializes")
+        );
+    } else {
+        print!("{}", present::status(&doc, lang));
+    }
+    Ok(())
+}
+
+fn bundle_cmd(dir: &Path, cmd: BundleCmd, lang: Lang) -> Result<()> {
+    let mut store = open(dir)?;
+    let id = store.identity()?;
+    match cmd {
+        BundleCmd::Export { out, since } => {
+            let peer: VersionVector = match &since {
+                Some(p) => bundle::read_version_vector(p)?,
+                None => VersionVector::new(),
+            };
+            let ops = store.ops_since(&peer)?;
+            let n = ops.len();
+            let b = Bundle {
+                format: bundle::FORMAT.into(),
+                version: bundle::VERSION,
+                unit: id.unit,
+                sender: id.actor,
+                sent_at_ms: now_ms(),
+                version_vector: store.version_vector()?,
+                ops,
+            };
+            bundle::write(&out, &b)?;
+            println!(
+                "{} {n} {} {}",
+                lang.pick("Đã ghi", "Wrote"),
+                lang.pick("bản ghi vào", "ops to"),
+                out.display()
+            );
+        }
+        BundleCmd::Import { file } => {
+            let b = bundle::read(&file)?;
+            if b.unit != id.unit {
+                return Err(AgentError::RefusedOps {
+                    path: file,
+                    source: DomainError::WrongUnit {
+                        op: format!("bundle from {}", b.sender),
+                        op_unit: b.unit.0,
+                        own_unit: id.unit.0,
+                    },
+                });
+            }
+            let now = now_ms();
+            let report = match store.import(b.ops, now) {
+                Ok(r) => r,
+                Err(DomainOrStore::Domain(e)) => {
+                    return Err(AgentError::RefusedOps {
+                        path: file,
+                        source: e,
+                    })
+                }
+                Err(DomainOrStore::Store(e)) => return Err(e),
+            };
+            let offset = b.sent_at_ms - now;
+            if b.sender != id.actor {
+                store.record_peer_clock(&PeerClock {
+                    actor: b.sender,
+                    last_exchange_ms: now,
+                    offset_ms: offset,
+                    via: "bundle".into(),
+                })?;
+            }
+            println!(
+                "{} {} {} ({} {})",
+                lang.pick("Đã nhận", "Imported"),
+                report.applied,
+                lang.pick("bản ghi mới", "new ops"),
+                report.duplicates,
+                lang.pick("đã có", "already held")
+            );
+            if offset.abs() > CLOCK_WARN_MS {
+                println!("{}", present::clock_warning(b.sender, offset, lang));
+            }
+        }
+    }
+    Ok(())
+}

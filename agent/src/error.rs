@@ -1,0 +1,135 @@
+//! Agent errors and the one place they become exit codes. In: failures from every
+//! layer. Out: a message in the officer's language that says what and where, and an
+//! exit code scripts can rely on (documented in README.md).
+
+use cchc_common::{DomainError, Lang, Localize};
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Everything an agent command can fail with.
+#[derive(Debug, Error)]
+pub enum AgentError {
+    /// Bad input from the person at the keyboard.
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    /// The data directory has no agent yet.
+    #[error(
+        "this agent is not initialised in {dir}: run `cchc-agent init --unit <commune code>` first"
+    )]
+    NotInitialised {
+        /// Data directory.
+        dir: PathBuf,
+    },
+    /// `init` for a different commune than the one the data belongs to.
+    #[error("this agent already belongs to commune {existing}; refusing to re-initialise it for commune {requested} (its data would be mixed)")]
+    OtherUnit {
+        /// Commune the data belongs to.
+        existing: u32,
+        /// Commune asked for.
+        requested: u32,
+    },
+    /// A database file that is damaged or not ours.
+    #[error("database {path} cannot be used: {detail}")]
+    BadDatabase {
+        /// File.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// SQLite failed while working.
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Ops in a file from a peer that are refused.
+    #[error("{path}: {source}")]
+    RefusedOps {
+        /// File.
+        path: PathBuf,
+        /// The first op refused, and why.
+        source: DomainError,
+    },
+    /// A bundle or other file from a peer that is refused.
+    #[error("{path}: {detail}")]
+    BadFile {
+        /// File.
+        path: PathBuf,
+        /// What is wrong, and where.
+        detail: String,
+    },
+}
+
+/// Exit codes, one per kind of failure.
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// Unexpected failure.
+    pub const FAILURE: i32 = 1;
+    /// Command-line usage error (clap).
+    pub const USAGE: i32 = 2;
+    /// Invalid input: nothing was stored.
+    pub const INVALID: i32 = 3;
+    /// The agent is not set up for this (not initialised, other commune).
+    pub const STATE: i32 = 4;
+    /// The database is damaged, foreign or unreadable.
+    pub const DATABASE: i32 = 5;
+    /// A file (bundle, unit list) was refused.
+    pub const REFUSED_FILE: i32 = 6;
+}
+
+impl AgentError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            AgentError::Invalid(_) => exit::INVALID,
+            AgentError::NotInitialised { .. } | AgentError::OtherUnit { .. } => exit::STATE,
+            AgentError::BadDatabase { .. } | AgentError::Sql(_) => exit::DATABASE,
+            AgentError::Io { .. } => exit::FAILURE,
+            AgentError::BadFile { .. } | AgentError::RefusedOps { .. } => exit::REFUSED_FILE,
+        }
+    }
+
+    /// Wraps an I/O error with its path.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> AgentError {
+        AgentError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl Localize for AgentError {
+    fn localize(&self, lang: Lang) -> String {
+        if lang == Lang::En {
+            return self.to_string();
+        }
+        match self {
+            AgentError::Invalid(e) => e.localize(lang),
+            AgentError::NotInitialised { dir } => format!(
+                "máy này chưa được khởi tạo tại {}: hãy chạy `cchc-agent init --unit <mã xã>` trước",
+                dir.display()
+            ),
+            AgentError::OtherUnit { existing, requested } => format!(
+                "máy này đã thuộc đơn vị {existing}; không khởi tạo lại cho đơn vị {requested} (dữ liệu sẽ bị trộn lẫn)"
+            ),
+            AgentError::BadDatabase { path, detail } => {
+                format!("không dùng được cơ sở dữ liệu {}: {detail}", path.display())
+            }
+            AgentError::Sql(e) => format!("lỗi cơ sở dữ liệu: {e}"),
+            AgentError::Io { path, source } => format!("{}: {source}", path.display()),
+            AgentError::RefusedOps { path, source } => {
+                format!("tệp {} bị từ chối: {}", path.display(), source.localize(lang))
+            }
+            AgentError::BadFile { path, detail } => format!("tệp {} bị từ chối: {detail}", path.display()),
+        }
+    }
+}
+
+/// Result alias for the agent.
+pub type Result<T, E = AgentError> = std::result::Result<T, E>;

@@ -1,0 +1,883 @@
+//! The agent's SQLite store. In: ops made locally (through [`Store::commit_local`]) or
+//! received from peers ([`Store::import`]). Out: the durable op log, the version
+//! vector, and the materialized state that `show` reads.
+//!
+//! Durability: WAL with `synchronous=FULL`; one user action is one transaction that
+//! appends the op, applies it to the materialized state and advances the clock, so a
+//! power cut leaves either all of it or none. The file carries our `application_id`
+//! and a schema version, so a foreign or newer database is refused before anything is
+//! written to it. The materialized state is a cache of the op log: if the CRDT cache
+//! format changes, it is rebuilt from the log.
+
+use crate::error::{AgentError, Result};
+use cchc_common::crdt::{
+    self, AssessReg, AssessValue, CountCell, CountKey, Objects, OpCtx, PledgeCrdt,
+};
+use cchc_common::hlc::{Hlc, Stamp};
+use cchc_common::state::{Replica, VersionVector};
+use cchc_common::view::StateView;
+use cchc_common::{ActorId, Definitions, DomainError, Metric, Op, Period, Score, UnitCode};
+use rusqlite::{
+    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// `PRAGMA application_id` of a cchc agent database ("CCHC").
+pub const APPLICATION_ID: i32 = 0x4343_4843;
+/// Format of the materialized CRDT cache; a change triggers a rebuild from the op log.
+const CACHE_FORMAT: &str = "crdts-7.3.2/1";
+
+/// Schema migrations; `user_version` is the number applied.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE ops (
+    actor INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    hlc_ms INTEGER NOT NULL,
+    hlc_c INTEGER NOT NULL,
+    defs INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    stored_at INTEGER NOT NULL,
+    PRIMARY KEY (actor, seq)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE version_vector (actor INTEGER PRIMARY KEY, max_seq INTEGER NOT NULL) STRICT;
+CREATE TABLE count_cells (
+    period TEXT NOT NULL,
+    procedure TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    actor INTEGER NOT NULL,
+    inc INTEGER NOT NULL CHECK (inc >= 0),
+    dec INTEGER NOT NULL CHECK (dec >= 0),
+    PRIMARY KEY (period, procedure, metric, actor)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE pledges (year INTEGER NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (year, key)) STRICT;
+CREATE TABLE assessments (
+    phase INTEGER NOT NULL,
+    criterion TEXT NOT NULL,
+    score INTEGER NOT NULL CHECK (score >= 0),
+    evidence TEXT NOT NULL,
+    hlc_ms INTEGER NOT NULL,
+    hlc_c INTEGER NOT NULL,
+    actor INTEGER NOT NULL,
+    PRIMARY KEY (phase, criterion)
+) STRICT;
+CREATE TABLE definitions (version INTEGER PRIMARY KEY, body TEXT NOT NULL, installed_at INTEGER NOT NULL) STRICT;
+CREATE TABLE peers (
+    actor INTEGER PRIMARY KEY,
+    last_exchange_ms INTEGER NOT NULL,
+    offset_ms INTEGER NOT NULL,
+    via TEXT NOT NULL
+) STRICT;
+"#];
+
+/// Who this install is.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity {
+    /// The commune it records for.
+    pub unit: UnitCode,
+    /// Its device id.
+    pub actor: ActorId,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Ops applied.
+    pub applied: usize,
+    /// Ops already held.
+    pub duplicates: usize,
+}
+
+/// A clock observation of another device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerClock {
+    /// The peer.
+    pub actor: ActorId,
+    /// When we last exchanged with it (our physical clock).
+    pub last_exchange_ms: i64,
+    /// Its physical clock minus ours at that exchange.
+    pub offset_ms: i64,
+    /// How: `bundle` (includes transit time) or `hub`.
+    pub via: String,
+}
+
+/// The agent's database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn a2i(a: ActorId) -> i64 {
+    a.0 as i64
+}
+
+fn i2a(i: i64) -> ActorId {
+    ActorId(i as u64)
+}
+
+fn bad_db(path: &Path, detail: impl Into<String>) -> AgentError {
+    AgentError::BadDatabase {
+        path: path.to_path_buf(),
+        detail: detail.into(),
+    }
+}
+
+impl Store {
+    /// Creates a new database for `unit` with a new device id. The file appears only
+    /// once it is complete (built under a temporary name, then renamed).
+    pub fn create(path: &Path, unit: UnitCode, actor: ActorId, now_ms: i64) -> Result<Store> {
+        let tmp = path.with_extension("db-init");
+        let _ = std::fs::remove_file(&tmp);
+        {
+            let mut conn = Connection::open(&tmp)?;
+            conn.execute_batch("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;")?;
+            conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+            let tx = conn.transaction()?;
+            for m in MIGRATIONS {
+                tx.execute_batch(m)?;
+            }
+            tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+            let defs = Definitions::builtin();
+            for (k, v) in [
+                ("unit", unit.0.to_string()),
+                ("actor", actor.0.to_string()),
+                ("hlc_ms", "0".into()),
+                ("hlc_c", "0".into()),
+                ("created_at_ms", now_ms.to_string()),
+                ("cache_format", CACHE_FORMAT.into()),
+            ] {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                    params![k, v],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO definitions (version, body, installed_at) VALUES (?1, ?2, ?3)",
+                params![
+                    defs.version,
+                    serde_json::to_string(&defs).expect("definitions serialize"),
+                    now_ms
+                ],
+            )?;
+            tx.commit()?;
+        }
+        let f = std::fs::File::open(&tmp).map_err(|e| AgentError::io(&tmp, e))?;
+        f.sync_all().map_err(|e| AgentError::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| AgentError::io(path, e))?;
+        if let Some(dir) = path.parent() {
+            // Make the rename itself durable.
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Store::open(path)
+    }
+
+    /// Opens an existing database, refusing damaged, foreign or newer files before
+    /// writing anything to them.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| bad_db(path, e.to_string()))?;
+        let app: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(|e| bad_db(path, format!("not a readable SQLite database ({e})")))?;
+        if app != APPLICATION_ID {
+            return Err(bad_db(
+                path,
+                format!("it is not a cchc agent database (application_id {app:#x}, expected {APPLICATION_ID:#x})"),
+            ));
+        }
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > MIGRATIONS.len() as i64 {
+            return Err(bad_db(
+                path,
+                format!(
+                    "it was written by a newer agent (schema {version}; this agent knows up to {})",
+                    MIGRATIONS.len()
+                ),
+            ));
+        }
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+        )
+        .map_err(|e| bad_db(path, e.to_string()))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.migrate(version)?;
+        store
+            .identity()
+            .map_err(|e| bad_db(path, format!("its identity is missing or damaged ({e})")))?;
+        if store.meta("cache_format")?.as_deref() != Some(CACHE_FORMAT) {
+            store.rebuild()?;
+        }
+        Ok(store)
+    }
+
+    fn migrate(&mut self, from: i64) -> Result<()> {
+        if from == MIGRATIONS.len() as i64 {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for m in &MIGRATIONS[from as usize..] {
+            tx.execute_batch(m)?;
+        }
+        tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// This install's commune and device id.
+    pub fn identity(&self) -> Result<Identity> {
+        let get = |k: &str| -> Result<String> {
+            self.meta(k)?
+                .ok_or_else(|| bad_db(&self.path, format!("meta '{k}' is missing")))
+        };
+        let unit = get("unit")?
+            .parse::<u32>()
+            .map_err(|e| bad_db(&self.path, format!("meta unit: {e}")))?;
+        let actor = get("actor")?
+            .parse::<u64>()
+            .map_err(|e| bad_db(&self.path, format!("meta actor: {e}")))?;
+        Ok(Identity {
+            unit: UnitCode(unit),
+            actor: ActorId(actor),
+        })
+    }
+
+    /// The newest definitions held.
+    pub fn definitions(&self) -> Result<Definitions> {
+        let body: String = self.conn.query_row(
+            "SELECT body FROM definitions ORDER BY version DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )?;
+        serde_json::from_str(&body)
+            .map_err(|e| bad_db(&self.path, format!("stored definitions: {e}")))
+    }
+
+    fn definitions_version(tx: &Transaction<'_>, version: u32) -> Result<Option<Definitions>> {
+        let body: Option<String> = tx
+            .query_row(
+                "SELECT body FROM definitions WHERE version = ?1",
+                [version],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+    }
+
+    fn hlc(tx: &Transaction<'_>) -> Result<Hlc> {
+        let get = |k: &str| -> Result<u64> {
+            let v: String =
+                tx.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))?;
+            Ok(v.parse().unwrap_or(0))
+        };
+        Ok(Hlc {
+            wall_ms: get("hlc_ms")?,
+            counter: get("hlc_c")? as u32,
+        })
+    }
+
+    fn put_hlc(tx: &Transaction<'_>, h: &Hlc) -> Result<()> {
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'hlc_ms'",
+            [h.wall_ms.to_string()],
+        )?;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'hlc_c'",
+            [h.counter.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// The clock state (latest stamp issued or seen).
+    pub fn clock(&mut self) -> Result<Hlc> {
+        let tx = self.conn.transaction()?;
+        let h = Store::hlc(&tx)?;
+        tx.commit()?;
+        Ok(h)
+    }
+
+    fn max_seq(tx: &Transaction<'_>, actor: ActorId) -> Result<u64> {
+        let s: Option<i64> = tx
+            .query_row(
+                "SELECT max_seq FROM version_vector WHERE actor = ?1",
+                [a2i(actor)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(s.unwrap_or(0) as u64)
+    }
+
+    fn append(tx: &Transaction<'_>, op: &Op, now_ms: i64) -> Result<()> {
+        tx.execute(
+            "INSERT INTO ops (actor, seq, hlc_ms, hlc_c, defs, body, stored_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![a2i(op.actor), op.seq as i64, op.hlc_ms as i64, op.hlc_c, op.defs, op.to_json(), now_ms],
+        )?;
+        tx.execute(
+            "INSERT INTO version_vector (actor, max_seq) VALUES (?1, ?2)
+             ON CONFLICT (actor) DO UPDATE SET max_seq = excluded.max_seq",
+            params![a2i(op.actor), op.seq as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Makes one local edit in one transaction (see [`Store::transact_local`]).
+    pub fn commit_local<F>(&mut self, physical_ms: i64, make: F) -> Result<Op>
+    where
+        F: FnOnce(&mut TxObjects<'_, '_>, &OpCtx, &Definitions) -> Result<Op>,
+    {
+        let mut ops = self.transact_local(physical_ms, |tx| tx.edit(make).map(|_| ()))?;
+        Ok(ops.remove(0))
+    }
+
+    /// Runs one user action as one transaction: every edit made through the
+    /// [`LocalTx`] is validated, applied and appended to the log; then all are committed
+    /// together. If anything fails, nothing is stored. Returns the ops once durable.
+    pub fn transact_local<F>(&mut self, physical_ms: i64, action: F) -> Result<Vec<Op>>
+    where
+        F: FnOnce(&mut LocalTx<'_, '_>) -> Result<()>,
+    {
+        let id = self.identity()?;
+        let defs = self.definitions()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let hlc = Store::hlc(&tx)?;
+        let next_seq = Store::max_seq(&tx, id.actor)? + 1;
+        let mut local = LocalTx {
+            objs: TxObjects { tx: &tx },
+            hlc,
+            id,
+            defs,
+            next_seq,
+            physical_ms,
+            ops: Vec::new(),
+        };
+        action(&mut local)?;
+        let LocalTx { hlc, ops, .. } = local;
+        if ops.is_empty() {
+            return Err(DomainError::NoCounts.into());
+        }
+        Store::put_hlc(&tx, &hlc)?;
+        tx.commit()?;
+        Ok(ops)
+    }
+
+    /// Sets a descriptive meta value (unit name and the like).
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Reads a meta value.
+    pub fn get_meta(&self, key: &str) -> Result<Option<String>> {
+        self.meta(key)
+    }
+
+    /// Applies ops from a peer in one transaction: all or nothing. Ops are taken in
+    /// per-device sequence order; exact duplicates are skipped; a gap, a conflict, an
+    /// op for another commune or an op its definitions refuse rejects the whole batch.
+    /// A device with a wrong clock is never refused: its stamps only move our clock on.
+    pub fn import(
+        &mut self,
+        mut ops: Vec<Op>,
+        physical_ms: i64,
+    ) -> Result<ImportReport, DomainOrStore> {
+        let id = self.identity()?;
+        ops.sort_by_key(|o| (o.actor, o.seq));
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut hlc = Store::hlc(&tx)?;
+        let mut report = ImportReport::default();
+        let mut defs_cache: BTreeMap<u32, Option<Definitions>> = BTreeMap::new();
+        for op in &ops {
+            op.check_shape()?;
+            let oid = op.id().to_string();
+            if op.unit != id.unit {
+                return Err(DomainError::WrongUnit {
+                    op: oid,
+                    op_unit: op.unit.0,
+                    own_unit: id.unit.0,
+                }
+                .into());
+            }
+            let held: Option<String> = tx
+                .query_row(
+                    "SELECT body FROM ops WHERE actor = ?1 AND seq = ?2",
+                    params![a2i(op.actor), op.seq as i64],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(body) = held {
+                if body != op.to_json() {
+                    return Err(DomainError::OpConflict { op: oid }.into());
+                }
+                report.duplicates += 1;
+                continue;
+            }
+            let expected = Store::max_seq(&tx, op.actor)? + 1;
+            if op.seq != expected {
+                return Err(DomainError::SeqGap {
+                    op: oid,
+                    actor: op.actor.to_string(),
+                    expected,
+                }
+                .into());
+            }
+            if !defs_cache.contains_key(&op.defs) {
+                defs_cache.insert(op.defs, Store::definitions_version(&tx, op.defs)?);
+            }
+            // Ops validated by definitions we do not hold (newer ones) are accepted as
+            // recorded; ops under definitions we hold must satisfy them.
+            if let Some(Some(defs)) = defs_cache.get(&op.defs) {
+                crdt::check_definitions(op, defs)?;
+            }
+            crdt::apply_op(&mut TxObjects { tx: &tx }, op)?;
+            Store::append(&tx, op, physical_ms)?;
+            hlc.observe(&op.stamp());
+            report.applied += 1;
+        }
+        Store::put_hlc(&tx, &hlc)?;
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// Records a clock comparison with a peer.
+    pub fn record_peer_clock(&mut self, pc: &PeerClock) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO peers (actor, last_exchange_ms, offset_ms, via) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (actor) DO UPDATE SET last_exchange_ms = excluded.last_exchange_ms,
+                 offset_ms = excluded.offset_ms, via = excluded.via",
+            params![a2i(pc.actor), pc.last_exchange_ms, pc.offset_ms, pc.via],
+        )?;
+        Ok(())
+    }
+
+    /// Clock comparisons with peers.
+    pub fn peer_clocks(&self) -> Result<Vec<PeerClock>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT actor, last_exchange_ms, offset_ms, via FROM peers ORDER BY actor")?;
+        let rows = st.query_map([], |r| {
+            Ok(PeerClock {
+                actor: i2a(r.get(0)?),
+                last_exchange_ms: r.get(1)?,
+                offset_ms: r.get(2)?,
+                via: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The version vector.
+    pub fn version_vector(&self) -> Result<VersionVector> {
+        let mut st = self
+            .conn
+            .prepare("SELECT actor, max_seq FROM version_vector")?;
+        let rows = st.query_map([], |r| Ok((i2a(r.get(0)?), r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The ops a peer with version vector `peer` lacks, in per-device order.
+    pub fn ops_since(&self, peer: &VersionVector) -> Result<Vec<Op>> {
+        let mut out = Vec::new();
+        for (actor, max) in self.version_vector()? {
+            let from = peer.get(&actor).copied().unwrap_or(0);
+            if from >= max {
+                continue;
+            }
+            let mut st = self.conn.prepare_cached(
+                "SELECT body FROM ops WHERE actor = ?1 AND seq > ?2 ORDER BY seq",
+            )?;
+            let rows = st.query_map(params![a2i(actor), from as i64], |r| r.get::<_, String>(0))?;
+            for body in rows {
+                let body = body?;
+                out.push(
+                    Op::from_json(&body)
+                        .map_err(|e| bad_db(&self.path, format!("op log entry: {e}")))?,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Number of ops held, and of those made on this device.
+    pub fn op_counts(&self) -> Result<(u64, u64)> {
+        let id = self.identity()?;
+        let all: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM ops", [], |r| r.get(0))?;
+        let own: i64 = self.conn.query_row(
+            "SELECT count(*) FROM ops WHERE actor = ?1",
+            [a2i(id.actor)],
+            |r| r.get(0),
+        )?;
+        Ok((all as u64, own as u64))
+    }
+
+    /// The latest op made on this device, if any.
+    pub fn last_own_op(&self) -> Result<Option<(u64, i64)>> {
+        let id = self.identity()?;
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq, stored_at FROM ops WHERE actor = ?1 ORDER BY seq DESC LIMIT 1",
+                [a2i(id.actor)],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// The materialized state, optionally for one period's counts.
+    pub fn view(&mut self, period: Option<Period>) -> Result<StateView> {
+        let id = self.identity()?;
+        let tx = self.conn.transaction()?;
+        let mut objs = TxObjects { tx: &tx };
+        let cells = objs.all_count_cells(period)?;
+        let pledges = objs.all_pledges()?;
+        let assessments = objs.all_assessments()?;
+        drop(objs);
+        tx.commit()?;
+        Ok(StateView::build(
+            id.unit,
+            cells.iter().map(|(k, c)| (k, c)),
+            pledges.iter(),
+            assessments.iter().map(|((p, c), r)| ((*p, c.as_str()), r)),
+        ))
+    }
+
+    /// Rebuilds the materialized state from the op log (after a cache-format change).
+    pub fn rebuild(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch("DELETE FROM count_cells; DELETE FROM pledges; DELETE FROM assessments;")?;
+        {
+            let mut st = tx.prepare("SELECT body FROM ops ORDER BY actor, seq")?;
+            let bodies: Vec<String> = st
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut objs = TxObjects { tx: &tx };
+            for b in bodies {
+                let op = Op::from_json(&b)
+                    .map_err(|e| bad_db(&self.path, format!("op log entry: {e}")))?;
+                crdt::apply_op(&mut objs, &op)?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('cache_format', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [CACHE_FORMAT],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Full check: SQLite integrity, then the materialized state against a fresh replay
+    /// of the op log in memory. Returns the problems found (empty when healthy).
+    pub fn check(&mut self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let mut st = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows: Vec<String> = st
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        drop(st);
+        if rows != ["ok"] {
+            problems.extend(rows.into_iter().map(|r| format!("integrity_check: {r}")));
+            return Ok(problems);
+        }
+        let id = self.identity()?;
+        let mut replica = Replica::new(id.unit);
+        for op in self.ops_since(&VersionVector::new())? {
+            if let Err(e) = replica.receive_in_order(op) {
+                problems.push(format!("op log: {e}"));
+                return Ok(problems);
+            }
+        }
+        if replica.version_vector() != &self.version_vector()? {
+            problems.push("version vector does not match the op log".into());
+        }
+        if replica.view() != self.view(None)? {
+            problems.push("materialized state differs from a replay of the op log".into());
+        }
+        Ok(problems)
+    }
+}
+
+/// An import failure: a refused op, or the store itself.
+#[derive(Debug)]
+pub enum DomainOrStore {
+    /// An op was refused.
+    Domain(DomainError),
+    /// The store failed.
+    Store(AgentError),
+}
+
+impl From<DomainError> for DomainOrStore {
+    fn from(e: DomainError) -> Self {
+        DomainOrStore::Domain(e)
+    }
+}
+
+impl From<AgentError> for DomainOrStore {
+    fn from(e: AgentError) -> Self {
+        match e {
+            AgentError::Invalid(d) => DomainOrStore::Domain(d),
+            other => DomainOrStore::Store(other),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for DomainOrStore {
+    fn from(e: rusqlite::Error) -> Self {
+        DomainOrStore::Store(e.into())
+    }
+}
+
+/// One user action in progress: edits made through it share one transaction.
+pub struct LocalTx<'a, 'c> {
+    objs: TxObjects<'a, 'c>,
+    hlc: Hlc,
+    id: Identity,
+    defs: Definitions,
+    next_seq: u64,
+    physical_ms: i64,
+    ops: Vec<Op>,
+}
+
+impl LocalTx<'_, '_> {
+    /// Makes one edit: `make` builds the op from the state as it is now (including
+    /// earlier edits of this action); it is checked, applied and appended to the log.
+    pub fn edit<F>(&mut self, make: F) -> Result<&Op>
+    where
+        F: FnOnce(&mut TxObjects<'_, '_>, &OpCtx, &Definitions) -> Result<Op>,
+    {
+        let stamp = self.hlc.tick(self.physical_ms.max(0) as u64, self.id.actor);
+        let ctx = OpCtx {
+            actor: self.id.actor,
+            seq: self.next_seq,
+            stamp,
+            unit: self.id.unit,
+            defs: self.defs.version,
+        };
+        let op = make(&mut self.objs, &ctx, &self.defs)?;
+        op.check_shape()?;
+        crdt::apply_op(&mut self.objs, &op)?;
+        Store::append(self.objs.tx, &op, self.physical_ms)?;
+        self.next_seq += 1;
+        self.ops.push(op);
+        Ok(self.ops.last().expect("just pushed"))
+    }
+}
+
+/// The CRDT objects as seen inside one transaction.
+pub struct TxObjects<'a, 'c> {
+    tx: &'a Transaction<'c>,
+}
+
+impl TxObjects<'_, '_> {
+    fn all_count_cells(&mut self, period: Option<Period>) -> Result<BTreeMap<CountKey, CountCell>> {
+        let mut st = self.tx.prepare(
+            "SELECT period, procedure, metric, actor, inc, dec FROM count_cells
+             WHERE ?1 IS NULL OR period = ?1",
+        )?;
+        let rows = st.query_map([period.map(|p| p.to_string())], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?;
+        let mut desks: BTreeMap<CountKey, BTreeMap<ActorId, (u64, u64)>> = BTreeMap::new();
+        for row in rows {
+            let (period, procedure, metric, actor, inc, dec): (
+                String,
+                String,
+                String,
+                i64,
+                i64,
+                i64,
+            ) = row?;
+            let key = CountKey {
+                period: period.parse()?,
+                procedure,
+                metric: metric.parse::<Metric>()?,
+            };
+            desks
+                .entry(key)
+                .or_default()
+                .insert(i2a(actor), (inc as u64, dec as u64));
+        }
+        Ok(desks
+            .into_iter()
+            .map(|(k, d)| (k, CountCell::from_desks(d)))
+            .collect())
+    }
+
+    fn all_pledges(&mut self) -> Result<Vec<PledgeCrdt>> {
+        let mut st = self.tx.prepare("SELECT state FROM pledges")?;
+        let rows: Vec<String> = st
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.iter()
+            .map(|s| {
+                serde_json::from_str(s).map_err(|e| {
+                    AgentError::Sql(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+                })
+            })
+            .collect()
+    }
+
+    fn all_assessments(&mut self) -> Result<BTreeMap<(u32, String), AssessReg>> {
+        let mut st = self.tx.prepare(
+            "SELECT phase, criterion, score, evidence, hlc_ms, hlc_c, actor FROM assessments",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                (r.get::<_, u32>(0)?, r.get::<_, String>(1)?),
+                AssessReg {
+                    val: AssessValue {
+                        score: Score(r.get(2)?),
+                        evidence: r.get(3)?,
+                    },
+                    marker: Stamp {
+                        wall_ms: r.get::<_, i64>(4)? as u64,
+                        counter: r.get(5)?,
+                        actor: i2a(r.get(6)?),
+                    },
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+impl Objects for TxObjects<'_, '_> {
+    type Error = AgentError;
+
+    fn count_cell(&mut self, key: &CountKey) -> Result<CountCell> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT actor, inc, dec FROM count_cells WHERE period = ?1 AND procedure = ?2 AND metric = ?3",
+        )?;
+        let rows = st.query_map(
+            params![key.period.to_string(), key.procedure, key.metric.as_str()],
+            |r| {
+                Ok((
+                    i2a(r.get(0)?),
+                    (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
+                ))
+            },
+        )?;
+        Ok(CountCell::from_desks(
+            rows.collect::<rusqlite::Result<_>>()?,
+        ))
+    }
+
+    fn put_count_cell(&mut self, key: &CountKey, cell: &CountCell) -> Result<()> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO count_cells (period, procedure, metric, actor, inc, dec) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (period, procedure, metric, actor) DO UPDATE SET inc = excluded.inc, dec = excluded.dec",
+        )?;
+        for (actor, (inc, dec)) in cell.desks() {
+            st.execute(params![
+                key.period.to_string(),
+                key.procedure,
+                key.metric.as_str(),
+                a2i(*actor),
+                *inc as i64,
+                *dec as i64
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn pledge(&mut self, year: i32, key: &str) -> Result<Option<PledgeCrdt>> {
+        let s: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT state FROM pledges WHERE year = ?1 AND key = ?2",
+                params![year, key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match s {
+            None => Ok(None),
+            Some(s) => serde_json::from_str(&s)
+                .map(Some)
+                .map_err(|e| AgentError::Sql(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))),
+        }
+    }
+
+    fn put_pledge(&mut self, p: &PledgeCrdt) -> Result<()> {
+        let state = serde_json::to_string(p).expect("pledge state serializes");
+        self.tx.execute(
+            "INSERT INTO pledges (year, key, state) VALUES (?1, ?2, ?3)
+             ON CONFLICT (year, key) DO UPDATE SET state = excluded.state",
+            params![p.year, p.key, state],
+        )?;
+        Ok(())
+    }
+
+    fn assessment(&mut self, phase: u32, criterion: &str) -> Result<Option<AssessReg>> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT score, evidence, hlc_ms, hlc_c, actor FROM assessments WHERE phase = ?1 AND criterion = ?2",
+                params![phase, criterion],
+                |r| {
+                    Ok(AssessReg {
+                        val: AssessValue { score: Score(r.get(0)?), evidence: r.get(1)? },
+                        marker: Stamp { wall_ms: r.get::<_, i64>(2)? as u64, counter: r.get(3)?, actor: i2a(r.get(4)?) },
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn put_assessment(&mut self, phase: u32, criterion: &str, reg: &AssessReg) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO assessments (phase, criterion, score, evidence, hlc_ms, hlc_c, actor)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (phase, criterion) DO UPDATE SET score = excluded.score, evidence = excluded.evidence,
+                 hlc_ms = excluded.hlc_ms, hlc_c = excluded.hlc_c, actor = excluded.actor",
+            params![
+                phase,
+                criterion,
+                reg.val.score.0,
+                reg.val.evidence,
+                reg.marker.wall_ms as i64,
+                reg.marker.counter,
+                a2i(reg.marker.actor)
+            ],
+        )?;
+        Ok(())
+    }
+}
