@@ -449,8 +449,8 @@ impl Store {
                 }
                 .into());
             }
-            if !defs_cache.contains_key(&op.defs) {
-                defs_cache.insert(op.defs, Store::definitions_version(&tx, op.defs)?);
+            if let std::collections::btree_map::Entry::Vacant(e) = defs_cache.entry(op.defs) {
+                e.insert(Store::definitions_version(&tx, op.defs)?);
             }
             // Ops validated by definitions we do not hold (newer ones) are accepted as
             // recorded; ops under definitions we hold must satisfy them.
@@ -561,11 +561,10 @@ impl Store {
         let cells = objs.all_count_cells(period)?;
         let pledges = objs.all_pledges()?;
         let assessments = objs.all_assessments()?;
-        drop(objs);
         tx.commit()?;
         Ok(StateView::build(
             id.unit,
-            cells.iter().map(|(k, c)| (k, c)),
+            cells.iter(),
             pledges.iter(),
             assessments.iter().map(|((p, c), r)| ((*p, c.as_str()), r)),
         ))

@@ -120,9 +120,10 @@ impl Replica {
                 own_unit: self.unit.0,
             });
         }
-        for held in [self.log.get(&op.id()), self.pending.get(&op.id())]
-            .into_iter()
-            .flatten()
+        if let Some(held) = self
+            .log
+            .get(&op.id())
+            .or_else(|| self.pending.get(&op.id()))
         {
             return if held == op {
                 Ok(Some(Receipt::Duplicate))
