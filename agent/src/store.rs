@@ -500,14 +500,15 @@ impl Store {
             .conn
             .prepare("SELECT actor, max_seq FROM version_vector")?;
         let rows = st.query_map([], |r| Ok((i2a(r.get(0)?), r.get::<_, i64>(1)? as u64)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows: Vec<(ActorId, u64)> = rows.collect::<rusqlite::Result<_>>()?;
+        Ok(rows.into_iter().collect())
     }
 
     /// The ops a peer with version vector `peer` lacks, in per-device order.
     pub fn ops_since(&self, peer: &VersionVector) -> Result<Vec<Op>> {
         let mut out = Vec::new();
-        for (actor, max) in self.version_vector()? {
-            let from = peer.get(&actor).copied().unwrap_or(0);
+        for (actor, max) in self.version_vector()?.iter() {
+            let from = peer.get(&actor);
             if from >= max {
                 continue;
             }

@@ -9,10 +9,70 @@ use crate::hlc::Hlc;
 use crate::op::{ActorId, Op, OpId};
 use crate::units::UnitCode;
 use crate::view::StateView;
+use crdts::{CmRDT, Dot, VClock};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
-/// A version vector: for each device, the highest sequence number held with no gap below it.
-pub type VersionVector = BTreeMap<ActorId, u64>;
+/// A version vector: for each device, the highest sequence number held with no gap
+/// below it. A `crdts::VClock` inside; serialized as a plain `{"<device>": seq}` map of
+/// our own, so the crate's format never reaches disk or wire.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionVector(VClock<ActorId>);
+
+impl VersionVector {
+    /// An empty vector.
+    pub fn new() -> VersionVector {
+        VersionVector::default()
+    }
+
+    /// The highest sequence number held from `actor` (0 if none).
+    pub fn get(&self, actor: &ActorId) -> u64 {
+        self.0.get(actor)
+    }
+
+    /// Records that `actor`'s ops up to `seq` are held (never moves backwards).
+    pub fn advance(&mut self, actor: ActorId, seq: u64) {
+        self.0.apply(Dot::new(actor, seq));
+    }
+
+    /// Devices and their highest sequence numbers.
+    pub fn iter(&self) -> impl Iterator<Item = (ActorId, u64)> + '_ {
+        self.0.iter().map(|d| (*d.actor, d.counter))
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Total number of ops covered.
+    pub fn total(&self) -> u64 {
+        self.iter().map(|(_, s)| s).sum()
+    }
+}
+
+impl FromIterator<(ActorId, u64)> for VersionVector {
+    fn from_iter<I: IntoIterator<Item = (ActorId, u64)>>(iter: I) -> Self {
+        let mut v = VersionVector::new();
+        for (a, s) in iter {
+            v.advance(a, s);
+        }
+        v
+    }
+}
+
+impl Serialize for VersionVector {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for VersionVector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m = BTreeMap::<ActorId, u64>::deserialize(d)?;
+        Ok(m.into_iter().collect())
+    }
+}
 
 /// What happened to a received op.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +166,7 @@ impl Replica {
     pub fn ops_since(&self, peer: &VersionVector) -> Vec<Op> {
         self.log
             .values()
-            .filter(|op| op.seq > peer.get(&op.actor).copied().unwrap_or(0))
+            .filter(|op| op.seq > peer.get(&op.actor))
             .cloned()
             .collect()
     }
@@ -142,7 +202,7 @@ impl Replica {
         if let Some(r) = self.check_known(&op)? {
             return Ok(r);
         }
-        let next = self.vv.get(&op.actor).copied().unwrap_or(0) + 1;
+        let next = self.vv.get(&op.actor) + 1;
         if op.seq > next {
             self.pending.insert(op.id(), op);
             return Ok(Receipt::Buffered);
@@ -152,7 +212,7 @@ impl Replica {
         loop {
             let next = OpId {
                 actor,
-                seq: self.vv[&actor] + 1,
+                seq: self.vv.get(&actor) + 1,
             };
             match self.pending.remove(&next) {
                 Some(op) => self.apply_next(op)?,
@@ -168,7 +228,7 @@ impl Replica {
         if let Some(r) = self.check_known(&op)? {
             return Ok(r);
         }
-        let expected = self.vv.get(&op.actor).copied().unwrap_or(0) + 1;
+        let expected = self.vv.get(&op.actor) + 1;
         if op.seq != expected {
             return Err(DomainError::SeqGap {
                 op: op.id().to_string(),
@@ -186,7 +246,7 @@ impl Replica {
         crdt::apply_op(&mut objects, &op)?;
         self.objects = objects;
         self.hlc.observe(&op.stamp());
-        self.vv.insert(op.actor, op.seq);
+        self.vv.advance(op.actor, op.seq);
         self.log.insert(op.id(), op);
         Ok(())
     }
@@ -202,7 +262,7 @@ impl Replica {
     ) -> Result<Op, DomainError> {
         let mut hlc = self.hlc;
         let stamp = hlc.tick(physical_ms, actor);
-        let seq = self.vv.get(&actor).copied().unwrap_or(0) + 1;
+        let seq = self.vv.get(&actor) + 1;
         let ctx = OpCtx {
             actor,
             seq,
