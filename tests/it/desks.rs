@@ -127,3 +127,46 @@ fn two_desks_exchange_deltas_and_converge() {
     a.ok(&["check"]);
     b.ok(&["check"]);
 }
+
+/// Several `record` processes on one PC at the same moment: every one is saved and
+/// none overwrites another's count (IMMEDIATE transactions serialize the
+/// read-modify-write of a count cell).
+#[test]
+fn concurrent_records_on_one_desk_lose_no_update() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Agent::new(tmp.path().join("desk"));
+    a.ok(&["init", "--unit", "70"]);
+    const WRITERS: usize = 6;
+    const EACH: usize = 15;
+    let children: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let dir = a.dir.clone();
+            std::thread::spawn(move || {
+                let desk = Agent::new(dir);
+                for i in 0..EACH {
+                    let n = (w + i % 3 + 1).to_string();
+                    let out = desk.ok(&[
+                        "record",
+                        "--period",
+                        "2026-11",
+                        "--procedure",
+                        "CT-01",
+                        "--received",
+                        &n,
+                    ]);
+                    assert!(out.starts_with("Saved"), "{out}");
+                }
+                (0..EACH).map(|i| (w + i % 3 + 1) as i64).sum::<i64>()
+            })
+        })
+        .collect();
+    let expected: i64 = children
+        .into_iter()
+        .map(|c| c.join().expect("writer thread"))
+        .sum();
+    let view = a.json(&["show", "--json"]);
+    assert_eq!(count(&view, "2026-11", "CT-01", "received"), expected);
+    let status = a.json(&["status", "--json"]);
+    assert_eq!(status["ops_total"], (WRITERS * EACH) as u64);
+    a.ok(&["check"]);
+}
