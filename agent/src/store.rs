@@ -182,6 +182,8 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| bad_db(path, e.to_string()))?;
+        // Wait for another process's transaction rather than failing: set before any read.
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let app: i32 = conn
             .pragma_query_value(None, "application_id", |r| r.get(0))
             .map_err(|e| bad_db(path, format!("not a readable SQLite database ({e})")))?;
@@ -202,7 +204,7 @@ impl Store {
             ));
         }
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
         )
         .map_err(|e| bad_db(path, e.to_string()))?;
         let mut store = Store {
