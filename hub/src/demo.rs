@@ -252,10 +252,8 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
         )?
     );
     // Desk 2 now sees the pledge and reports progress on it.
-    agent(
-        &bin,
-        &desks[1],
-        &[
+    for (task, status) in [("1", "done"), ("2", "in_progress")] {
+        let args = [
             "pledge",
             "task",
             "--year",
@@ -263,27 +261,12 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
             "--signer",
             "Nguyễn Văn Hùng",
             "--task",
-            "1",
+            task,
             "--status",
-            "done",
-        ],
-    )?;
-    agent(
-        &bin,
-        &desks[1],
-        &[
-            "pledge",
-            "task",
-            "--year",
-            &year,
-            "--signer",
-            "Nguyễn Văn Hùng",
-            "--task",
-            "2",
-            "--status",
-            "in_progress",
-        ],
-    )?;
+            status,
+        ];
+        agent(&bin, &desks[1], &args)?;
+    }
     print!(
         "  ban-2: {}",
         agent(
