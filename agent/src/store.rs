@@ -661,6 +661,33 @@ impl From<rusqlite::Error> for DomainOrStore {
     }
 }
 
+/// An assessment register from the columns `score, evidence, hlc_ms, hlc_c, actor`
+/// starting at column `at`.
+fn assess_reg_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<AssessReg> {
+    Ok(AssessReg {
+        val: AssessValue {
+            score: Score(r.get(at)?),
+            evidence: r.get(at + 1)?,
+        },
+        marker: Stamp {
+            wall_ms: r.get::<_, i64>(at + 2)? as u64,
+            counter: r.get(at + 3)?,
+            actor: i2a(r.get(at + 4)?),
+        },
+    })
+}
+
+/// A stored pledge state (the materialized CRDT cache); unreadable state is a database error.
+fn parse_pledge_state(s: &str) -> Result<PledgeCrdt> {
+    serde_json::from_str(s).map_err(|e| {
+        AgentError::Sql(rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            Box::new(e),
+        ))
+    })
+}
+
 /// One user action in progress: edits made through it share one transaction.
 pub struct LocalTx<'a, 'c> {
     objs: TxObjects<'a, 'c>,
@@ -749,13 +776,7 @@ impl TxObjects<'_, '_> {
         let rows: Vec<String> = st
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        rows.iter()
-            .map(|s| {
-                serde_json::from_str(s).map_err(|e| {
-                    AgentError::Sql(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
-                })
-            })
-            .collect()
+        rows.iter().map(|s| parse_pledge_state(s)).collect()
     }
 
     fn all_assessments(&mut self) -> Result<BTreeMap<(u32, String), AssessReg>> {
@@ -765,17 +786,7 @@ impl TxObjects<'_, '_> {
         let rows = st.query_map([], |r| {
             Ok((
                 (r.get::<_, u32>(0)?, r.get::<_, String>(1)?),
-                AssessReg {
-                    val: AssessValue {
-                        score: Score(r.get(2)?),
-                        evidence: r.get(3)?,
-                    },
-                    marker: Stamp {
-                        wall_ms: r.get::<_, i64>(4)? as u64,
-                        counter: r.get(5)?,
-                        actor: i2a(r.get(6)?),
-                    },
-                },
+                assess_reg_at(r, 2)?,
             ))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -830,12 +841,7 @@ impl Objects for TxObjects<'_, '_> {
                 |r| r.get(0),
             )
             .optional()?;
-        match s {
-            None => Ok(None),
-            Some(s) => serde_json::from_str(&s)
-                .map(Some)
-                .map_err(|e| AgentError::Sql(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))),
-        }
+        s.as_deref().map(parse_pledge_state).transpose()
     }
 
     fn put_pledge(&mut self, p: &PledgeCrdt) -> Result<()> {
@@ -854,12 +860,7 @@ impl Objects for TxObjects<'_, '_> {
             .query_row(
                 "SELECT score, evidence, hlc_ms, hlc_c, actor FROM assessments WHERE phase = ?1 AND criterion = ?2",
                 params![phase, criterion],
-                |r| {
-                    Ok(AssessReg {
-                        val: AssessValue { score: Score(r.get(0)?), evidence: r.get(1)? },
-                        marker: Stamp { wall_ms: r.get::<_, i64>(2)? as u64, counter: r.get(3)?, actor: i2a(r.get(4)?) },
-                    })
-                },
+                |r| assess_reg_at(r, 0),
             )
             .optional()?)
     }

@@ -252,9 +252,7 @@ pub fn apply_op<O: Objects>(o: &mut O, op: &Op) -> Result<(), O::Error> {
             role,
             signed_on,
         } => {
-            let mut p = o
-                .pledge(*year, pledge)?
-                .unwrap_or_else(|| PledgeCrdt::new(*year, pledge));
+            let mut p = pledge_or_new(o, *year, pledge)?;
             let value = PledgeHeader {
                 signer: signer.clone(),
                 role: role.clone(),
@@ -278,9 +276,7 @@ pub fn apply_op<O: Objects>(o: &mut O, op: &Op) -> Result<(), O::Error> {
             title,
             dot,
         } => {
-            let mut p = o
-                .pledge(*year, pledge)?
-                .unwrap_or_else(|| PledgeCrdt::new(*year, pledge));
+            let mut p = pledge_or_new(o, *year, pledge)?;
             let held = p.tasks.clock().get(&op.actor);
             if *dot <= held {
                 return Err(bad(format!(
@@ -301,9 +297,7 @@ pub fn apply_op<O: Objects>(o: &mut O, op: &Op) -> Result<(), O::Error> {
             task,
             status,
         } => {
-            let mut p = o
-                .pledge(*year, pledge)?
-                .unwrap_or_else(|| PledgeCrdt::new(*year, pledge));
+            let mut p = pledge_or_new(o, *year, pledge)?;
             set_lww(&mut p.statuses, task, *status, stamp);
             o.put_pledge(&p)?;
         }
@@ -313,9 +307,7 @@ pub fn apply_op<O: Objects>(o: &mut O, op: &Op) -> Result<(), O::Error> {
             task,
             seen,
         } => {
-            let mut p = o
-                .pledge(*year, pledge)?
-                .unwrap_or_else(|| PledgeCrdt::new(*year, pledge));
+            let mut p = pledge_or_new(o, *year, pledge)?;
             let clock: VClock<ActorId> = seen.iter().map(|(a, c)| Dot::new(*a, *c)).collect();
             p.tasks.apply(crdts::orswot::Op::Rm {
                 clock,
@@ -347,6 +339,12 @@ pub fn apply_op<O: Objects>(o: &mut O, op: &Op) -> Result<(), O::Error> {
         }
     }
     Ok(())
+}
+
+/// The pledge an op touches, or an empty one if no op has touched it yet.
+fn pledge_or_new<O: Objects>(o: &mut O, year: i32, key: &str) -> Result<PledgeCrdt, O::Error> {
+    Ok(o.pledge(year, key)?
+        .unwrap_or_else(|| PledgeCrdt::new(year, key)))
 }
 
 fn set_lww<V: PartialEq>(
