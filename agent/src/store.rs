@@ -14,9 +14,10 @@ use cchc_common::crdt::{
     self, AssessReg, AssessValue, CountCell, CountKey, Objects, OpCtx, PledgeCrdt,
 };
 use cchc_common::hlc::{Hlc, Stamp};
+use cchc_common::merge::{self, OpLog, UnknownDefs};
 use cchc_common::state::{Replica, VersionVector};
 use cchc_common::view::StateView;
-use cchc_common::{ActorId, Definitions, DomainError, Metric, Op, Period, Score, UnitCode};
+use cchc_common::{ActorId, Definitions, DomainError, Metric, Op, OpId, Period, Score, UnitCode};
 use rusqlite::{
     params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
 };
@@ -368,7 +369,10 @@ impl Store {
         let hlc = Store::hlc(&tx)?;
         let next_seq = Store::max_seq(&tx, id.actor)? + 1;
         let mut local = LocalTx {
-            objs: TxObjects { tx: &tx },
+            objs: TxObjects {
+                tx: &tx,
+                now_ms: physical_ms,
+            },
             hlc,
             id,
             defs,
@@ -406,67 +410,31 @@ impl Store {
     /// A device with a wrong clock is never refused: its stamps only move our clock on.
     pub fn import(
         &mut self,
-        mut ops: Vec<Op>,
+        ops: Vec<Op>,
         physical_ms: i64,
     ) -> Result<ImportReport, DomainOrStore> {
         let id = self.identity()?;
-        ops.sort_by_key(|o| (o.actor, o.seq));
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut hlc = Store::hlc(&tx)?;
-        let mut report = ImportReport::default();
-        let mut defs_cache: BTreeMap<u32, Option<Definitions>> = BTreeMap::new();
+        let mut log = TxObjects {
+            tx: &tx,
+            now_ms: physical_ms,
+        };
+        // Ops validated by definitions we do not hold (newer ones another desk already
+        // received) are accepted as recorded; ops under definitions we hold must
+        // satisfy them.
+        let merged = merge::merge(&mut log, id.unit, ops.clone(), UnknownDefs::Accept)?;
         for op in &ops {
-            op.check_shape()?;
-            let oid = op.id().to_string();
-            if op.unit != id.unit {
-                return Err(DomainError::WrongUnit {
-                    op: oid,
-                    op_unit: op.unit.0,
-                    own_unit: id.unit.0,
-                }
-                .into());
-            }
-            let held: Option<String> = tx
-                .query_row(
-                    "SELECT body FROM ops WHERE actor = ?1 AND seq = ?2",
-                    params![a2i(op.actor), op.seq as i64],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(body) = held {
-                if body != op.to_json() {
-                    return Err(DomainError::OpConflict { op: oid }.into());
-                }
-                report.duplicates += 1;
-                continue;
-            }
-            let expected = Store::max_seq(&tx, op.actor)? + 1;
-            if op.seq != expected {
-                return Err(DomainError::SeqGap {
-                    op: oid,
-                    actor: op.actor.to_string(),
-                    expected,
-                }
-                .into());
-            }
-            if let std::collections::btree_map::Entry::Vacant(e) = defs_cache.entry(op.defs) {
-                e.insert(Store::definitions_version(&tx, op.defs)?);
-            }
-            // Ops validated by definitions we do not hold (newer ones) are accepted as
-            // recorded; ops under definitions we hold must satisfy them.
-            if let Some(Some(defs)) = defs_cache.get(&op.defs) {
-                crdt::check_definitions(op, defs)?;
-            }
-            crdt::apply_op(&mut TxObjects { tx: &tx }, op)?;
-            Store::append(&tx, op, physical_ms)?;
             hlc.observe(&op.stamp());
-            report.applied += 1;
         }
         Store::put_hlc(&tx, &hlc)?;
         tx.commit()?;
-        Ok(report)
+        Ok(ImportReport {
+            applied: merged.applied.len(),
+            duplicates: merged.duplicates,
+        })
     }
 
     /// Records a clock comparison with a peer.
@@ -560,7 +528,7 @@ impl Store {
     pub fn view(&mut self, period: Option<Period>) -> Result<StateView> {
         let id = self.identity()?;
         let tx = self.conn.transaction()?;
-        let mut objs = TxObjects { tx: &tx };
+        let mut objs = TxObjects { tx: &tx, now_ms: 0 };
         let cells = objs.all_count_cells(period)?;
         let pledges = objs.all_pledges()?;
         let assessments = objs.all_assessments()?;
@@ -584,7 +552,7 @@ impl Store {
             let bodies: Vec<String> = st
                 .query_map([], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut objs = TxObjects { tx: &tx };
+            let mut objs = TxObjects { tx: &tx, now_ms: 0 };
             for b in bodies {
                 let op = Op::from_json(&b)
                     .map_err(|e| bad_db(&self.path, format!("op log entry: {e}")))?;
@@ -727,6 +695,8 @@ impl LocalTx<'_, '_> {
 /// The CRDT objects as seen inside one transaction.
 pub struct TxObjects<'a, 'c> {
     tx: &'a Transaction<'c>,
+    /// When ops appended through it are stored (physical ms).
+    now_ms: i64,
 }
 
 impl TxObjects<'_, '_> {
@@ -882,5 +852,35 @@ impl Objects for TxObjects<'_, '_> {
             ],
         )?;
         Ok(())
+    }
+}
+
+impl OpLog for TxObjects<'_, '_> {
+    fn held(&mut self, id: OpId) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT body FROM ops WHERE actor = ?1 AND seq = ?2",
+                params![a2i(id.actor), id.seq as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+    fn max_seq(&mut self, actor: ActorId) -> Result<u64> {
+        Store::max_seq(self.tx, actor)
+    }
+    fn definitions(&mut self, version: u32) -> Result<Option<Definitions>> {
+        Store::definitions_version(self.tx, version)
+    }
+    fn newest_definitions(&mut self) -> Result<u32> {
+        Ok(self
+            .tx
+            .query_row("SELECT max(version) FROM definitions", [], |r| {
+                r.get::<_, Option<u32>>(0)
+            })?
+            .unwrap_or(0))
+    }
+    fn append(&mut self, op: &Op) -> Result<()> {
+        Store::append(self.tx, op, self.now_ms)
     }
 }

@@ -239,6 +239,18 @@ pub enum DomainError {
         /// What is wrong.
         detail: String,
     },
+    /// An op validated by definitions the receiver has never published.
+    #[error(
+        "op {op} names definitions version {version}, but the newest published here is {newest}"
+    )]
+    UnknownDefinitions {
+        /// Op id.
+        op: String,
+        /// Version named by the op.
+        version: u32,
+        /// Newest version held.
+        newest: u32,
+    },
     /// An op envelope version this build does not understand.
     #[error("op {op} uses envelope version {version}; this build understands version {supported}")]
     OpVersion {
@@ -330,6 +342,9 @@ impl Localize for DomainError {
                 "bản ghi {op} mâu thuẫn với bản ghi đã có cùng mã (cùng máy, cùng số, khác nội dung)"
             ),
             BadOp { op, detail } => format!("bản ghi {op} không nhất quán: {detail}"),
+            UnknownDefinitions { op, version, newest } => format!(
+                "bản ghi {op} dùng bộ định nghĩa phiên bản {version}, nhưng phiên bản mới nhất đã ban hành ở đây là {newest}"
+            ),
             OpVersion { op, version, supported } => format!(
                 "bản ghi {op} dùng định dạng phiên bản {version}; phần mềm này hiểu phiên bản {supported}"
             ),

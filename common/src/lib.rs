@@ -5,7 +5,8 @@
 //! Layers, each in its own module: [`lang`] and [`error`] (messages), [`units`],
 //! [`period`], [`score`], [`text`], [`definitions`] (the domain vocabulary), [`hlc`]
 //! (time), [`op`] (the versioned op envelope), [`crdt`] (objects and `apply_op`),
-//! [`state`] (an in-memory replica) and [`view`] (the `show --json` document).
+//! [`merge`] (the rules for integrating a peer's ops), [`state`] (an in-memory replica),
+//! [`sync`] (the agent–hub protocol) and [`view`] (the `show --json` document).
 #![deny(missing_docs)]
 
 pub mod crdt;
@@ -13,10 +14,12 @@ pub mod definitions;
 pub mod error;
 pub mod hlc;
 pub mod lang;
+pub mod merge;
 pub mod op;
 pub mod period;
 pub mod score;
 pub mod state;
+pub mod sync;
 pub mod text;
 pub mod units;
 pub mod view;
