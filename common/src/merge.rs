@@ -85,9 +85,8 @@ pub fn merge<L: OpLog>(
             }
             .into());
         }
-        if !defs.contains_key(&op.defs) {
-            let d = log.definitions(op.defs)?;
-            defs.insert(op.defs, d);
+        if let std::collections::btree_map::Entry::Vacant(e) = defs.entry(op.defs) {
+            e.insert(log.definitions(op.defs)?);
         }
         match defs.get(&op.defs) {
             Some(Some(d)) => crdt::check_definitions(op, d)?,

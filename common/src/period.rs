@@ -48,6 +48,18 @@ impl Period {
         }
     }
 
+    /// Whether `other` lies within this period (a month within its quarter and year,
+    /// a quarter within its year, every period within itself).
+    pub fn contains(&self, other: &Period) -> bool {
+        match (*self, *other) {
+            (Period::Year(y), o) => o.year() == y,
+            (Period::Quarter(y, q), Period::Quarter(oy, oq)) => y == oy && q == oq,
+            (Period::Quarter(y, q), Period::Month(oy, om)) => y == oy && (om - 1) / 3 + 1 == q,
+            (Period::Month(y, m), Period::Month(oy, om)) => y == oy && m == om,
+            _ => false,
+        }
+    }
+
     /// Refuses a period that starts after `today`. Used where a person types a period,
     /// never where ops from peers are applied: a device with a fast clock may have
     /// recorded a period that is still in the future for us, and its data is never refused.
@@ -208,6 +220,25 @@ impl Date {
         self.year
     }
 
+    /// Date and time in Vietnam at a Unix time in ms, RFC 3339 (`2026-11-23T17:05:09+07:00`).
+    pub fn rfc3339_vn(ms: i64) -> String {
+        let d = Date::from_unix_ms_vn(ms);
+        let (h, m, s) = Date::vn_clock(ms);
+        format!("{d}T{h:02}:{m:02}:{s:02}+07:00")
+    }
+
+    /// Date and time in Vietnam for people: `23/11/2026 17:05`.
+    pub fn display_vn(ms: i64) -> String {
+        let d = Date::from_unix_ms_vn(ms);
+        let (h, m, _) = Date::vn_clock(ms);
+        format!("{} {h:02}:{m:02}", d.to_vn_string())
+    }
+
+    fn vn_clock(ms: i64) -> (i64, i64, i64) {
+        let secs = (ms.div_euclid(1000) + VN_UTC_OFFSET_SECS).rem_euclid(86_400);
+        (secs / 3600, secs / 60 % 60, secs % 60)
+    }
+
     /// Month 1..=12.
     pub fn month(&self) -> u8 {
         self.month
@@ -290,6 +321,33 @@ impl<'de> Deserialize<'de> for Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_vietnam_time() {
+        // 2026-11-23T10:05:09Z is 17:05:09 in Vietnam.
+        let ms = 1_795_428_309_000;
+        assert_eq!(Date::rfc3339_vn(ms), "2026-11-23T17:05:09+07:00");
+        assert_eq!(Date::display_vn(ms), "23/11/2026 17:05");
+        // 20:00Z is already the next day in Vietnam.
+        assert_eq!(
+            Date::rfc3339_vn(1_795_464_000_000),
+            "2026-11-24T03:00:00+07:00"
+        );
+    }
+
+    #[test]
+    fn containment() {
+        let p = |s: &str| s.parse::<Period>().unwrap();
+        assert!(p("2026").contains(&p("2026-11")));
+        assert!(p("2026").contains(&p("2026-Q1")));
+        assert!(p("2026-Q4").contains(&p("2026-10")));
+        assert!(p("2026-Q4").contains(&p("2026-12")));
+        assert!(!p("2026-Q4").contains(&p("2026-09")));
+        assert!(!p("2026-Q4").contains(&p("2026")));
+        assert!(!p("2026-11").contains(&p("2026-Q4")));
+        assert!(!p("2025").contains(&p("2026-01")));
+        assert!(p("2026-11").contains(&p("2026-11")));
+    }
 
     #[test]
     fn parses_and_prints_periods() {

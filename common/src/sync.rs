@@ -81,8 +81,11 @@ pub struct SyncResponse {
 pub struct ErrorBody {
     /// Stable machine code (`protocol_version`, `bad_body`, `seq_gap`, …).
     pub error: String,
-    /// What was wrong and where, for a person.
+    /// What was wrong and where, for a person (English).
     pub message: String,
+    /// The same in Vietnamese, for the officer.
+    #[serde(default)]
+    pub message_vi: String,
     /// What the hub holds for the commune, when that lets the agent recover (gaps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acked: Option<VersionVector>,
@@ -166,6 +169,7 @@ mod tests {
         let r = ErrorBody {
             error: "x".into(),
             message: "y".into(),
+            message_vi: "z".into(),
             acked: None,
         };
         let b = encode(&r);

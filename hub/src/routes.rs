@@ -1,0 +1,104 @@
+//! HTTP routes. In: requests from agents (and, later, browsers). Out: responses; every
+//! refusal is a 4xx with an [`ErrorBody`](cchc_common::sync::ErrorBody) naming the
+//! problem. Blocking store work runs on tokio's blocking pool.
+
+use crate::error::HubError;
+use crate::store::Store;
+use crate::sync;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use cchc_common::sync::{MAX_WIRE_BYTES, MEDIA_TYPE, PROTOCOL_HEADER, SYNC_PATH};
+use std::sync::Arc;
+
+/// Shared state of the routes.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+}
+
+/// The router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route(SYNC_PATH, post(sync_route))
+        .with_state(state)
+}
+
+async fn health() -> &'static str {
+    "ok\n"
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl IntoResponse for HubError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::warn!(code = self.code(), error = %self, "request refused");
+        }
+        let body = serde_json::to_vec(&self.body()).expect("error bodies serialize");
+        (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response()
+    }
+}
+
+/// A body that could not be read: over the limit, or cut off by the client.
+fn body_error(e: axum::Error) -> HubError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return HubError::Wire(cchc_common::sync::WireError::TooLarge {
+                size: MAX_WIRE_BYTES + 1,
+                limit: MAX_WIRE_BYTES,
+            });
+        }
+        source = s.source();
+    }
+    HubError::BodyRead(e.to_string())
+}
+
+async fn sync_route(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        sync::check_header(headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()))?;
+        let body: Bytes = axum::body::to_bytes(body, MAX_WIRE_BYTES)
+            .await
+            .map_err(body_error)?;
+        let store = state.store.clone();
+        tokio::task::spawn_blocking(move || sync::exchange(store.as_ref(), &body, now_ms()))
+            .await
+            .map_err(|e| HubError::Internal(format!("sync task failed: {e}")))?
+    }
+    .await;
+    match result {
+        Ok(bytes) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE)),
+                (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}

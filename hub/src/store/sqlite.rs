@@ -1,0 +1,700 @@
+//! The embedded SQLite store (WAL, `synchronous=FULL`): one file `hub.db` holding the
+//! op log of every commune of the province, their merged CRDT objects and the
+//! published definitions. One batch is one IMMEDIATE transaction, so a killed hub keeps
+//! either all of a batch or none of it, and an acknowledged batch is on disk.
+
+use super::{Contact, CountSum, Merged, Province, Store, UnitStatus};
+use crate::error::{HubError, Result};
+use cchc_common::crdt::{AssessReg, AssessValue, CountCell, CountKey, Objects, PledgeCrdt};
+use cchc_common::hlc::Stamp;
+use cchc_common::merge::{self, OpLog, UnknownDefs};
+use cchc_common::op::TaskStatus;
+use cchc_common::state::VersionVector;
+use cchc_common::units::Unit;
+use cchc_common::{ActorId, Definitions, DomainError, Metric, Op, OpId, Period, Score, UnitCode};
+use rusqlite::{
+    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// `PRAGMA application_id` of a cchc hub database ("CCHH").
+pub const APPLICATION_ID: i32 = 0x4343_4848;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE units (code INTEGER PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL) STRICT;
+CREATE TABLE ops (
+    actor INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    unit INTEGER NOT NULL,
+    defs INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (actor, seq)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE version_vector (
+    actor INTEGER PRIMARY KEY,
+    unit INTEGER NOT NULL REFERENCES units (code),
+    max_seq INTEGER NOT NULL
+) STRICT;
+CREATE INDEX version_vector_unit ON version_vector (unit);
+CREATE TABLE count_cells (
+    unit INTEGER NOT NULL,
+    period TEXT NOT NULL,
+    procedure TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    actor INTEGER NOT NULL,
+    inc INTEGER NOT NULL CHECK (inc >= 0),
+    dec INTEGER NOT NULL CHECK (dec >= 0),
+    PRIMARY KEY (unit, period, procedure, metric, actor)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE pledges (
+    unit INTEGER NOT NULL, year INTEGER NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
+    PRIMARY KEY (unit, year, key)
+) STRICT;
+CREATE TABLE assessments (
+    unit INTEGER NOT NULL,
+    phase INTEGER NOT NULL,
+    criterion TEXT NOT NULL,
+    score INTEGER NOT NULL CHECK (score >= 0),
+    evidence TEXT NOT NULL,
+    hlc_ms INTEGER NOT NULL,
+    hlc_c INTEGER NOT NULL,
+    actor INTEGER NOT NULL,
+    PRIMARY KEY (unit, phase, criterion)
+) STRICT;
+CREATE TABLE definitions (version INTEGER PRIMARY KEY, body TEXT NOT NULL, published_at INTEGER NOT NULL) STRICT;
+CREATE TABLE devices (
+    actor INTEGER PRIMARY KEY,
+    unit INTEGER NOT NULL REFERENCES units (code),
+    agent_version TEXT NOT NULL,
+    first_sync INTEGER NOT NULL,
+    last_sync INTEGER NOT NULL,
+    clock_offset_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX devices_unit ON devices (unit);
+"#];
+
+fn a2i(a: ActorId) -> i64 {
+    a.0 as i64
+}
+
+fn i2a(i: i64) -> ActorId {
+    ActorId(i as u64)
+}
+
+/// The hub's SQLite database.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+fn bad_db(path: &Path, detail: impl Into<String>) -> HubError {
+    HubError::BadDatabase {
+        path: path.to_path_buf(),
+        detail: detail.into(),
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Creates the database at `path` (which must not exist) for a province and its
+    /// communes, with the built-in definitions published. Written to a temporary file
+    /// and renamed, so a crash leaves no half-made hub.
+    pub fn create(
+        path: &Path,
+        province: &Province,
+        communes: &[&Unit],
+        now_ms: i64,
+    ) -> Result<SqliteStore> {
+        let tmp = path.with_extension("db.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        {
+            let mut conn = Connection::open(&tmp)?;
+            conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+            let tx = conn.transaction()?;
+            for m in MIGRATIONS {
+                tx.execute_batch(m)?;
+            }
+            tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('province', ?1), ('province_name', ?2), ('created_at', ?3)",
+                params![province.code.to_string(), province.name, now_ms.to_string()],
+            )?;
+            for u in communes {
+                tx.execute(
+                    "INSERT INTO units (code, name, kind) VALUES (?1, ?2, ?3)",
+                    params![u.code.0, u.name, u.kind.vi()],
+                )?;
+            }
+            let defs = Definitions::builtin();
+            tx.execute(
+                "INSERT INTO definitions (version, body, published_at) VALUES (?1, ?2, ?3)",
+                params![
+                    defs.version,
+                    serde_json::to_string(&defs).expect("serializes"),
+                    now_ms
+                ],
+            )?;
+            tx.commit()?;
+            conn.pragma_update(None, "journal_mode", "DELETE")?;
+        }
+        std::fs::rename(&tmp, path).map_err(|e| HubError::io(path, e))?;
+        SqliteStore::open(path)
+    }
+
+    /// Opens an existing hub database, refusing foreign or newer ones.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if !path.exists() {
+            return Err(HubError::NotInitialised {
+                dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let app: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(|e| bad_db(path, e.to_string()))?;
+        if app != APPLICATION_ID {
+            return Err(bad_db(
+                path,
+                format!("not a cchc hub database (application_id {app:#x})"),
+            ));
+        }
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version != MIGRATIONS.len() as i64 {
+            return Err(bad_db(
+                path,
+                format!(
+                    "schema version {version}; this build uses version {}",
+                    MIGRATIONS.len()
+                ),
+            ));
+        }
+        configure(&conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction half-applied
+        // (rusqlite rolls back on drop), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn unit_vv(conn: &Connection, unit: UnitCode) -> Result<VersionVector> {
+        let mut st =
+            conn.prepare_cached("SELECT actor, max_seq FROM version_vector WHERE unit = ?1")?;
+        let rows = st.query_map([unit.0], |r| {
+            Ok((i2a(r.get(0)?), r.get::<_, i64>(1)? as u64))
+        })?;
+        let rows: Vec<(ActorId, u64)> = rows.collect::<rusqlite::Result<_>>()?;
+        Ok(rows.into_iter().collect())
+    }
+}
+
+impl Store for SqliteStore {
+    fn province(&self) -> Result<Province> {
+        let conn = self.conn();
+        let get = |k: &str| -> Result<String> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| bad_db(&self.path, format!("meta '{k}' is missing")))
+        };
+        Ok(Province {
+            code: get("province")?
+                .parse()
+                .map_err(|_| bad_db(&self.path, "meta 'province' is not a number"))?,
+            name: get("province_name")?,
+        })
+    }
+
+    fn serves(&self, unit: UnitCode) -> Result<bool> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row("SELECT 1 FROM units WHERE code = ?1", [unit.0], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn merge(
+        &self,
+        unit: UnitCode,
+        contact: &Contact,
+        ops: Vec<Op>,
+        now_ms: i64,
+    ) -> Result<Merged> {
+        let mut conn = self.conn();
+        let outcome = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let merged = {
+                let mut log = TxLog {
+                    tx: &tx,
+                    unit,
+                    now_ms,
+                };
+                // The device's own binding is checked even when it sends no ops.
+                log.max_seq(contact.device)?;
+                merge::merge(&mut log, unit, ops, UnknownDefs::Refuse)?
+            };
+            tx.execute(
+                "INSERT INTO devices (actor, unit, agent_version, first_sync, last_sync, clock_offset_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5)
+                 ON CONFLICT (actor) DO UPDATE SET agent_version = excluded.agent_version,
+                     last_sync = excluded.last_sync, clock_offset_ms = excluded.clock_offset_ms",
+                params![
+                    a2i(contact.device),
+                    unit.0,
+                    contact.agent_version,
+                    now_ms,
+                    contact.clock_offset_ms
+                ],
+            )?;
+            let acked = SqliteStore::unit_vv(&tx, unit)?;
+            tx.commit()?;
+            Ok(Merged {
+                applied: merged.applied.len() as u64,
+                duplicates: merged.duplicates as u64,
+                acked,
+            })
+        })();
+        match outcome {
+            Err(HubError::Refused {
+                source: source @ DomainError::SeqGap { .. },
+                ..
+            }) => Err(HubError::Refused {
+                source,
+                acked: Some(SqliteStore::unit_vv(&conn, unit)?),
+            }),
+            other => other,
+        }
+    }
+
+    fn ops_since(
+        &self,
+        unit: UnitCode,
+        have: &VersionVector,
+        limit: usize,
+    ) -> Result<(Vec<Op>, bool)> {
+        let conn = self.conn();
+        let held = SqliteStore::unit_vv(&conn, unit)?;
+        let mut out = Vec::new();
+        let mut more = false;
+        let mut st = conn.prepare_cached(
+            "SELECT body FROM ops WHERE actor = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        for (actor, max) in held.iter() {
+            let from = have.get(&actor);
+            if from >= max {
+                continue;
+            }
+            let room = limit - out.len();
+            if room == 0 {
+                more = true;
+                break;
+            }
+            let rows = st.query_map(params![a2i(actor), from as i64, room as i64], |r| {
+                r.get::<_, String>(0)
+            })?;
+            for body in rows {
+                let body = body?;
+                out.push(
+                    Op::from_json(&body)
+                        .map_err(|e| bad_db(&self.path, format!("op log entry: {e}")))?,
+                );
+            }
+            if from + (room as u64) < max {
+                more = true;
+            }
+        }
+        Ok((out, more))
+    }
+
+    fn definitions_after(&self, version: u32) -> Result<Vec<Definitions>> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached("SELECT body FROM definitions WHERE version > ?1 ORDER BY version")?;
+        let rows = st.query_map([version], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for body in rows {
+            out.push(
+                serde_json::from_str(&body?)
+                    .map_err(|e| bad_db(&self.path, format!("stored definitions: {e}")))?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn publish_definitions(&self, defs: &Definitions, now_ms: i64) -> Result<()> {
+        defs.validate()
+            .map_err(|e| HubError::BadDefinitions(e.to_string()))?;
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let newest: u32 = tx
+            .query_row("SELECT max(version) FROM definitions", [], |r| {
+                r.get::<_, Option<u32>>(0)
+            })?
+            .unwrap_or(0);
+        if defs.version <= newest {
+            return Err(HubError::BadDefinitions(format!(
+                "definitions version {} is not newer than the published version {newest}",
+                defs.version
+            )));
+        }
+        tx.execute(
+            "INSERT INTO definitions (version, body, published_at) VALUES (?1, ?2, ?3)",
+            params![
+                defs.version,
+                serde_json::to_string(defs).expect("serializes"),
+                now_ms
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn unit_status(&self) -> Result<Vec<UnitStatus>> {
+        let conn = self.conn();
+        let mut units: BTreeMap<u32, UnitStatus> = BTreeMap::new();
+        {
+            let mut st = conn.prepare("SELECT code, name FROM units ORDER BY code")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))?;
+            for row in rows {
+                let (code, name) = row?;
+                units.insert(
+                    code,
+                    UnitStatus {
+                        unit: UnitCode(code),
+                        name,
+                        last_sync_ms: None,
+                        ops: 0,
+                        devices: 0,
+                        pledges: 0,
+                        pledges_pending: 0,
+                        assessment: BTreeMap::new(),
+                    },
+                );
+            }
+        }
+        let mut st =
+            conn.prepare("SELECT unit, count(*), max(last_sync) FROM devices GROUP BY unit")?;
+        for row in st.query_map([], |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })? {
+            let (unit, devices, last) = row?;
+            if let Some(u) = units.get_mut(&unit) {
+                u.devices = devices;
+                u.last_sync_ms = Some(last);
+            }
+        }
+        let mut st = conn.prepare("SELECT unit, sum(max_seq) FROM version_vector GROUP BY unit")?;
+        for row in st.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?)))? {
+            let (unit, ops) = row?;
+            if let Some(u) = units.get_mut(&unit) {
+                u.ops = ops as u64;
+            }
+        }
+        let mut st = conn.prepare("SELECT unit, state FROM pledges")?;
+        for row in st.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))? {
+            let (unit, state) = row?;
+            let p = parse_pledge_state(&self.path, &state)?;
+            if let Some(u) = units.get_mut(&unit) {
+                u.pledges += 1;
+                let ids = p.task_ids();
+                let all_done = !ids.is_empty()
+                    && ids
+                        .iter()
+                        .all(|id| p.statuses.get(id).map(|s| s.val) == Some(TaskStatus::Done));
+                if !all_done {
+                    u.pledges_pending += 1;
+                }
+            }
+        }
+        let mut st =
+            conn.prepare("SELECT unit, phase, sum(score) FROM assessments GROUP BY unit, phase")?;
+        for row in st.query_map([], |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })? {
+            let (unit, phase, total) = row?;
+            if let Some(u) = units.get_mut(&unit) {
+                u.assessment.insert(phase, Score(total as u32));
+            }
+        }
+        Ok(units.into_values().collect())
+    }
+
+    fn count_sums(&self, within: Period) -> Result<Vec<CountSum>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT unit, period, metric, sum(inc) - sum(dec) FROM count_cells
+             WHERE period LIKE ?1 || '%' GROUP BY unit, period, metric",
+        )?;
+        let rows = st.query_map([within.year().to_string()], |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (unit, period, metric, value) = row?;
+            let period: Period = period
+                .parse()
+                .map_err(|e| bad_db(&self.path, format!("count cell period: {e}")))?;
+            let metric: Metric = metric
+                .parse()
+                .map_err(|e| bad_db(&self.path, format!("count cell metric: {e}")))?;
+            if within.contains(&period) {
+                out.push(CountSum {
+                    unit: UnitCode(unit),
+                    period,
+                    metric,
+                    value,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn parse_pledge_state(path: &Path, s: &str) -> Result<PledgeCrdt> {
+    serde_json::from_str(s).map_err(|e| bad_db(path, format!("pledge state: {e}")))
+}
+
+/// One commune's op log and objects inside one transaction.
+struct TxLog<'a, 'c> {
+    tx: &'a Transaction<'c>,
+    unit: UnitCode,
+    now_ms: i64,
+}
+
+impl Objects for TxLog<'_, '_> {
+    type Error = HubError;
+
+    fn count_cell(&mut self, key: &CountKey) -> Result<CountCell> {
+        let mut st = self.tx.prepare_cached(
+            "SELECT actor, inc, dec FROM count_cells
+             WHERE unit = ?1 AND period = ?2 AND procedure = ?3 AND metric = ?4",
+        )?;
+        let rows = st.query_map(
+            params![
+                self.unit.0,
+                key.period.to_string(),
+                key.procedure,
+                key.metric.as_str()
+            ],
+            |r| {
+                Ok((
+                    i2a(r.get(0)?),
+                    (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
+                ))
+            },
+        )?;
+        Ok(CountCell::from_desks(
+            rows.collect::<rusqlite::Result<_>>()?,
+        ))
+    }
+
+    fn put_count_cell(&mut self, key: &CountKey, cell: &CountCell) -> Result<()> {
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO count_cells (unit, period, procedure, metric, actor, inc, dec)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (unit, period, procedure, metric, actor)
+             DO UPDATE SET inc = excluded.inc, dec = excluded.dec",
+        )?;
+        for (actor, (inc, dec)) in cell.desks() {
+            st.execute(params![
+                self.unit.0,
+                key.period.to_string(),
+                key.procedure,
+                key.metric.as_str(),
+                a2i(*actor),
+                *inc as i64,
+                *dec as i64
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn pledge(&mut self, year: i32, key: &str) -> Result<Option<PledgeCrdt>> {
+        let state: Option<String> = self
+            .tx
+            .prepare_cached("SELECT state FROM pledges WHERE unit = ?1 AND year = ?2 AND key = ?3")?
+            .query_row(params![self.unit.0, year, key], |r| r.get(0))
+            .optional()?;
+        state
+            .map(|s| {
+                serde_json::from_str(&s).map_err(|e| HubError::BadDatabase {
+                    path: PathBuf::from("hub.db"),
+                    detail: format!("pledge state: {e}"),
+                })
+            })
+            .transpose()
+    }
+
+    fn put_pledge(&mut self, p: &PledgeCrdt) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO pledges (unit, year, key, state) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (unit, year, key) DO UPDATE SET state = excluded.state",
+            )?
+            .execute(params![
+                self.unit.0,
+                p.year,
+                p.key,
+                serde_json::to_string(p).expect("pledge state serializes")
+            ])?;
+        Ok(())
+    }
+
+    fn assessment(&mut self, phase: u32, criterion: &str) -> Result<Option<AssessReg>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT score, evidence, hlc_ms, hlc_c, actor FROM assessments
+                 WHERE unit = ?1 AND phase = ?2 AND criterion = ?3",
+            )?
+            .query_row(params![self.unit.0, phase, criterion], |r| {
+                Ok(AssessReg {
+                    val: AssessValue {
+                        score: Score(r.get(0)?),
+                        evidence: r.get(1)?,
+                    },
+                    marker: Stamp {
+                        wall_ms: r.get::<_, i64>(2)? as u64,
+                        counter: r.get(3)?,
+                        actor: i2a(r.get(4)?),
+                    },
+                })
+            })
+            .optional()?)
+    }
+
+    fn put_assessment(&mut self, phase: u32, criterion: &str, reg: &AssessReg) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO assessments (unit, phase, criterion, score, evidence, hlc_ms, hlc_c, actor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (unit, phase, criterion) DO UPDATE SET score = excluded.score,
+                     evidence = excluded.evidence, hlc_ms = excluded.hlc_ms,
+                     hlc_c = excluded.hlc_c, actor = excluded.actor",
+            )?
+            .execute(params![
+                self.unit.0,
+                phase,
+                criterion,
+                reg.val.score.0,
+                reg.val.evidence,
+                reg.marker.wall_ms as i64,
+                reg.marker.counter,
+                a2i(reg.marker.actor)
+            ])?;
+        Ok(())
+    }
+}
+
+impl OpLog for TxLog<'_, '_> {
+    fn held(&mut self, id: OpId) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT body FROM ops WHERE actor = ?1 AND seq = ?2")?
+            .query_row(params![a2i(id.actor), id.seq as i64], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Also enforces that a device's ops all belong to one commune.
+    fn max_seq(&mut self, actor: ActorId) -> Result<u64> {
+        let row: Option<(u32, i64)> = self
+            .tx
+            .prepare_cached("SELECT unit, max_seq FROM version_vector WHERE actor = ?1")?
+            .query_row([a2i(actor)], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let bound: Option<u32> = match row {
+            Some((u, _)) => Some(u),
+            None => self
+                .tx
+                .prepare_cached("SELECT unit FROM devices WHERE actor = ?1")?
+                .query_row([a2i(actor)], |r| r.get(0))
+                .optional()?,
+        };
+        if let Some(bound) = bound {
+            if bound != self.unit.0 {
+                return Err(HubError::ForeignDevice {
+                    device: actor.to_string(),
+                    bound,
+                    unit: self.unit.0,
+                });
+            }
+        }
+        Ok(row.map(|(_, s)| s as u64).unwrap_or(0))
+    }
+
+    fn definitions(&mut self, version: u32) -> Result<Option<Definitions>> {
+        let body: Option<String> = self
+            .tx
+            .prepare_cached("SELECT body FROM definitions WHERE version = ?1")?
+            .query_row([version], |r| r.get(0))
+            .optional()?;
+        body.map(|b| {
+            serde_json::from_str(&b).map_err(|e| HubError::BadDatabase {
+                path: PathBuf::from("hub.db"),
+                detail: format!("stored definitions {version}: {e}"),
+            })
+        })
+        .transpose()
+    }
+
+    fn newest_definitions(&mut self) -> Result<u32> {
+        Ok(self
+            .tx
+            .query_row("SELECT max(version) FROM definitions", [], |r| {
+                r.get::<_, Option<u32>>(0)
+            })?
+            .unwrap_or(0))
+    }
+
+    fn append(&mut self, op: &Op) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO ops (actor, seq, unit, defs, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                a2i(op.actor),
+                op.seq as i64,
+                op.unit.0,
+                op.defs,
+                op.to_json(),
+                self.now_ms
+            ])?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO version_vector (actor, unit, max_seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (actor) DO UPDATE SET max_seq = excluded.max_seq",
+            )?
+            .execute(params![a2i(op.actor), op.unit.0, op.seq as i64])?;
+        Ok(())
+    }
+}
