@@ -7,6 +7,7 @@ use crate::bundle::{self, Bundle};
 use crate::error::{AgentError, Result};
 use crate::present;
 use crate::store::{DomainOrStore, PeerClock, Store};
+use crate::sync;
 use crate::{AssessArgs, AssessCmd, BundleCmd, Cli, Command, InitArgs, PledgeCmd, RecordArgs};
 use cchc_common::crdt;
 use cchc_common::op::TaskStatus;
@@ -138,7 +139,55 @@ pub fn run(cli: Cli, lang: Lang) -> Result<()> {
             }
         }
         Command::Bundle(b) => bundle_cmd(&dir, b, lang),
+        Command::Sync(j) => sync_cmd(&dir, j.json, lang),
+        Command::Run(a) => {
+            let store = open(&dir)?;
+            let ms = std::time::Duration::from_millis;
+            crate::run::run(
+                &dir,
+                store,
+                crate::run::Timing {
+                    interval: std::time::Duration::from_secs(a.interval.max(1)),
+                    settle: ms(a.settle_ms),
+                    retry_min: ms(a.retry_min_ms.max(10)),
+                    retry_max: ms(a.retry_max_ms.max(a.retry_min_ms.max(10))),
+                },
+                lang,
+            )
+        }
     }
+}
+
+fn sync_cmd(dir: &Path, json: bool, lang: Lang) -> Result<()> {
+    let mut store = open(dir)?;
+    let client = sync::Client::new(dir, &store)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AgentError::io("tokio runtime", e))?;
+    let summary = rt.block_on(sync::sync(&mut store, &client, now_ms))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).expect("serializes")
+        );
+    } else {
+        println!("{}", present::sync_summary(&summary, lang));
+    }
+    Ok(())
+}
+
+/// Pins the hub: checks the address and the CA file, keeps a copy of the CA.
+fn set_hub(dir: &Path, store: &mut Store, url: &str, ca: &Path) -> Result<String> {
+    let url = sync::check_url(url)?;
+    let pem = sync::read_ca(ca)?;
+    let target = dir.join(sync::CA_FILE);
+    let tmp = dir.join(format!("{}.tmp", sync::CA_FILE));
+    std::fs::write(&tmp, &pem)
+        .and_then(|_| std::fs::rename(&tmp, &target))
+        .map_err(|e| AgentError::io(&target, e))?;
+    store.set_meta("hub_url", &url)?;
+    Ok(url)
 }
 
 fn unit_label(store: &Store) -> Result<String> {
@@ -160,13 +209,17 @@ fn init(dir: &Path, a: InitArgs, lang: Lang) -> Result<()> {
     let unit = catalog.commune(code)?.clone();
     let path = db_path(dir);
     if path.exists() {
-        let store = Store::open(&path)?;
+        let mut store = Store::open(&path)?;
         let id = store.identity()?;
         if id.unit != code {
             return Err(AgentError::OtherUnit {
                 existing: id.unit.0,
                 requested: code.0,
             });
+        }
+        if let (Some(url), Some(ca)) = (&a.hub, &a.ca) {
+            let url = set_hub(dir, &mut store, url, ca)?;
+            println!("{} {url}", lang.pick("Máy chủ tỉnh:", "Hub:"));
         }
         println!(
             "{} {} ({}); {} {}",
@@ -177,6 +230,11 @@ fn init(dir: &Path, a: InitArgs, lang: Lang) -> Result<()> {
             id.actor
         );
         return Ok(());
+    }
+    if let (Some(url), Some(ca)) = (&a.hub, &a.ca) {
+        // Refuse a bad hub setting before anything is created.
+        sync::check_url(url)?;
+        sync::read_ca(ca)?;
     }
     create_private_dir(dir)?;
     let mut actor = 0u64;
@@ -190,6 +248,10 @@ fn init(dir: &Path, a: InitArgs, lang: Lang) -> Result<()> {
     store.set_meta("unit_name", &unit.name)?;
     store.set_meta("province_name", &unit.province_name)?;
     store.set_meta("province_code", &unit.province_code.to_string())?;
+    if let (Some(url), Some(ca)) = (&a.hub, &a.ca) {
+        let url = set_hub(dir, &mut store, url, ca)?;
+        println!("{} {url}", lang.pick("Máy chủ tỉnh:", "Hub:"));
+    }
     println!(
         "{} {} ({}, {}).\n{} {}\n{} {}",
         lang.pick("Đã khởi tạo cho", "Initialised for"),
@@ -386,7 +448,13 @@ fn status(dir: &Path, json: bool, lang: Lang) -> Result<()> {
     let now = now_ms();
     let peers = store.peer_clocks()?;
     let lead = hlc.lead_over(now.max(0) as u64) as i64;
-    let warn = lead > CLOCK_WARN_MS || peers.iter().any(|p| p.offset_ms.abs() > CLOCK_WARN_MS);
+    let last_sync: Option<i64> = store.get_meta("last_sync_ms")?.and_then(|v| v.parse().ok());
+    let hub_offset: Option<i64> = store
+        .get_meta("hub_clock_offset_ms")?
+        .and_then(|v| v.parse().ok());
+    let warn = lead > CLOCK_WARN_MS
+        || peers.iter().any(|p| p.offset_ms.abs() > CLOCK_WARN_MS)
+        || hub_offset.is_some_and(|o| o.abs() > CLOCK_WARN_MS);
     let doc = serde_json::json!({
         "unit": id.unit,
         "unit_name": store.get_meta("unit_name")?,
@@ -398,9 +466,11 @@ fn status(dir: &Path, json: bool, lang: Lang) -> Result<()> {
         "last_own_op_at_ms": store.last_own_op()?.map(|(_, at)| at),
         "definitions_version": store.definitions()?.version,
         "version_vector": store.version_vector()?,
-        "hub_url": null,
-        "last_sync": null,
-        "ops_pending": own,
+        "hub_url": store.get_meta("hub_url")?,
+        "last_sync": last_sync.map(Date::rfc3339_vn),
+        "last_sync_ms": last_sync,
+        "ops_pending": store.ops_pending()?,
+        "hub_clock_offset_ms": hub_offset,
         "clock": { "physical_ms": now, "hlc_ms": hlc.wall_ms, "hlc_ahead_of_physical_ms": lead },
         "peers": peers.iter().map(|p| serde_json::json!({
             "device": p.actor, "offset_ms": p.offset_ms, "via": p.via,

@@ -55,6 +55,12 @@ pub enum AgentError {
         /// The first op refused, and why.
         source: DomainError,
     },
+    /// Syncing with the hub failed.
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    /// A hub setting given at `init` is unusable.
+    #[error("{0}")]
+    HubSetting(String),
     /// A bundle or other file from a peer that is refused.
     #[error("{path}: {detail}")]
     BadFile {
@@ -63,6 +69,41 @@ pub enum AgentError {
         /// What is wrong, and where.
         detail: String,
     },
+}
+
+/// Problems reaching or talking to the hub.
+#[derive(Debug, Error)]
+pub enum HubError {
+    /// No hub configured.
+    #[error("this agent has no hub: run `cchc-agent init --unit <code> --hub https://… --ca <hub CA file>`")]
+    NotConfigured,
+    /// The hub could not be reached, or the exchange was cut: retry later.
+    #[error("cannot reach the hub at {url}: {detail}")]
+    Unreachable {
+        /// Hub URL.
+        url: String,
+        /// What happened.
+        detail: String,
+    },
+    /// The hub refused the request.
+    #[error("the hub refused the sync ({status} {code}): {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The hub's machine code.
+        code: String,
+        /// The hub's message (English).
+        message: String,
+        /// The hub's message (Vietnamese).
+        message_vi: String,
+    },
+}
+
+impl HubError {
+    /// Whether retrying later may succeed without anyone changing anything.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, HubError::Unreachable { .. })
+    }
 }
 
 /// Exit codes, one per kind of failure.
@@ -81,6 +122,10 @@ pub mod exit {
     pub const DATABASE: i32 = 5;
     /// A file (bundle, unit list) was refused.
     pub const REFUSED_FILE: i32 = 6;
+    /// The hub could not be reached (or the exchange was cut): try again later.
+    pub const OFFLINE: i32 = 7;
+    /// The hub refused the sync.
+    pub const HUB_REFUSED: i32 = 8;
 }
 
 impl AgentError {
@@ -92,6 +137,10 @@ impl AgentError {
             AgentError::BadDatabase { .. } | AgentError::Sql(_) => exit::DATABASE,
             AgentError::Io { .. } => exit::FAILURE,
             AgentError::BadFile { .. } | AgentError::RefusedOps { .. } => exit::REFUSED_FILE,
+            AgentError::Hub(HubError::NotConfigured) => exit::STATE,
+            AgentError::Hub(HubError::Unreachable { .. }) => exit::OFFLINE,
+            AgentError::Hub(HubError::Refused { .. }) => exit::HUB_REFUSED,
+            AgentError::HubSetting(_) => exit::INVALID,
         }
     }
 
@@ -127,6 +176,15 @@ impl Localize for AgentError {
                 format!("tệp {} bị từ chối: {}", path.display(), source.localize(lang))
             }
             AgentError::BadFile { path, detail } => format!("tệp {} bị từ chối: {detail}", path.display()),
+            AgentError::Hub(HubError::NotConfigured) => "máy này chưa được gắn với máy chủ tỉnh: chạy `cchc-agent init --unit <mã xã> --hub https://… --ca <tệp CA của máy chủ tỉnh>`".to_string(),
+            AgentError::Hub(HubError::Unreachable { url, detail }) => format!(
+                "chưa kết nối được máy chủ tỉnh {url} ({detail}); số liệu vẫn được lưu trên máy, sẽ đồng bộ khi có mạng"
+            ),
+            AgentError::Hub(HubError::Refused { status, code, message_vi, message }) => format!(
+                "máy chủ tỉnh từ chối đồng bộ ({status} {code}): {}",
+                if message_vi.is_empty() { message } else { message_vi }
+            ),
+            AgentError::HubSetting(d) => d.clone(),
         }
     }
 }

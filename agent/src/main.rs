@@ -10,7 +10,9 @@ mod bundle;
 mod commands;
 mod error;
 mod present;
+mod run;
 mod store;
+mod sync;
 
 use cchc_common::{Lang, Localize};
 use clap::{Args, Parser, Subcommand};
@@ -53,6 +55,26 @@ pub enum Command {
     /// Exchange ops with another desk through a file (USB stick).
     #[command(subcommand)]
     Bundle(BundleCmd),
+    /// Sync with the provincial hub once (send what it lacks, receive what we lack).
+    Sync(JsonFlag),
+    /// Keep syncing with the hub: when the link is up, soon after each new entry.
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Seconds between syncs when nothing new is recorded.
+    #[arg(long, default_value_t = 300)]
+    pub interval: u64,
+    /// Milliseconds to wait after a new entry before syncing it.
+    #[arg(long, default_value_t = 2000)]
+    pub settle_ms: u64,
+    /// First retry delay after a failed sync, in milliseconds (doubles up to --retry-max-ms).
+    #[arg(long, default_value_t = 2000)]
+    pub retry_min_ms: u64,
+    /// Largest retry delay, in milliseconds.
+    #[arg(long, default_value_t = 300_000)]
+    pub retry_max_ms: u64,
 }
 
 #[derive(Args, Debug)]
@@ -63,6 +85,12 @@ pub struct InitArgs {
     /// Use this unit list CSV instead of the built-in 2025 list.
     #[arg(long)]
     pub units_csv: Option<PathBuf>,
+    /// The provincial hub's address, https://host:port (also sets it on an existing install).
+    #[arg(long, requires = "ca")]
+    pub hub: Option<String>,
+    /// The hub's CA certificate (the hub's tls/ca.pem); the only certificate trusted.
+    #[arg(long, requires = "hub")]
+    pub ca: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -5,7 +5,7 @@
 use cchc_common::definitions::Definitions;
 use cchc_common::op::{OpBody, TaskStatus};
 use cchc_common::view::{PledgeView, StateView};
-use cchc_common::{ActorId, Lang, Metric, Op, Score};
+use cchc_common::{ActorId, Date, Lang, Metric, Op, Score};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -526,14 +526,45 @@ pub fn status(doc: &Value, lang: Lang) -> String {
         lang.pick("Bộ định nghĩa: phiên bản", "Definitions: version"),
         doc["definitions_version"]
     );
-    let _ = writeln!(
-        out,
-        "{}",
-        lang.pick(
-            "Đồng bộ máy chủ tỉnh: chưa cấu hình (trao đổi với máy khác qua `cchc-agent bundle`)",
-            "Hub sync: not configured (exchange with other desks with `cchc-agent bundle`)"
-        )
-    );
+    match doc["hub_url"].as_str() {
+        None => {
+            let _ = writeln!(
+                out,
+                "{}",
+                lang.pick(
+                    "Đồng bộ máy chủ tỉnh: chưa cấu hình (trao đổi với máy khác qua `cchc-agent bundle`)",
+                    "Hub sync: not configured (exchange with other desks with `cchc-agent bundle`)"
+                )
+            );
+        }
+        Some(url) => {
+            let last = doc["last_sync_ms"]
+                .as_i64()
+                .map(Date::display_vn)
+                .unwrap_or_else(|| lang.pick("chưa lần nào", "never").to_string());
+            let _ = writeln!(out, "{} {url}", lang.pick("Máy chủ tỉnh:", "Hub:"));
+            let _ = writeln!(
+                out,
+                "{} {last}; {} {}",
+                lang.pick("Đồng bộ thành công lần cuối:", "Last successful sync:"),
+                lang.pick("bản ghi chờ gửi:", "ops pending:"),
+                num(doc["ops_pending"].as_i64().unwrap_or(0), lang)
+            );
+            if let Some(off) = doc["hub_clock_offset_ms"].as_i64() {
+                if off.abs() > crate::commands::CLOCK_WARN_MS {
+                    let _ = writeln!(
+                        out,
+                        "{} {}",
+                        lang.pick(
+                            "Cảnh báo: đồng hồ máy này lệch so với máy chủ tỉnh",
+                            "Warning: this PC's clock differs from the hub's by"
+                        ),
+                        duration(off, lang)
+                    );
+                }
+            }
+        }
+    }
     let lead = doc["clock"]["hlc_ahead_of_physical_ms"]
         .as_i64()
         .unwrap_or(0);
@@ -563,6 +594,35 @@ pub fn status(doc: &Value, lang: Lang) -> String {
                 duration(off, lang)
             );
         }
+    }
+    out
+}
+
+/// One line about a finished sync.
+pub fn sync_summary(s: &crate::sync::Summary, lang: Lang) -> String {
+    let mut out = format!(
+        "{} {}: {} {} ({} {}), {} {}; {} {}.",
+        lang.pick("Đã đồng bộ với máy chủ tỉnh", "Synced with the hub"),
+        s.hub,
+        lang.pick("gửi", "sent"),
+        num(s.sent as i64, lang),
+        num(s.sent_new as i64, lang),
+        lang.pick("mới", "new"),
+        lang.pick("nhận", "received"),
+        num(s.received as i64, lang),
+        lang.pick("còn chờ gửi", "pending"),
+        num(s.pending as i64, lang),
+    );
+    if !s.definitions.is_empty() {
+        let v: Vec<String> = s.definitions.iter().map(u32::to_string).collect();
+        out.push_str(&format!(
+            " {} {}.",
+            lang.pick(
+                "Đã nhận bộ định nghĩa mới, phiên bản",
+                "New definitions installed: version"
+            ),
+            v.join(", ")
+        ));
     }
     out
 }

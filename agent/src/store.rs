@@ -476,16 +476,29 @@ impl Store {
 
     /// The ops a peer with version vector `peer` lacks, in per-device order.
     pub fn ops_since(&self, peer: &VersionVector) -> Result<Vec<Op>> {
+        self.ops_since_limited(peer, usize::MAX)
+    }
+
+    /// At most `limit` of the ops a peer with version vector `peer` lacks: for each
+    /// device a run of consecutive numbers right after what the peer holds.
+    pub fn ops_since_limited(&self, peer: &VersionVector, limit: usize) -> Result<Vec<Op>> {
         let mut out = Vec::new();
         for (actor, max) in self.version_vector()?.iter() {
             let from = peer.get(&actor);
             if from >= max {
                 continue;
             }
+            let room = limit.saturating_sub(out.len());
+            if room == 0 {
+                break;
+            }
             let mut st = self.conn.prepare_cached(
-                "SELECT body FROM ops WHERE actor = ?1 AND seq > ?2 ORDER BY seq",
+                "SELECT body FROM ops WHERE actor = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
-            let rows = st.query_map(params![a2i(actor), from as i64], |r| r.get::<_, String>(0))?;
+            let rows = st.query_map(
+                params![a2i(actor), from as i64, room.min(i64::MAX as usize) as i64],
+                |r| r.get::<_, String>(0),
+            )?;
             for body in rows {
                 let body = body?;
                 out.push(
@@ -495,6 +508,96 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Installs definitions received from the hub that are newer than any held (each
+    /// validated first; all or none). Returns the versions installed.
+    pub fn install_definitions(&mut self, defs: &[Definitions], now_ms: i64) -> Result<Vec<u32>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut installed = Vec::new();
+        for d in defs {
+            d.validate().map_err(|e| AgentError::BadFile {
+                path: PathBuf::from("hub definitions"),
+                detail: format!("version {}: {e}", d.version),
+            })?;
+            let held: Option<u32> = tx
+                .query_row(
+                    "SELECT version FROM definitions WHERE version = ?1",
+                    [d.version],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if held.is_none() {
+                tx.execute(
+                    "INSERT INTO definitions (version, body, installed_at) VALUES (?1, ?2, ?3)",
+                    params![
+                        d.version,
+                        serde_json::to_string(d).expect("serializes"),
+                        now_ms
+                    ],
+                )?;
+                installed.push(d.version);
+            }
+        }
+        tx.commit()?;
+        Ok(installed)
+    }
+
+    /// What the hub last acknowledged holding (empty if never synced).
+    pub fn hub_acked(&self) -> Result<VersionVector> {
+        match self.meta("hub_acked")? {
+            None => Ok(VersionVector::new()),
+            Some(s) => serde_json::from_str(&s)
+                .map_err(|e| bad_db(&self.path, format!("meta hub_acked: {e}"))),
+        }
+    }
+
+    /// Records a successful exchange with the hub.
+    pub fn record_sync(&mut self, acked: &VersionVector, at_ms: i64, offset_ms: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (k, v) in [
+            (
+                "hub_acked",
+                serde_json::to_string(acked).expect("serializes"),
+            ),
+            ("last_sync_ms", at_ms.to_string()),
+            ("hub_clock_offset_ms", offset_ms.to_string()),
+        ] {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![k, v],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records what the hub says it holds (after it refused a batch with a gap).
+    pub fn set_hub_acked(&mut self, acked: &VersionVector) -> Result<()> {
+        self.set_meta(
+            "hub_acked",
+            &serde_json::to_string(acked).expect("serializes"),
+        )
+    }
+
+    /// Changes whenever another connection commits to the database (a new entry).
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+
+    /// Ops held here that the hub has not acknowledged.
+    pub fn ops_pending(&self) -> Result<u64> {
+        let acked = self.hub_acked()?;
+        Ok(self
+            .version_vector()?
+            .iter()
+            .map(|(a, s)| s.saturating_sub(acked.get(&a)))
+            .sum())
     }
 
     /// Number of ops held, and of those made on this device.

@@ -226,11 +226,17 @@ pub fn report_text(doc: &Value, lang: Lang) -> String {
         .map(|c| c["unit"].to_string())
         .collect();
     if !missing.is_empty() {
+        let shown = missing.len().min(20);
         out.push_str(&format!(
-            "\n{} ({}): {}\n",
+            "\n{} ({}): {}{}\n",
             lang.pick("Chưa báo cáo", "Not reported"),
             missing.len(),
-            missing.join(", ")
+            missing[..shown].join(", "),
+            if shown < missing.len() {
+                ", … (--json)"
+            } else {
+                ""
+            }
         ));
     }
     out

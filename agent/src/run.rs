@@ -1,0 +1,146 @@
+//! `cchc-agent run`: the resident sync loop. In: the data directory. Out: syncs when
+//! the link is up — soon after each new entry and at a steady interval otherwise —
+//! backs off exponentially with jitter while the hub cannot be reached, and stops
+//! cleanly on SIGINT or SIGTERM (an interrupted exchange is simply repeated later).
+
+use crate::error::{AgentError, Result};
+use crate::store::Store;
+use crate::sync::{self, Client};
+use cchc_common::{Date, Lang, Localize};
+use std::path::Path;
+use std::time::Duration;
+
+/// Timing of the loop.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Sync this often when nothing happens.
+    pub interval: Duration,
+    /// Sync this long after a new entry is seen (entries often come in bursts).
+    pub settle: Duration,
+    /// First retry delay after a failure.
+    pub retry_min: Duration,
+    /// Largest retry delay.
+    pub retry_max: Duration,
+}
+
+fn jitter(d: Duration) -> Duration {
+    // Full jitter in [d/2, d]: spreads 3,000 stations retrying after a hub outage.
+    let mut b = [0u8; 4];
+    let r = getrandom::getrandom(&mut b)
+        .map(|_| u32::from_le_bytes(b))
+        .unwrap_or(u32::MAX / 2);
+    d / 2 + d.mul_f64(r as f64 / u32::MAX as f64 / 2.0)
+}
+
+fn log(msg: &str) {
+    println!("{} {msg}", Date::display_vn(crate::commands::now_ms()));
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs until a signal arrives.
+pub fn run(dir: &Path, store: Store, timing: Timing, lang: Lang) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AgentError::io("tokio runtime", e))?;
+    rt.block_on(run_loop(dir, store, timing, lang))
+}
+
+async fn run_loop(dir: &Path, mut store: Store, timing: Timing, lang: Lang) -> Result<()> {
+    let client = Client::new(dir, &store)?;
+    log(&format!(
+        "{} {} ({} {}s)",
+        lang.pick("Bắt đầu đồng bộ tự động với", "Syncing automatically with"),
+        client.url(),
+        lang.pick("định kỳ", "every"),
+        timing.interval.as_secs()
+    ));
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    let mut retry = timing.retry_min;
+    loop {
+        let seen = store.data_version()?;
+        let outcome = tokio::select! {
+            _ = &mut stop => break,
+            r = sync::sync(&mut store, &client, crate::commands::now_ms) => r,
+        };
+        let wait = match outcome {
+            Ok(s) => {
+                retry = timing.retry_min;
+                if s.sent > 0 || s.received > 0 || !s.definitions.is_empty() {
+                    log(&crate::present::sync_summary(&s, lang));
+                }
+                None
+            }
+            Err(AgentError::Hub(e)) => {
+                let delay = jitter(if e.is_transient() {
+                    retry
+                } else {
+                    timing.retry_max
+                });
+                log(&format!(
+                    "{} {} {}s",
+                    AgentError::Hub(e).localize(lang),
+                    lang.pick("— thử lại sau", "— retrying in"),
+                    delay.as_secs_f32().round()
+                ));
+                retry = (retry * 2).min(timing.retry_max);
+                Some(delay)
+            }
+            Err(e) => {
+                // A refused download or a local database problem: report it and
+                // retry slowly; the officer's data stays safe either way.
+                log(&e.localize(lang));
+                Some(jitter(timing.retry_max))
+            }
+        };
+        // Wait for the interval (or the retry delay), waking early — after a short
+        // settle — when a new entry is committed on this PC.
+        let deadline = tokio::time::Instant::now() + wait.unwrap_or(timing.interval);
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = &mut stop => {
+                    log(lang.pick("Dừng đồng bộ tự động.", "Stopped."));
+                    return Ok(());
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
+                _ = tick.tick() => {
+                    if wait.is_none() && store.data_version()? != seen {
+                        tokio::select! {
+                            _ = &mut stop => {
+                                log(lang.pick("Dừng đồng bộ tự động.", "Stopped."));
+                                return Ok(());
+                            }
+                            _ = tokio::time::sleep(timing.settle) => {}
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    log(lang.pick("Dừng đồng bộ tự động.", "Stopped."));
+    Ok(())
+}
