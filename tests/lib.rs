@@ -214,3 +214,194 @@ pub fn integrity(path: &Path) -> String {
     conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
         .expect("integrity_check runs")
 }
+
+/// Sends a signal to a process with the system's `kill` (SIGTERM, SIGINT).
+pub fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{sig} {pid} failed");
+}
+
+/// Waits for a child to exit, up to `limit`; kills it and panics if it does not.
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} did not exit within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A provincial hub: its data directory and, while started, its `serve` process.
+pub struct Hub {
+    /// Data directory.
+    pub dir: PathBuf,
+    /// Port it serves on (kept across restarts, so agents keep their URL).
+    pub port: u16,
+    child: Option<std::process::Child>,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Hub {
+    /// Initialises a hub for a province in `dir`.
+    pub fn init(dir: impl Into<PathBuf>, province: u32) -> Hub {
+        let dir = dir.into();
+        let hub = Hub {
+            dir,
+            port: 0,
+            child: None,
+            log: Default::default(),
+        };
+        hub.ok(&["init", "--province", &province.to_string()]);
+        hub
+    }
+
+    /// A `cchc-hub` command on this data directory, in English.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin("cchc-hub"));
+        c.arg("--data-dir")
+            .arg(&self.dir)
+            .arg("--lang")
+            .arg("en")
+            .args(args)
+            .env_remove("CCHC_LANG")
+            .env_remove("CCHC_HUB_DIR")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.command(args).output().expect("hub starts");
+        assert!(
+            out.status.success(),
+            "{}\n--- hub log ---\n{}",
+            describe(&args.join(" "), &out),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a command that must print JSON.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let s = self.ok(args);
+        serde_json::from_str(&s)
+            .unwrap_or_else(|e| panic!("`{}` printed invalid JSON ({e}):\n{s}", args.join(" ")))
+    }
+
+    /// Starts `serve` on 127.0.0.1 (the same port as before on a restart) and waits
+    /// until it says it is listening.
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "hub already started");
+        let listen = format!("127.0.0.1:{}", self.port);
+        let mut child = self
+            .command(&["serve", "--listen", &listen])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("hub serve starts");
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let log = self.log.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(|l| l.ok())
+            {
+                let _ = tx.send(line.clone());
+                log.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        let log = self.log.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(|l| l.ok())
+            {
+                log.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("hub did not start listening:\n{}", self.log()));
+        let port = line
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse::<u16>().ok())
+            .unwrap_or_else(|| panic!("unexpected first line from serve: {line}"));
+        self.port = port;
+        self.child = Some(child);
+    }
+
+    /// Kills the serve process with SIGKILL (no clean shutdown) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops the serve process with SIGTERM; returns its exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("hub started");
+        signal(c.id(), "TERM");
+        wait_exit(&mut c, std::time::Duration::from_secs(30), "hub serve")
+    }
+
+    /// The URL agents use (the name in the server certificate).
+    pub fn url(&self) -> String {
+        format!("https://localhost:{}", self.port)
+    }
+
+    /// The CA certificate agents pin.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("tls").join("ca.pem")
+    }
+
+    /// The database file.
+    pub fn db(&self) -> PathBuf {
+        self.dir.join("hub.db")
+    }
+
+    /// Everything `serve` printed so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Initialises an agent for `unit` bound to this hub.
+    pub fn agent(&self, dir: impl Into<PathBuf>, unit: u32) -> Agent {
+        let a = Agent::new(dir);
+        let ca = self.ca();
+        a.ok(&[
+            "init",
+            "--unit",
+            &unit.to_string(),
+            "--hub",
+            &self.url(),
+            "--ca",
+            ca.to_str().expect("utf-8 path"),
+        ]);
+        a
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -5,3 +5,4 @@ mod bad_input;
 mod clock;
 mod crash;
 mod desks;
+mod sync;

@@ -1,0 +1,185 @@
+//! Agents converge through the hub over real HTTPS: several communes, two desks in
+//! some, entries and syncs in random order (some agents syncing by themselves with
+//! `run`), and at the end every desk of a commune shows the same state and the hub's
+//! totals equal exactly what was recorded.
+
+use cchc_tests::{signal, wait_exit, Agent, Hub, Rng};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const METRICS: [(&str, &str); 5] = [
+    ("--received", "received"),
+    ("--on-time", "on_time"),
+    ("--late", "late"),
+    ("--online", "online"),
+    ("--satisfied", "satisfied"),
+];
+
+fn state_of(a: &Agent) -> serde_json::Value {
+    let mut v = a.json(&["show", "--json"]);
+    // The state, not who is looking at it.
+    v.as_object_mut().unwrap().remove("device");
+    v
+}
+
+#[test]
+fn agents_converge_through_the_hub_and_totals_are_exact() {
+    let mut rng = Rng::from_env("agents_converge_through_the_hub_and_totals_are_exact");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.start();
+    // Phường Ba Đình (4) and Phường Ngọc Hà (8) with two desks each, Giảng Võ (25) one.
+    let desks: Vec<(u32, Agent)> = [(4, "a"), (4, "b"), (8, "c"), (8, "d"), (25, "e")]
+        .into_iter()
+        .map(|(u, n)| (u, hub.agent(tmp.path().join(n), u)))
+        .collect();
+
+    // Two desks sync by themselves while the others are driven by hand.
+    let mut runners: Vec<std::process::Child> = [1usize, 2]
+        .iter()
+        .map(|&i| {
+            desks[i]
+                .1
+                .command(&[
+                    "run",
+                    "--interval",
+                    "1",
+                    "--settle-ms",
+                    "100",
+                    "--retry-min-ms",
+                    "100",
+                    "--retry-max-ms",
+                    "1000",
+                ])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("run starts")
+        })
+        .collect();
+
+    let mut expected: BTreeMap<u32, BTreeMap<&str, i64>> = BTreeMap::new();
+    let procedures = ["CT-01", "CT-02", "CC-01"];
+    let periods = ["2026-10", "2026-11"];
+    let mut syncs = 0;
+    for _ in 0..60 {
+        let (unit, agent) = &desks[rng.below(desks.len() as u64) as usize];
+        if rng.below(4) == 0 {
+            agent.ok(&["sync"]);
+            syncs += 1;
+            continue;
+        }
+        let period = periods[rng.below(2) as usize];
+        let procedure = procedures[rng.below(3) as usize];
+        let mut args = vec![
+            "record".to_string(),
+            "--period".into(),
+            period.into(),
+            "--procedure".into(),
+            procedure.into(),
+        ];
+        for (flag, metric) in METRICS {
+            if rng.below(2) == 0 {
+                let n = 1 + rng.below(40) as i64;
+                args.push(flag.into());
+                args.push(n.to_string());
+                *expected
+                    .entry(*unit)
+                    .or_default()
+                    .entry(metric)
+                    .or_default() += n;
+            }
+        }
+        if args.len() == 5 {
+            args.push("--received".into());
+            args.push("1".into());
+            *expected
+                .entry(*unit)
+                .or_default()
+                .entry("received")
+                .or_default() += 1;
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        agent.ok(&args);
+    }
+    assert!(
+        syncs > 0,
+        "the random schedule should include explicit syncs"
+    );
+
+    for mut r in runners.drain(..) {
+        signal(r.id(), "TERM");
+        let status = wait_exit(&mut r, Duration::from_secs(30), "cchc-agent run");
+        assert!(
+            status.success(),
+            "run should stop cleanly on SIGTERM: {status:?}"
+        );
+    }
+    // Two rounds: the first brings everything to the hub, the second brings it down.
+    for _ in 0..2 {
+        for (_, a) in &desks {
+            a.ok(&["sync"]);
+        }
+    }
+
+    for pair in desks.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            assert_eq!(
+                state_of(&pair[0].1),
+                state_of(&pair[1].1),
+                "desks of commune {} differ",
+                pair[0].0
+            );
+        }
+    }
+    for (_, a) in &desks {
+        let st = a.json(&["status", "--json"]);
+        assert_eq!(st["ops_pending"], 0, "{st}");
+        assert!(st["last_sync"].is_string(), "{st}");
+    }
+
+    let report = hub.json(&["report", "--period", "2026", "--json"]);
+    let mut totals: BTreeMap<&str, i64> = BTreeMap::new();
+    for (unit, metrics) in &expected {
+        let row = report["communes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["unit"] == *unit)
+            .unwrap_or_else(|| panic!("commune {unit} missing from the report"));
+        for (_, m) in METRICS {
+            let want = metrics.get(m).copied().unwrap_or(0);
+            assert_eq!(row[m], want, "commune {unit} metric {m}: {row}");
+            *totals.entry(m).or_default() += want;
+        }
+    }
+    for (_, m) in METRICS {
+        assert_eq!(report["totals"][m], totals[m], "province total {m}");
+    }
+    // Communes nobody recorded for are listed as not reported.
+    let not_reported = report["communes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["reported"] == false)
+        .count();
+    assert_eq!(
+        not_reported,
+        report["communes"].as_array().unwrap().len() - expected.len()
+    );
+
+    // The hub's status: ops per commune equal what the desks hold.
+    let status = hub.json(&["status", "--json"]);
+    for (unit, a) in &desks {
+        let held = a.json(&["status", "--json"])["ops_total"].clone();
+        let row = status["communes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["unit"] == *unit)
+            .unwrap()
+            .clone();
+        assert_eq!(row["ops"], held, "commune {unit}: {row}");
+        assert!(row["last_sync"].is_string());
+    }
+    assert_eq!(hub.stop().code(), Some(0), "hub stops cleanly on SIGTERM");
+}
