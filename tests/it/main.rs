@@ -2,6 +2,7 @@
 //! One binary (`autotests = false`) so the binaries are built once.
 
 mod bad_input;
+mod bad_peers;
 mod clock;
 mod crash;
 mod desks;
