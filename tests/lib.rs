@@ -268,6 +268,16 @@ impl Hub {
         hub
     }
 
+    /// A hub that already exists in `dir` (not started).
+    pub fn open(dir: impl Into<PathBuf>) -> Hub {
+        Hub {
+            dir: dir.into(),
+            port: 0,
+            child: None,
+            log: Default::default(),
+        }
+    }
+
     /// A `cchc-hub` command on this data directory, in English.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin("cchc-hub"));

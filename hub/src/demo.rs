@@ -1,9 +1,14 @@
-//! The demo. In: nothing but the built binaries. Out: a data directory with several
-//! real agent installs, and a printed walk-through of what they hold.
+//! The demo (README's first command). In: nothing but the built binaries. Out: a real
+//! hub for Hà Nội serving HTTPS on loopback, real agent processes for three of its
+//! communes (two desks in one station) that record offline and then sync through the
+//! hub, and a printed walk-through of the province's status and figures.
 
-use cchc_common::{Date, Period, UnitCatalog, UnitCode};
+use crate::store::sqlite::SqliteStore;
+use crate::views;
+use cchc_common::{Date, Lang, Period, UnitCatalog, UnitCode};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 /// Finds `cchc-agent` next to this executable, building it with cargo when run from a
 /// checkout (`cargo run -p cchc-hub -- demo`).
@@ -72,7 +77,76 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
         None => std::env::temp_dir().join(format!("cchc-demo-{}", std::process::id())),
     };
     std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let hub_dir = root.join("hub");
+    let mut hub = HubProcess::start(&hub_dir)?;
+    let result = walk_through(&bin, &root, &hub_dir, &hub.url);
+    hub.stop();
+    result
+}
+
+/// The hub's `serve` process, stopped cleanly at the end.
+struct HubProcess {
+    child: Child,
+    url: String,
+}
+
+impl HubProcess {
+    fn start(dir: &Path) -> Result<HubProcess, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        if !dir.join("hub.db").exists() {
+            let out = Command::new(&exe)
+                .arg("--data-dir")
+                .arg(dir)
+                .args(["init", "--province", "1"])
+                .output()
+                .map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+            }
+        }
+        let mut child = Command::new(&exe)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start the hub: {e}"))?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().ok_or("no hub output")?;
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok())
+            .ok_or_else(|| format!("the hub did not start: {line}"))?;
+        Ok(HubProcess {
+            child,
+            url: format!("https://localhost:{port}"),
+        })
+    }
+
+    fn stop(&mut self) {
+        // SIGTERM for a clean stop where `kill` exists; SIGKILL is safe too (WAL).
+        let termed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !termed {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn walk_through(bin: &Path, root: &Path, hub_dir: &Path, hub_url: &str) -> Result<(), String> {
     let units = UnitCatalog::builtin();
+    let ca = hub_dir.join("tls").join("ca.pem");
+    let ca = ca.to_str().ok_or("non-UTF-8 path")?;
     let desks = [
         Desk {
             name: "hoan-kiem-ban-1",
@@ -99,10 +173,21 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
         "== cchc demo: Công an cấp xã, Thành phố Hà Nội — dữ liệu tại {}\n",
         root.display()
     );
+    println!("  Máy chủ tỉnh (hub): {hub_url}  (CA: {ca})\n");
     for d in &desks {
-        if !d.dir.join("agent.db").exists() {
-            agent(&bin, d, &["init", "--unit", &d.unit.to_string()])?;
-        }
+        agent(
+            bin,
+            d,
+            &[
+                "init",
+                "--unit",
+                &d.unit.to_string(),
+                "--hub",
+                hub_url,
+                "--ca",
+                ca,
+            ],
+        )?;
         let u = units.commune(UnitCode(d.unit)).map_err(|e| e.to_string())?;
         println!("  {:<16} {} ({})", d.name, u.name, u.code);
     }
@@ -127,7 +212,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
             for (proc_, f) in &figures {
                 let scale = |x: u32| ((x as usize * (2 + i + k)) / 3).to_string();
                 agent(
-                    &bin,
+                    bin,
                     d,
                     &[
                         "record",
@@ -147,6 +232,8 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
                         &scale(f[4]),
                         "--satisfied",
                         &scale(f[5]),
+                        "--unsatisfied",
+                        &scale(f[0] - f[5]),
                     ],
                 )?;
             }
@@ -154,7 +241,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
     }
     // A correction on desk 2: two dossiers were typed twice.
     let out = agent(
-        &bin,
+        bin,
         &desks[1],
         &[
             "record",
@@ -178,7 +265,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
     ];
     for (signer, idx) in heads {
         let out = agent(
-            &bin,
+            bin,
             &desks[idx],
             &[
                 "pledge",
@@ -216,7 +303,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
     ];
     for (c, s) in scores {
         agent(
-            &bin,
+            bin,
             &desks[0],
             &[
                 "assess",
@@ -232,26 +319,12 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
         )?;
     }
 
-    println!("\n== Hai bàn tiếp dân của Phường Hoàn Kiếm trao đổi dữ liệu qua tệp (USB)");
-    let b1 = root.join("ban-1.json");
-    let b2 = root.join("ban-2.json");
-    print!(
-        "  ban-1: {}",
-        agent(
-            &bin,
-            &desks[0],
-            &["bundle", "export", "--out", b1.to_str().unwrap_or_default()]
-        )?
-    );
-    print!(
-        "  ban-2: {}",
-        agent(
-            &bin,
-            &desks[1],
-            &["bundle", "import", b1.to_str().unwrap_or_default()]
-        )?
-    );
-    // Desk 2 now sees the pledge and reports progress on it.
+    println!("\n== Đồng bộ với máy chủ tỉnh qua HTTPS khi có mạng (cchc-agent sync)");
+    for d in &desks {
+        print!("  {}: {}", d.name, agent(bin, d, &["sync"])?);
+    }
+    // Desk 2 of Hoàn Kiếm received the pledge signed at desk 1 through the hub, and
+    // reports progress on it.
     for (task, status) in [("1", "done"), ("2", "in_progress")] {
         let args = [
             "pledge",
@@ -265,31 +338,10 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
             "--status",
             status,
         ];
-        agent(&bin, &desks[1], &args)?;
+        agent(bin, &desks[1], &args)?;
     }
-    print!(
-        "  ban-2: {}",
-        agent(
-            &bin,
-            &desks[1],
-            &[
-                "bundle",
-                "export",
-                "--out",
-                b2.to_str().unwrap_or_default(),
-                "--since",
-                b1.to_str().unwrap_or_default()
-            ]
-        )?
-    );
-    print!(
-        "  ban-1: {}",
-        agent(
-            &bin,
-            &desks[0],
-            &["bundle", "import", b2.to_str().unwrap_or_default()]
-        )?
-    );
+    print!("  {}: {}", desks[1].name, agent(bin, &desks[1], &["sync"])?);
+    print!("  {}: {}", desks[0].name, agent(bin, &desks[0], &["sync"])?);
 
     println!(
         "\n== Phường Hoàn Kiếm, bàn 1, sau khi hợp nhất (cchc-agent show --period {this_month})\n"
@@ -297,17 +349,30 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
     print!(
         "{}",
         agent(
-            &bin,
+            bin,
             &desks[0],
             &["show", "--period", &this_month.to_string()]
         )?
     );
-    let v1 = agent(&bin, &desks[0], &["show", "--json"])?;
-    let v2 = agent(&bin, &desks[1], &["show", "--json"])?;
+    let v1 = agent(bin, &desks[0], &["show", "--json"])?;
+    let v2 = agent(bin, &desks[1], &["show", "--json"])?;
     println!(
         "\n== Hai bàn {} cùng một dữ liệu.",
         if v1 == v2 { "đã có" } else { "CHƯA có" }
     );
+
+    let store = SqliteStore::open(&hub_dir.join("hub.db")).map_err(|e| e.to_string())?;
+    let mut status = views::status_doc(&store).map_err(|e| e.to_string())?;
+    if let Some(list) = status["communes"].as_array_mut() {
+        list.retain(|c| c["devices"].as_u64().unwrap_or(0) > 0);
+    }
+    println!("\n== Máy chủ tỉnh: tình hình đồng bộ (cchc-hub status, các xã đã đồng bộ)\n");
+    print!("{}", views::status_text(&status, Lang::Vi));
+    let report = views::report_doc(&store, this_month).map_err(|e| e.to_string())?;
+    println!("\n== Máy chủ tỉnh: số liệu thủ tục kỳ {this_month} (cchc-hub report)\n");
+    print!("{}", views::report_text(&report, Lang::Vi));
+
+    let hub_exe = std::env::current_exe().map_err(|e| e.to_string())?;
     println!("\nThử tiếp / try next:");
     println!(
         "  {} --data-dir {} status",
@@ -320,12 +385,15 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
         desks[1].dir.display()
     );
     println!(
-        "  {} --data-dir {} catalog",
-        bin.display(),
-        desks[2].dir.display()
+        "  {} --data-dir {} report --period {this_month} --json",
+        hub_exe.display(),
+        hub_dir.display()
     );
-    println!("\nMáy chủ tỉnh (đồng bộ qua HTTPS, tổng hợp toàn tỉnh) sẽ tham gia bản demo khi tính năng đồng bộ hoàn thành.");
-    println!("The provincial hub (HTTPS sync, province roll-up) joins this demo when the sync issue lands.");
+    println!(
+        "  {} --data-dir {} serve --listen 127.0.0.1:8443   (then: cchc-agent run)",
+        hub_exe.display(),
+        hub_dir.display()
+    );
     if v1 != v2 {
         return Err("the two desks of Phường Hoàn Kiếm did not converge".into());
     }

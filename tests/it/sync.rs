@@ -183,3 +183,44 @@ fn agents_converge_through_the_hub_and_totals_are_exact() {
     }
     assert_eq!(hub.stop().code(), Some(0), "hub stops cleanly on SIGTERM");
 }
+
+/// README's first command: a real hub and real agents, ending with the province view.
+#[test]
+fn the_demo_runs_a_hub_and_agents_that_converge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(cchc_tests::bin("cchc-hub"))
+        .args(["demo", "--dir"])
+        .arg(tmp.path())
+        .env_remove("CCHC_LANG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        cchc_tests::describe("cchc-hub demo", &out)
+    );
+    assert!(text.contains("Hai bàn đã có cùng một dữ liệu"), "{text}");
+    assert!(text.contains("xã đã đồng bộ 3/3"), "{text}");
+    // The hub it left behind holds what the desks hold.
+    let hub = Hub::open(tmp.path().join("hub"));
+    let status = hub.json(&["status", "--json"]);
+    let synced: Vec<_> = status["communes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["devices"].as_u64().unwrap() > 0)
+        .map(|c| (c["unit"].as_u64().unwrap(), c["devices"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(synced, vec![(4, 1), (70, 2), (73, 1)]);
+    let desk = Agent::new(tmp.path().join("hoan-kiem-ban-2"));
+    let held = desk.json(&["status", "--json"])["ops_total"].clone();
+    let row = status["communes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["unit"] == 70)
+        .unwrap()
+        .clone();
+    assert_eq!(row["ops"], held);
+}
