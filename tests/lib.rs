@@ -3,6 +3,8 @@
 //! output and the database rows. No sleeps as synchronisation anywhere.
 #![deny(missing_docs)]
 
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;

@@ -62,27 +62,43 @@ impl IntoResponse for HubError {
     }
 }
 
-/// A body that could not be read: over the limit, or cut off by the client.
-fn body_error(e: axum::Error) -> HubError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-    while let Some(s) = source {
-        if s.is::<http_body_util::LengthLimitError>() {
-            return HubError::Wire(cchc_common::sync::WireError::TooLarge {
-                size: MAX_WIRE_BYTES + 1,
-                limit: MAX_WIRE_BYTES,
-            });
+/// Most bytes read and thrown away after a body passes the limit, so that a client
+/// that is still sending gets to read the 413 instead of a reset connection.
+const DRAIN_LIMIT: usize = 4 * MAX_WIRE_BYTES;
+
+/// Reads a request body of at most `MAX_WIRE_BYTES`. A longer body is read on (and
+/// discarded) up to `DRAIN_LIMIT` before it is refused; a body cut off by the client
+/// is refused as unreadable.
+async fn read_body(body: Body) -> Result<Bytes, HubError> {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| HubError::BodyRead(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= MAX_WIRE_BYTES {
+            buf.extend_from_slice(&data);
+        } else if seen > DRAIN_LIMIT {
+            break;
         }
-        source = s.source();
     }
-    HubError::BodyRead(e.to_string())
+    if seen > MAX_WIRE_BYTES {
+        return Err(HubError::Wire(cchc_common::sync::WireError::TooLarge {
+            size: seen,
+            limit: MAX_WIRE_BYTES,
+        }));
+    }
+    Ok(Bytes::from(buf))
 }
 
 async fn sync_route(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
         sync::check_header(headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()))?;
-        let body: Bytes = axum::body::to_bytes(body, MAX_WIRE_BYTES)
-            .await
-            .map_err(body_error)?;
+        let body = read_body(body).await?;
         let store = state.store.clone();
         tokio::task::spawn_blocking(move || sync::exchange(store.as_ref(), &body, now_ms()))
             .await

@@ -6,4 +6,5 @@ mod bad_peers;
 mod clock;
 mod crash;
 mod desks;
+mod faults;
 mod sync;
