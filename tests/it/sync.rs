@@ -224,3 +224,84 @@ fn the_demo_runs_a_hub_and_agents_that_converge() {
         .clone();
     assert_eq!(row["ops"], held);
 }
+
+/// An agent holding older definitions still uploads (its ops are accepted as
+/// recorded), and the newer definitions reach it in the same exchange.
+#[test]
+fn newer_definitions_flow_down_and_older_ops_are_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.start();
+    let a = hub.agent(tmp.path().join("a"), 70);
+    // Recorded under version 1, before the province publishes version 2.
+    a.ok(&[
+        "record",
+        "--period",
+        "2026-11",
+        "--procedure",
+        "CT-01",
+        "--received",
+        "4",
+    ]);
+
+    let v1 =
+        std::fs::read_to_string(cchc_tests::workspace().join("common/data/definitions-v1.json"))
+            .unwrap();
+    let mut v2: serde_json::Value = serde_json::from_str(&v1).unwrap();
+    v2["version"] = 2.into();
+    v2["procedures"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"code": "CT-99", "name": "Thủ tục thí điểm năm 2027"}));
+    let file = tmp.path().join("defs-v2.json");
+    std::fs::write(&file, serde_json::to_string(&v2).unwrap()).unwrap();
+    hub.ok(&["definitions", "publish", file.to_str().unwrap()]);
+    // Publishing the same version again is refused.
+    let again = hub
+        .command(&["definitions", "publish", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not newer"));
+
+    let out = a.run(&[
+        "record",
+        "--period",
+        "2026-11",
+        "--procedure",
+        "CT-99",
+        "--received",
+        "1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "CT-99 is unknown before the sync"
+    );
+    let summary = a.json(&["sync", "--json"]);
+    assert_eq!(summary["definitions"], serde_json::json!([2]), "{summary}");
+    assert_eq!(summary["sent_new"], 1);
+    assert_eq!(a.json(&["catalog", "--json"])["definitions_version"], 2);
+    a.ok(&[
+        "record",
+        "--period",
+        "2026-11",
+        "--procedure",
+        "CT-99",
+        "--received",
+        "1",
+    ]);
+    a.ok(&["sync"]);
+    let report = hub.json(&["report", "--period", "2026-11", "--json"]);
+    assert_eq!(report["totals"]["received"], 5, "{report}");
+    // The hub stored each op with the version that validated it.
+    let conn = rusqlite::Connection::open(hub.db()).unwrap();
+    let versions: Vec<u32> = conn
+        .prepare("SELECT defs FROM ops ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(versions, vec![1, 2]);
+}
