@@ -1,68 +1,498 @@
-//! `cargo run --release -p cchc-bench --bin sync-bench`: figures of the sync protocol.
+//! `cargo run --release -p cchc-bench --bin sync-bench [-- --agents N --ops N --backlog N]`:
+//! figures of the sync protocol and the hub, measured in one run against the release
+//! binaries, with the same workloads encoded and merged by Automerge for comparison.
 //! Not a test: nothing here asserts a time or a size.
 //!
-//! - bytes per op on the wire for a commune's typical month (two desks, 22 working
-//!   days, three count entries per desk per day).
+//! 1. Bytes per op on the wire for a commune's typical month (two desks, 22 working
+//!    days, three entries per desk per day), ours (gzip JSON) and Automerge's (one
+//!    document per commune, a counter per cell, its changes as sent).
+//! 2. Ops merged per second by the real hub (HTTPS, SQLite WAL, synchronous=FULL) for
+//!    1,000 agents × 1,000 ops, and Automerge merging the same ops in memory.
+//! 3. A full backlog sync of 100,000 ops from one real agent process.
 
-use cchc_common::crdt::{count_op, OpCtx};
-use cchc_common::state::{Replica, VersionVector};
-use cchc_common::sync::{encode, SyncRequest, PROTOCOL_VERSION};
-use cchc_common::{ActorId, Definitions, Metric, Op, UnitCode};
+use automerge::transaction::Transactable;
+use automerge::ReadDoc;
+use automerge::{AutoCommit, ObjType, ScalarValue, ROOT};
+use cchc_common::op::{CountDelta, Dir};
+use cchc_common::state::VersionVector;
+use cchc_common::sync::{encode, SyncRequest, PROTOCOL_HEADER, PROTOCOL_VERSION, SYNC_PATH};
+use cchc_common::{ActorId, Metric, Op, OpBody, Period, UnitCatalog, UnitCode};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-/// A typical month of one commune: every op two desks make.
-fn typical_month() -> (Replica, [ActorId; 2]) {
-    let defs = Definitions::builtin();
-    let mut r = Replica::new(UnitCode(70));
-    let desks = [
-        ActorId(0x1234_5678_9abc_def0),
-        ActorId(0x0fed_cba9_8765_4321),
-    ];
-    let procedures = ["CT-01", "CT-02", "CC-01", "DX-01", "CT-04"];
-    let mut t = 1_793_000_000_000u64;
-    for day in 0..22u64 {
-        for (i, d) in desks.iter().enumerate() {
-            for k in 0..3 {
-                t += 600_000;
-                let p = procedures[(day as usize + i + k) % procedures.len()];
-                let changes = [
-                    (Metric::Received, 3 + day % 5),
-                    (Metric::OnTime, 2 + day % 4),
-                    (Metric::Online, 1 + day % 3),
-                    (Metric::Satisfied, 3 + day % 5),
-                ];
-                let period = "2026-11".parse().expect("valid period");
-                r.local(*d, t, 1, |o, ctx: &OpCtx| {
-                    count_op(o, ctx, &defs, period, p, &changes, false)
-                })
-                .expect("valid entry");
+const PROCEDURES: [&str; 8] = [
+    "CT-01", "CT-02", "CT-07", "CC-01", "CC-02", "DX-01", "DX-03", "DD-01",
+];
+const METRICS: [Metric; 4] = [
+    Metric::Received,
+    Metric::OnTime,
+    Metric::Online,
+    Metric::Satisfied,
+];
+
+/// One entry: a procedure in a period, some metrics incremented.
+#[derive(Clone)]
+struct Entry {
+    period: Period,
+    procedure: &'static str,
+    changes: Vec<(Metric, u64)>,
+}
+
+fn cell_key(period: &Period, procedure: &str, m: Metric) -> String {
+    format!("{period}/{procedure}/{}", m.as_str())
+}
+
+/// Turns one device's entries into our ops (running totals per cell, HLC ascending).
+fn our_ops(unit: UnitCode, actor: ActorId, entries: &[Entry], t0: u64) -> Vec<Op> {
+    let mut totals: HashMap<String, u64> = HashMap::new();
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Op {
+            v: 1,
+            actor,
+            seq: i as u64 + 1,
+            hlc_ms: t0 + i as u64 * 60_000,
+            hlc_c: 0,
+            unit,
+            defs: 1,
+            body: OpBody::Count {
+                period: e.period,
+                procedure: e.procedure.to_string(),
+                deltas: e
+                    .changes
+                    .iter()
+                    .map(|&(metric, amount)| {
+                        let t = totals
+                            .entry(cell_key(&e.period, e.procedure, metric))
+                            .or_default();
+                        *t += amount;
+                        CountDelta {
+                            metric,
+                            dir: Dir::Inc,
+                            amount,
+                            total: *t,
+                        }
+                    })
+                    .collect(),
+            },
+        })
+        .collect()
+}
+
+fn request(unit: UnitCode, actor: ActorId, ops: Vec<Op>) -> SyncRequest {
+    let mut have = VersionVector::new();
+    if let Some(last) = ops.last() {
+        have.advance(actor, last.seq);
+    }
+    SyncRequest {
+        protocol: PROTOCOL_VERSION,
+        unit,
+        device: actor,
+        agent_version: "bench".into(),
+        defs: 1,
+        have,
+        ops,
+        sent_ms: 1_793_000_000_000,
+    }
+}
+
+/// A commune's Automerge document: a map of counters, one per cell, made by the hub.
+fn am_base(periods: &[Period]) -> AutoCommit {
+    let mut doc = AutoCommit::new().with_actor(automerge::ActorId::from(&[0u8; 16][..]));
+    let counts = doc.put_object(ROOT, "counts", ObjType::Map).expect("map");
+    for p in periods {
+        for pr in PROCEDURES {
+            for m in METRICS {
+                doc.put(&counts, cell_key(p, pr, m), ScalarValue::counter(0))
+                    .expect("counter");
             }
         }
     }
-    (r, desks)
+    doc.commit();
+    doc
+}
+
+/// One device's entries as Automerge changes on a fork of the commune document:
+/// one transaction per entry. Returns the bytes it would send (its changes).
+fn am_device_changes(base: &mut AutoCommit, device: u64, entries: &[Entry]) -> Vec<u8> {
+    let heads = base.get_heads();
+    let mut actor = [0u8; 16];
+    actor[..8].copy_from_slice(&device.to_be_bytes());
+    let mut doc = base.fork().with_actor(automerge::ActorId::from(&actor[..]));
+    let (_, counts) = doc
+        .get(ROOT, "counts")
+        .expect("read")
+        .expect("counts map exists");
+    for e in entries {
+        for &(m, n) in &e.changes {
+            doc.increment(&counts, cell_key(&e.period, e.procedure, m), n as i64)
+                .expect("increment");
+        }
+        doc.commit();
+    }
+    doc.save_after(&heads)
+}
+
+/// xorshift64*: a deterministic workload.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+fn random_entries(rng: &mut Rng, periods: &[Period], n: usize) -> Vec<Entry> {
+    (0..n)
+        .map(|_| {
+            let k = 1 + rng.below(4) as usize;
+            let first = rng.below(4) as usize;
+            Entry {
+                period: periods[rng.below(periods.len() as u64) as usize],
+                procedure: PROCEDURES[rng.below(PROCEDURES.len() as u64) as usize],
+                changes: (0..k)
+                    .map(|j| (METRICS[(first + j) % 4], 1 + rng.below(30)))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn typical_month() -> Vec<Vec<Entry>> {
+    let period: Period = "2026-11".parse().expect("period");
+    (0..2usize)
+        .map(|desk| {
+            let mut v = Vec::new();
+            for day in 0..22u64 {
+                for k in 0..3usize {
+                    v.push(Entry {
+                        period,
+                        procedure: PROCEDURES[(day as usize + desk + k) % PROCEDURES.len()],
+                        changes: vec![
+                            (Metric::Received, 3 + day % 5),
+                            (Metric::OnTime, 2 + day % 4),
+                            (Metric::Online, 1 + day % 3),
+                            (Metric::Satisfied, 3 + day % 5),
+                        ],
+                    });
+                }
+            }
+            v
+        })
+        .collect()
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("bench/ is in the workspace")
+        .to_path_buf()
+}
+
+fn release_bins() -> (PathBuf, PathBuf) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = Command::new(cargo)
+        .args([
+            "build",
+            "-q",
+            "--release",
+            "-p",
+            "cchc-agent",
+            "-p",
+            "cchc-hub",
+        ])
+        .current_dir(workspace())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "building the release binaries failed");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace().join("target"))
+        .join("release");
+    (target.join("cchc-agent"), target.join("cchc-hub"))
+}
+
+fn must(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Hub {
+    child: Child,
+    port: u16,
+}
+
+impl Hub {
+    fn start(bin: &Path, dir: &Path) -> Hub {
+        must(
+            Command::new(bin)
+                .arg("--data-dir")
+                .arg(dir)
+                .args(["init", "--province", "1"]),
+        );
+        let mut child = Command::new(bin)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("hub starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("hub prints its address");
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port");
+        Hub { child, port }
+    }
+
+    /// Peak resident memory of the hub so far (VmHWM), in MiB.
+    fn peak_rss_mib(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+            .map(|kib| kib / 1024.0)
+            .unwrap_or(f64::NAN)
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
-    let (month, desks) = typical_month();
-    let ops: Vec<Op> = month.ops_since(&VersionVector::new());
-    let n = ops.len();
-    let json: usize = ops.iter().map(|o| o.to_json().len()).sum();
-    let req = SyncRequest {
-        protocol: PROTOCOL_VERSION,
-        unit: UnitCode(70),
-        device: desks[0],
-        agent_version: "bench".into(),
-        defs: 1,
-        have: month.version_vector().clone(),
-        ops,
-        sent_ms: 1_793_000_000_000,
-    };
-    let wire = encode(&req).len();
-    println!("== sync protocol figures");
+    let agents = arg("--agents", 1_000);
+    let ops_per_agent = arg("--ops", 1_000);
+    let backlog = arg("--backlog", 100_000);
+    let (agent_bin, hub_bin) = release_bins();
+    let tmp = std::env::temp_dir().join(format!("cchc-sync-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    let periods: Vec<Period> = (1..=11)
+        .map(|m| format!("2026-{m:02}").parse().expect("period"))
+        .collect();
+
+    println!("== cchc sync-bench (release binaries; Automerge 0.6 for comparison)\n");
+
+    // 1. A typical commune month on the wire.
+    let month = typical_month();
+    let unit = UnitCode(70);
+    let mut ours = 0usize;
+    let mut json = 0usize;
+    let mut n = 0usize;
+    let mut am_bytes = 0usize;
+    let mut base = am_base(&periods);
+    for (desk, entries) in month.iter().enumerate() {
+        let actor = ActorId(0x1000 + desk as u64);
+        let ops = our_ops(unit, actor, entries, 1_793_000_000_000);
+        n += ops.len();
+        json += ops.iter().map(|o| o.to_json().len()).sum::<usize>();
+        ours += encode(&request(unit, actor, ops)).len();
+        am_bytes += am_device_changes(&mut base, 0x1000 + desk as u64, entries).len();
+    }
+    println!("1. wire, a commune's typical month ({n} entries, 2 desks, one request each)");
     println!(
-        "wire, typical commune month: {n} ops in one request of {wire} B = {:.1} B/op \
-         (uncompressed op JSON {:.0} B/op, ratio {:.3})",
-        wire as f64 / n as f64,
-        json as f64 / n as f64,
-        wire as f64 / json as f64
+        "   ours:      {ours:>7} B = {:>5.1} B/op   (uncompressed op JSON {:.0} B/op)",
+        ours as f64 / n as f64,
+        json as f64 / n as f64
     );
+    println!(
+        "   Automerge: {am_bytes:>7} B = {:>5.1} B/op   (changes after the shared base document)",
+        am_bytes as f64 / n as f64
+    );
+    println!(
+        "   ratio ours/Automerge: {:.2}\n",
+        ours as f64 / am_bytes as f64
+    );
+
+    // 2. The hub merging 1,000 agents × 1,000 ops.
+    let communes: Vec<UnitCode> = UnitCatalog::builtin()
+        .communes_of(1)
+        .map(|u| u.code)
+        .collect();
+    let mut rng = Rng(0x5eed);
+    let mut bodies: Vec<Vec<u8>> = Vec::with_capacity(agents);
+    let mut am_changes: Vec<(usize, Vec<u8>)> = Vec::with_capacity(agents);
+    let mut am_bases: Vec<AutoCommit> = communes.iter().map(|_| am_base(&periods)).collect();
+    for a in 0..agents {
+        let c = a % communes.len();
+        let entries = random_entries(&mut rng, &periods, ops_per_agent);
+        let actor = ActorId(0xa000_0000 + a as u64);
+        let ops = our_ops(communes[c], actor, &entries, 1_780_000_000_000);
+        bodies.push(encode(&request(communes[c], actor, ops)));
+        am_changes.push((c, am_device_changes(&mut am_bases[c], actor.0, &entries)));
+    }
+    let total_ops = agents * ops_per_agent;
+    let wire: usize = bodies.iter().map(Vec::len).sum();
+    let am_wire: usize = am_changes.iter().map(|(_, b)| b.len()).sum();
+
+    let hub = Hub::start(&hub_bin, &tmp.join("hub"));
+    let pem = std::fs::read(tmp.join("hub/tls/ca.pem")).expect("CA");
+    let url = format!("https://localhost:{}{SYNC_PATH}", hub.port);
+    let threads = 4;
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (bodies, url, pem) = (&bodies, &url, &pem);
+            s.spawn(move || {
+                let http = reqwest::blocking::Client::builder()
+                    .tls_built_in_root_certs(false)
+                    .add_root_certificate(reqwest::Certificate::from_pem(pem).expect("pem"))
+                    .timeout(Duration::from_secs(600))
+                    .build()
+                    .expect("client");
+                for body in bodies.iter().skip(t).step_by(threads) {
+                    let r = http
+                        .post(url)
+                        .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+                        .header("content-encoding", "gzip")
+                        .body(body.clone())
+                        .send()
+                        .expect("hub answers");
+                    assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
+                }
+            });
+        }
+    });
+    let hub_secs = started.elapsed().as_secs_f64();
+    let hub_rss = hub.peak_rss_mib();
+    drop(hub);
+    let db = std::fs::metadata(tmp.join("hub/hub.db"))
+        .map(|m| m.len())
+        .unwrap_or(0)
+        + std::fs::metadata(tmp.join("hub/hub.db-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+
+    let started = Instant::now();
+    for (c, base) in am_bases.iter_mut().enumerate() {
+        let mut hub_doc = base.fork();
+        for (_, bytes) in am_changes.iter().filter(|(cc, _)| *cc == c) {
+            hub_doc.load_incremental(bytes).expect("automerge loads");
+        }
+    }
+    let am_secs = started.elapsed().as_secs_f64();
+
+    println!(
+        "2. hub merge, {agents} agents × {ops_per_agent} ops = {total_ops} ops over {} communes ({threads} client threads)",
+        communes.len()
+    );
+    println!(
+        "   ours (HTTPS + decode + validate + SQLite WAL, synchronous=FULL, one transaction per request):"
+    );
+    println!(
+        "              {:>10.0} ops/s  ({hub_secs:.1} s; hub peak RSS {hub_rss:.0} MiB; database {:.0} MiB; wire {:.1} B/op)",
+        total_ops as f64 / hub_secs,
+        db as f64 / 1048576.0,
+        wire as f64 / total_ops as f64
+    );
+    println!("   Automerge (load_incremental into one in-memory document per commune, no disk):");
+    println!(
+        "              {:>10.0} ops/s  ({am_secs:.1} s; wire {:.1} B/op)",
+        total_ops as f64 / am_secs,
+        am_wire as f64 / total_ops as f64
+    );
+    println!(
+        "   ratios ours/Automerge: merge time {:.2}, bytes on the wire {:.2}\n",
+        hub_secs / am_secs,
+        wire as f64 / am_wire as f64
+    );
+
+    // 3. A backlog of 100,000 ops from one agent, through the real agent process.
+    let hub = Hub::start(&hub_bin, &tmp.join("hub2"));
+    let desk = tmp.join("desk");
+    let ca = tmp.join("hub2/tls/ca.pem");
+    must(
+        Command::new(&agent_bin)
+            .arg("--data-dir")
+            .arg(&desk)
+            .args([
+                "init",
+                "--unit",
+                "70",
+                "--hub",
+                &format!("https://localhost:{}", hub.port),
+                "--ca",
+            ])
+            .arg(&ca),
+    );
+    // The backlog is another desk's ops, carried in by bundle (a desk that worked
+    // offline for months), so the agent holds them without 100,000 process runs.
+    let entries = random_entries(&mut rng, &periods, backlog);
+    let sender = ActorId(0xbac1_0600);
+    let ops = our_ops(unit, sender, &entries, 1_770_000_000_000);
+    let backlog_wire: usize = ops
+        .chunks(cchc_common::sync::MAX_BATCH_OPS)
+        .map(|c| encode(&request(unit, sender, c.to_vec())).len())
+        .sum();
+    let mut vv = VersionVector::new();
+    vv.advance(sender, backlog as u64);
+    let bundle = serde_json::json!({
+        "format": "cchc-bundle", "version": 1, "unit": 70, "sender": sender,
+        "sent_at_ms": 1_770_000_000_000i64, "version_vector": vv, "ops": ops,
+    });
+    let file = tmp.join("backlog.json");
+    std::fs::write(&file, serde_json::to_vec(&bundle).expect("json")).expect("write bundle");
+    must(
+        Command::new(&agent_bin)
+            .arg("--data-dir")
+            .arg(&desk)
+            .args(["bundle", "import"])
+            .arg(&file),
+    );
+    let started = Instant::now();
+    let out = must(
+        Command::new(&agent_bin)
+            .arg("--data-dir")
+            .arg(&desk)
+            .args(["sync", "--json"]),
+    );
+    let secs = started.elapsed().as_secs_f64();
+    let summary: serde_json::Value = serde_json::from_str(&out).expect("sync --json");
+    println!("3. backlog: one agent uploads {backlog} ops (release agent process, real HTTPS)");
+    println!(
+        "              {:>10.0} ops/s  ({secs:.1} s, {} requests of ≤ {} ops, {:.1} MiB on the wire, {:.1} B/op; hub acknowledged {} new)",
+        backlog as f64 / secs,
+        summary["rounds"],
+        cchc_common::sync::MAX_BATCH_OPS,
+        backlog_wire as f64 / 1048576.0,
+        backlog_wire as f64 / backlog as f64,
+        summary["sent_new"]
+    );
+    drop(hub);
+    let _ = std::fs::remove_dir_all(&tmp);
 }
