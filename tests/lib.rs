@@ -417,3 +417,44 @@ impl Drop for Hub {
         self.kill();
     }
 }
+
+/// Writes a bundle file holding `n` count ops (received +1..=9 each, CT-01, 2026-10)
+/// made by another desk `sender` of commune `unit`: a desk that worked offline for
+/// months, carried in without `n` process runs. Returns the total received.
+pub fn write_backlog_bundle(path: &Path, unit: u32, sender: u64, n: u64) -> i64 {
+    use cchc_common::op::{CountDelta, Dir};
+    use cchc_common::{ActorId, Metric, Op, OpBody, UnitCode};
+    let mut total = 0u64;
+    let ops: Vec<Op> = (1..=n)
+        .map(|seq| {
+            let amount = 1 + seq % 9;
+            total += amount;
+            Op {
+                v: 1,
+                actor: ActorId(sender),
+                seq,
+                hlc_ms: 1_790_000_000_000 + seq,
+                hlc_c: 0,
+                unit: UnitCode(unit),
+                defs: 1,
+                body: OpBody::Count {
+                    period: "2026-10".parse().expect("period"),
+                    procedure: "CT-01".into(),
+                    deltas: vec![CountDelta {
+                        metric: Metric::Received,
+                        dir: Dir::Inc,
+                        amount,
+                        total,
+                    }],
+                },
+            }
+        })
+        .collect();
+    let bundle = serde_json::json!({
+        "format": "cchc-bundle", "version": 1, "unit": unit, "sender": ActorId(sender),
+        "sent_at_ms": 1_790_000_000_000i64, "version_vector": { ActorId(sender).to_string(): n },
+        "ops": ops,
+    });
+    std::fs::write(path, serde_json::to_vec(&bundle).expect("json")).expect("write bundle");
+    total as i64
+}

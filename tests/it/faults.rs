@@ -50,6 +50,16 @@ fn faults_and_hub_kills_lose_nothing_and_count_nothing_twice() {
             (u, a)
         })
         .collect();
+    let mut expected: BTreeMap<u32, i64> = BTreeMap::new();
+    // Desk e carries a backlog of 4,500 ops from a sibling desk: three batches, each
+    // exposed to the faults on its own.
+    let backlog = tmp.path().join("backlog.json");
+    let received = cchc_tests::write_backlog_bundle(&backlog, 4, 0x0bac_0001, 4_500);
+    desks[4]
+        .1
+        .ok(&["bundle", "import", backlog.to_str().unwrap()]);
+    *expected.entry(4).or_default() += received;
+
     let mut runners: Vec<std::process::Child> = [0usize, 3]
         .iter()
         .map(|&i| {
@@ -72,7 +82,6 @@ fn faults_and_hub_kills_lose_nothing_and_count_nothing_twice() {
         })
         .collect();
 
-    let mut expected: BTreeMap<u32, i64> = BTreeMap::new();
     let mut failed_syncs = 0;
     let mut kills = 0;
     for step in 0..50 {

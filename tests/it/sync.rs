@@ -305,3 +305,104 @@ fn newer_definitions_flow_down_and_older_ops_are_accepted() {
         .unwrap();
     assert_eq!(versions, vec![1, 2]);
 }
+
+fn hub_ops(hub: &Hub, unit: u32) -> u64 {
+    hub.json(&["status", "--json"])["communes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["unit"] == unit)
+        .unwrap()["ops"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Polls `cond` until it holds, up to `limit` (a condition with a deadline, not a sleep).
+fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `run` retries while the hub is down, syncs once it is back, and then syncs each
+/// new entry soon after it is recorded although its interval is an hour.
+#[test]
+fn run_retries_until_the_hub_is_up_and_syncs_soon_after_each_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.start();
+    let a = hub.agent(tmp.path().join("a"), 97);
+    a.ok(&[
+        "record",
+        "--period",
+        "2026-11",
+        "--procedure",
+        "CT-01",
+        "--received",
+        "2",
+    ]);
+    hub.kill();
+
+    let mut run = a
+        .command(&[
+            "run",
+            "--interval",
+            "3600",
+            "--settle-ms",
+            "200",
+            "--retry-min-ms",
+            "100",
+            "--retry-max-ms",
+            "400",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While the hub is down, sync reports the agent offline (exit 7) and nothing moves.
+    let offline = a.run(&["sync"]);
+    assert_eq!(
+        offline.status.code(),
+        Some(7),
+        "{}",
+        cchc_tests::describe("sync", &offline)
+    );
+    assert_eq!(a.json(&["status", "--json"])["ops_pending"], 1);
+
+    hub.start();
+    wait_until(
+        Duration::from_secs(60),
+        "the backlog to reach the restarted hub",
+        || hub_ops(&hub, 97) == 1,
+    );
+    for n in 2..=3 {
+        a.ok(&[
+            "record",
+            "--period",
+            "2026-11",
+            "--procedure",
+            "CT-02",
+            "--received",
+            "1",
+        ]);
+        wait_until(
+            Duration::from_secs(60),
+            "the new entry to reach the hub",
+            || hub_ops(&hub, 97) == n,
+        );
+    }
+    signal(run.id(), "INT");
+    let status = wait_exit(&mut run, Duration::from_secs(30), "cchc-agent run");
+    assert!(status.success(), "run stops cleanly on SIGINT: {status:?}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut log).unwrap();
+    assert!(
+        log.contains("retrying in"),
+        "the log shows the retries:\n{log}"
+    );
+    assert_eq!(a.json(&["status", "--json"])["ops_pending"], 0);
+}
