@@ -406,3 +406,59 @@ fn run_retries_until_the_hub_is_up_and_syncs_soon_after_each_entry() {
     );
     assert_eq!(a.json(&["status", "--json"])["ops_pending"], 0);
 }
+
+fn copy_db(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for suffix in ["hub.db", "hub.db-wal", "hub.db-shm"] {
+        let _ = std::fs::remove_file(to.join(suffix));
+        if from.join(suffix).exists() {
+            std::fs::copy(from.join(suffix), to.join(suffix)).unwrap();
+        }
+    }
+}
+
+/// A hub restored from an older backup lacks ops the agents believe it holds: the
+/// next upload leaves a gap, the hub answers 409 with what it holds, and the agent
+/// re-sends from there. Nothing is lost.
+#[test]
+fn a_hub_restored_from_an_old_backup_is_repaired_by_resending() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.start();
+    let a = hub.agent(tmp.path().join("a"), 4);
+    let record = |n: &str| {
+        a.ok(&[
+            "record",
+            "--period",
+            "2026-11",
+            "--procedure",
+            "CT-01",
+            "--received",
+            n,
+        ])
+    };
+    record("1");
+    a.ok(&["sync"]);
+    assert!(hub.stop().success());
+    let backup = tmp.path().join("backup");
+    copy_db(&hub.dir, &backup);
+    hub.start();
+    record("10");
+    a.ok(&["sync"]);
+    assert_eq!(hub_ops(&hub, 4), 2);
+    // Disaster: the hub comes back from the backup taken before op 2.
+    assert!(hub.stop().success());
+    copy_db(&backup, &hub.dir);
+    hub.start();
+    assert_eq!(hub_ops(&hub, 4), 1);
+    record("100");
+    let summary = a.json(&["sync", "--json"]);
+    assert_eq!(
+        summary["sent_new"], 2,
+        "ops 2 and 3 re-sent after the gap: {summary}"
+    );
+    assert_eq!(summary["pending"], 0);
+    assert_eq!(hub_ops(&hub, 4), 3);
+    let report = hub.json(&["report", "--period", "2026-11", "--json"]);
+    assert_eq!(report["totals"]["received"], 111, "{report}");
+}
