@@ -458,3 +458,14 @@ pub fn write_backlog_bundle(path: &Path, unit: u32, sender: u64, n: u64) -> i64 
     std::fs::write(path, serde_json::to_vec(&bundle).expect("json")).expect("write bundle");
     total as i64
 }
+
+/// The row of commune `unit` in a hub `status --json` or `report --json` document.
+pub fn commune_row(doc: &serde_json::Value, unit: u32) -> serde_json::Value {
+    doc["communes"]
+        .as_array()
+        .expect("a communes array")
+        .iter()
+        .find(|c| c["unit"] == unit)
+        .unwrap_or_else(|| panic!("commune {unit} is missing from {doc}"))
+        .clone()
+}

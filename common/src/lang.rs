@@ -27,6 +27,14 @@ impl Lang {
         }
     }
 
+    /// The language asked for on the command line, else by the `CCHC_LANG` value the
+    /// caller read from the environment, else Vietnamese.
+    pub fn resolve(cli: Option<&str>, env: Option<&str>) -> Lang {
+        cli.and_then(Lang::parse)
+            .or_else(|| env.and_then(Lang::parse))
+            .unwrap_or_default()
+    }
+
     /// Picks the Vietnamese or English text.
     pub fn pick<'a>(self, vi: &'a str, en: &'a str) -> &'a str {
         match self {

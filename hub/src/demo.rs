@@ -3,6 +3,7 @@
 //! communes (two desks in one station) that record offline and then sync through the
 //! hub, and a printed walk-through of the province's status and figures.
 
+use crate::server::now_ms;
 use crate::store::sqlite::SqliteStore;
 use crate::views;
 use cchc_common::{Date, Lang, Period, UnitCatalog, UnitCode};
@@ -60,13 +61,6 @@ fn agent(bin: &Path, desk: &Desk, args: &[&str]) -> Result<String, String> {
         ));
     }
     Ok(stdout)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Runs the demo.

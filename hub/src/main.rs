@@ -87,15 +87,7 @@ enum DefinitionsCmd {
 }
 
 fn lang_of(cli_lang: Option<&str>) -> Lang {
-    cli_lang
-        .and_then(Lang::parse)
-        .or_else(|| {
-            std::env::var("CCHC_LANG")
-                .ok()
-                .as_deref()
-                .and_then(Lang::parse)
-        })
-        .unwrap_or_default()
+    Lang::resolve(cli_lang, std::env::var("CCHC_LANG").ok().as_deref())
 }
 
 fn main() {

@@ -3,6 +3,7 @@
 //! problem. Blocking store work runs on tokio's blocking pool.
 
 use crate::error::HubError;
+use crate::server::now_ms;
 use crate::store::Store;
 use crate::sync;
 use axum::body::{Body, Bytes};
@@ -31,13 +32,6 @@ pub fn router(state: AppState) -> Router {
 
 async fn health() -> &'static str {
     "ok\n"
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl IntoResponse for HubError {

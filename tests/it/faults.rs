@@ -176,13 +176,7 @@ fn faults_and_hub_kills_lose_nothing_and_count_nothing_twice() {
     let report = hub.json(&["report", "--period", "2026", "--json"]);
     let mut total = 0;
     for (unit, want) in &expected {
-        let row = report["communes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["unit"] == *unit)
-            .unwrap()
-            .clone();
+        let row = cchc_tests::commune_row(&report, *unit);
         assert_eq!(row["received"], *want, "commune {unit}: {row}");
         total += want;
     }
@@ -191,13 +185,7 @@ fn faults_and_hub_kills_lose_nothing_and_count_nothing_twice() {
     for (unit, a) in &desks {
         let st = a.json(&["status", "--json"]);
         assert_eq!(st["ops_pending"], 0, "{st}");
-        let row = status["communes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["unit"] == *unit)
-            .unwrap()
-            .clone();
+        let row = cchc_tests::commune_row(&status, *unit);
         assert_eq!(row["ops"], st["ops_total"], "commune {unit}");
     }
     assert_eq!(integrity(&hub.db()), "ok");

@@ -140,12 +140,7 @@ fn agents_converge_through_the_hub_and_totals_are_exact() {
     let report = hub.json(&["report", "--period", "2026", "--json"]);
     let mut totals: BTreeMap<&str, i64> = BTreeMap::new();
     for (unit, metrics) in &expected {
-        let row = report["communes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["unit"] == *unit)
-            .unwrap_or_else(|| panic!("commune {unit} missing from the report"));
+        let row = cchc_tests::commune_row(&report, *unit);
         for (_, m) in METRICS {
             let want = metrics.get(m).copied().unwrap_or(0);
             assert_eq!(row[m], want, "commune {unit} metric {m}: {row}");
@@ -171,13 +166,7 @@ fn agents_converge_through_the_hub_and_totals_are_exact() {
     let status = hub.json(&["status", "--json"]);
     for (unit, a) in &desks {
         let held = a.json(&["status", "--json"])["ops_total"].clone();
-        let row = status["communes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["unit"] == *unit)
-            .unwrap()
-            .clone();
+        let row = cchc_tests::commune_row(&status, *unit);
         assert_eq!(row["ops"], held, "commune {unit}: {row}");
         assert!(row["last_sync"].is_string());
     }
@@ -215,13 +204,7 @@ fn the_demo_runs_a_hub_and_agents_that_converge() {
     assert_eq!(synced, vec![(4, 1), (70, 2), (73, 1)]);
     let desk = Agent::new(tmp.path().join("hoan-kiem-ban-2"));
     let held = desk.json(&["status", "--json"])["ops_total"].clone();
-    let row = status["communes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["unit"] == 70)
-        .unwrap()
-        .clone();
+    let row = cchc_tests::commune_row(&status, 70);
     assert_eq!(row["ops"], held);
 }
 
@@ -307,12 +290,7 @@ fn newer_definitions_flow_down_and_older_ops_are_accepted() {
 }
 
 fn hub_ops(hub: &Hub, unit: u32) -> u64 {
-    hub.json(&["status", "--json"])["communes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["unit"] == unit)
-        .unwrap()["ops"]
+    cchc_tests::commune_row(&hub.json(&["status", "--json"]), unit)["ops"]
         .as_u64()
         .unwrap()
 }
