@@ -7,8 +7,9 @@ use crate::bundle::{self, Bundle};
 use crate::error::{AgentError, Result};
 use crate::present;
 use crate::store::{DomainOrStore, PeerClock, Store};
-use crate::sync;
+use crate::{key, sync};
 use crate::{AssessArgs, AssessCmd, BundleCmd, Cli, Command, InitArgs, PledgeCmd, RecordArgs};
+use cchc_common::auth::normalize_code;
 use cchc_common::crdt;
 use cchc_common::op::TaskStatus;
 use cchc_common::state::VersionVector;
@@ -158,13 +159,17 @@ pub fn run(cli: Cli, lang: Lang) -> Result<()> {
     }
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AgentError::io("tokio runtime", e))
+}
+
 fn sync_cmd(dir: &Path, json: bool, lang: Lang) -> Result<()> {
     let mut store = open(dir)?;
     let client = sync::Client::new(dir, &store)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| AgentError::io("tokio runtime", e))?;
+    let rt = runtime()?;
     let summary = rt.block_on(sync::sync(&mut store, &client, now_ms))?;
     if json {
         println!(
@@ -190,6 +195,30 @@ fn set_hub(dir: &Path, store: &mut Store, url: &str, ca: &Path) -> Result<String
     Ok(url)
 }
 
+/// Enrolls the device with the configured hub using a one-time code, creating its
+/// key pair first if it has none. The code is not used up if the hub is unreachable.
+fn enroll(dir: &Path, store: &mut Store, code: &str, lang: Lang) -> Result<()> {
+    if !key::exists(dir) {
+        key::create(dir)?;
+    }
+    let client = sync::Client::new(dir, store)?;
+    let r = runtime()?.block_on(client.enroll(store, code))?;
+    store.set_meta("enrolled_at", &r.enrolled_ms.to_string())?;
+    store.set_meta("enrolled_hub", client.url())?;
+    println!(
+        "{} {} ({}); {} {}",
+        lang.pick(
+            "Đã đăng ký máy với máy chủ tỉnh cho đơn vị",
+            "Enrolled with the hub for commune"
+        ),
+        r.unit,
+        client.url(),
+        lang.pick("mã máy", "device"),
+        r.device
+    );
+    Ok(())
+}
+
 fn unit_label(store: &Store) -> Result<String> {
     let id = store.identity()?;
     let name = store.get_meta("unit_name")?.unwrap_or_default();
@@ -207,6 +236,11 @@ fn init(dir: &Path, a: InitArgs, lang: Lang) -> Result<()> {
     };
     let code = UnitCode::parse(&a.unit)?;
     let unit = catalog.commune(code)?.clone();
+    // A mistyped enrollment code is refused before anything is created.
+    let enrollment = match &a.code {
+        Some(c) => Some(normalize_code(c).map_err(|e| AgentError::BadCode(e.to_string()))?),
+        None => None,
+    };
     let path = db_path(dir);
     if path.exists() {
         let mut store = Store::open(&path)?;
@@ -229,6 +263,9 @@ fn init(dir: &Path, a: InitArgs, lang: Lang) -> Result<()> {
             lang.pick("mã máy", "device"),
             id.actor
         );
+        if let Some(c) = &enrollment {
+            enroll(dir, &mut store, c, lang)?;
+        }
         return Ok(());
     }
     if let (Some(url), Some(ca)) = (&a.hub, &a.ca) {
@@ -263,6 +300,9 @@ fn init(dir: &Path, a: InitArgs, lang: Lang) -> Result<()> {
         lang.pick("Dữ liệu:", "Data:"),
         path.display()
     );
+    if let Some(c) = &enrollment {
+        enroll(dir, &mut store, c, lang)?;
+    }
     Ok(())
 }
 
@@ -449,6 +489,7 @@ fn status(dir: &Path, json: bool, lang: Lang) -> Result<()> {
     let peers = store.peer_clocks()?;
     let lead = hlc.lead_over(now.max(0) as u64) as i64;
     let last_sync: Option<i64> = store.get_meta("last_sync_ms")?.and_then(|v| v.parse().ok());
+    let enrolled_at: Option<i64> = store.get_meta("enrolled_at")?.and_then(|v| v.parse().ok());
     let hub_offset: Option<i64> = store
         .get_meta("hub_clock_offset_ms")?
         .and_then(|v| v.parse().ok());
@@ -467,6 +508,9 @@ fn status(dir: &Path, json: bool, lang: Lang) -> Result<()> {
         "definitions_version": store.definitions()?.version,
         "version_vector": store.version_vector()?,
         "hub_url": store.get_meta("hub_url")?,
+        "enrolled": key::exists(dir) && enrolled_at.is_some(),
+        "enrolled_at": enrolled_at.map(Date::rfc3339_vn),
+        "enrolled_at_ms": enrolled_at,
         "last_sync": last_sync.map(Date::rfc3339_vn),
         "last_sync_ms": last_sync,
         "ops_pending": store.ops_pending()?,

@@ -61,6 +61,9 @@ pub enum AgentError {
     /// A hub setting given at `init` is unusable.
     #[error("{0}")]
     HubSetting(String),
+    /// An enrollment code as typed that cannot be a code.
+    #[error("{0}")]
+    BadCode(String),
     /// A bundle or other file from a peer that is refused.
     #[error("{path}: {detail}")]
     BadFile {
@@ -75,8 +78,11 @@ pub enum AgentError {
 #[derive(Debug, Error)]
 pub enum HubError {
     /// No hub configured.
-    #[error("this agent has no hub: run `cchc-agent init --unit <code> --hub https://… --ca <hub CA file>`")]
+    #[error("this agent has no hub: run `cchc-agent init --unit <code> --hub https://… --ca <hub CA file> --code <enrollment code>`")]
     NotConfigured,
+    /// The device has no key: it was never enrolled.
+    #[error("this computer is not enrolled with the hub: run `cchc-agent init --unit <code> --hub https://… --ca <hub CA file> --code <enrollment code from the province>`")]
+    NotEnrolled,
     /// The hub could not be reached, or the exchange was cut: retry later.
     #[error("cannot reach the hub at {url}: {detail}")]
     Unreachable {
@@ -86,7 +92,7 @@ pub enum HubError {
         detail: String,
     },
     /// The hub refused the request.
-    #[error("the hub refused the sync ({status} {code}): {message}")]
+    #[error("the hub refused the request ({status} {code}): {message}")]
     Refused {
         /// HTTP status.
         status: u16,
@@ -137,10 +143,10 @@ impl AgentError {
             AgentError::BadDatabase { .. } | AgentError::Sql(_) => exit::DATABASE,
             AgentError::Io { .. } => exit::FAILURE,
             AgentError::BadFile { .. } | AgentError::RefusedOps { .. } => exit::REFUSED_FILE,
-            AgentError::Hub(HubError::NotConfigured) => exit::STATE,
+            AgentError::Hub(HubError::NotConfigured | HubError::NotEnrolled) => exit::STATE,
             AgentError::Hub(HubError::Unreachable { .. }) => exit::OFFLINE,
             AgentError::Hub(HubError::Refused { .. }) => exit::HUB_REFUSED,
-            AgentError::HubSetting(_) => exit::INVALID,
+            AgentError::HubSetting(_) | AgentError::BadCode(_) => exit::INVALID,
         }
     }
 
@@ -181,10 +187,16 @@ impl Localize for AgentError {
                 "chưa kết nối được máy chủ tỉnh {url} ({detail}); số liệu vẫn được lưu trên máy, sẽ đồng bộ khi có mạng"
             ),
             AgentError::Hub(HubError::Refused { status, code, message_vi, message }) => format!(
-                "máy chủ tỉnh từ chối đồng bộ ({status} {code}): {}",
+                "máy chủ tỉnh từ chối yêu cầu ({status} {code}): {}",
                 if message_vi.is_empty() { message } else { message_vi }
             ),
+            AgentError::Hub(HubError::NotEnrolled) => "máy này chưa được đăng ký với máy chủ tỉnh: chạy `cchc-agent init --unit <mã xã> --hub https://… --ca <tệp CA> --code <mã đăng ký do Công an tỉnh cấp>`".to_string(),
             AgentError::HubSetting(d) => d.clone(),
+            AgentError::BadCode(_) => format!(
+                "mã đăng ký không hợp lệ: mã gồm {} ký tự trong {} (chia nhóm 4, có thể viết thường, có dấu gạch ngang hoặc khoảng trắng)",
+                cchc_common::auth::CODE_LEN,
+                String::from_utf8_lossy(cchc_common::auth::CODE_SYMBOLS)
+            ),
         }
     }
 }

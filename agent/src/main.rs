@@ -9,6 +9,7 @@
 mod bundle;
 mod commands;
 mod error;
+mod key;
 mod present;
 mod run;
 mod store;
@@ -91,6 +92,10 @@ pub struct InitArgs {
     /// The hub's CA certificate (the hub's tls/ca.pem); the only certificate trusted.
     #[arg(long, requires = "hub")]
     pub ca: Option<PathBuf>,
+    /// The one-time enrollment code from the province (XXXX-XXXX-XXXX): enrolls this
+    /// computer with the hub so it may send its commune's data.
+    #[arg(long, requires = "hub")]
+    pub code: Option<String>,
 }
 
 #[derive(Args, Debug)]

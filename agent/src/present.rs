@@ -543,6 +543,20 @@ pub fn status(doc: &Value, lang: Lang) -> String {
                 .map(Date::display_vn)
                 .unwrap_or_else(|| lang.pick("chưa lần nào", "never").to_string());
             let _ = writeln!(out, "{} {url}", lang.pick("Máy chủ tỉnh:", "Hub:"));
+            let enrolled = match doc["enrolled_at"].as_str() {
+                Some(_) if doc["enrolled"].as_bool() == Some(true) => format!(
+                    "{} {}",
+                    lang.pick("đã đăng ký lúc", "enrolled at"),
+                    Date::display_vn(doc["enrolled_at_ms"].as_i64().unwrap_or(0))
+                ),
+                _ => lang
+                    .pick(
+                        "CHƯA ĐĂNG KÝ: chạy `cchc-agent init … --code <mã do Công an tỉnh cấp>`",
+                        "NOT ENROLLED: run `cchc-agent init … --code <code from the province>`",
+                    )
+                    .to_string(),
+            };
+            let _ = writeln!(out, "{} {enrolled}", lang.pick("Đăng ký:", "Enrollment:"));
             let _ = writeln!(
                 out,
                 "{} {last}; {} {}",

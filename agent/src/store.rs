@@ -399,6 +399,40 @@ impl Store {
         Ok(())
     }
 
+    /// The nonce for the next hub request: one more than any used before, durable
+    /// before the request leaves (so a crash can never reuse one).
+    pub fn next_nonce(&mut self) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        let n: u64 = tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'request_nonce'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let next = n + 1;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('request_nonce', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [next.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(next)
+    }
+
+    /// Moves the nonce on past what the hub has seen (a restored backup, a replay).
+    pub fn raise_nonce(&mut self, seen: u64) -> Result<()> {
+        let n: u64 = self
+            .meta("request_nonce")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if seen > n {
+            self.set_meta("request_nonce", &seen.to_string())?;
+        }
+        Ok(())
+    }
+
     /// Reads a meta value.
     pub fn get_meta(&self, key: &str) -> Result<Option<String>> {
         self.meta(key)

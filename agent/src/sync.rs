@@ -8,12 +8,18 @@
 //! A round cut anywhere is simply repeated: ops are idempotent by (device, number).
 
 use crate::error::{AgentError, HubError, Result};
+use crate::key;
 use crate::store::{DomainOrStore, Store};
+use cchc_common::auth::{
+    DeviceKey, EnrollRequest, EnrollResponse, DEVICE_HEADER, ENROLL_PATH, NONCE_HEADER,
+    SIGNATURE_HEADER,
+};
 use cchc_common::state::VersionVector;
 use cchc_common::sync::{
     self, ErrorBody, SyncRequest, SyncResponse, MAX_BATCH_OPS, MAX_WIRE_BYTES, MEDIA_TYPE,
     PROTOCOL_HEADER, PROTOCOL_VERSION, SYNC_PATH,
 };
+use cchc_common::ActorId;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,6 +29,8 @@ pub const CA_FILE: &str = "hub-ca.pem";
 const MAX_ROUNDS: usize = 1_000;
 /// Most gap repairs in one sync before giving up.
 const MAX_GAP_REPAIRS: usize = 3;
+/// Most stale-nonce retries in one sync (a replayed duplicate, a restored backup).
+const MAX_NONCE_REPAIRS: usize = 3;
 
 /// What one sync did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -45,10 +53,22 @@ pub struct Summary {
     pub hub_clock_offset_ms: i64,
 }
 
-/// A configured hub connection.
+/// A configured hub connection, signing every request with the device key.
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    device: ActorId,
+    key: DeviceKey,
+}
+
+/// What the hub answered a signed request with, when it was not a refusal.
+enum Reply {
+    /// 200 with this body.
+    Ok(Vec<u8>),
+    /// 409 gap: what the hub holds for the commune.
+    Gap(VersionVector),
+    /// 409 stale nonce: the largest the hub has seen from us.
+    Stale(u64),
 }
 
 /// Checks a hub URL given by a person: HTTPS only.
@@ -82,9 +102,13 @@ pub fn read_ca(path: &Path) -> Result<Vec<u8>> {
 }
 
 impl Client {
-    /// The client for the hub configured in `dir`.
+    /// The client for the hub configured in `dir`, with the device's key.
     pub fn new(dir: &Path, store: &Store) -> Result<Client> {
         let base = store.get_meta("hub_url")?.ok_or(HubError::NotConfigured)?;
+        if !key::exists(dir) {
+            return Err(HubError::NotEnrolled.into());
+        }
+        let key = key::load(dir)?;
         let ca_path: PathBuf = dir.join(CA_FILE);
         let pem = read_ca(&ca_path)?;
         let ca = reqwest::Certificate::from_pem(&pem).map_err(|e| AgentError::BadFile {
@@ -100,7 +124,12 @@ impl Client {
             .user_agent(concat!("cchc-agent/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| AgentError::HubSetting(format!("cannot set up HTTPS: {e}")))?;
-        Ok(Client { http, base })
+        Ok(Client {
+            http,
+            base,
+            device: store.identity()?.actor,
+            key,
+        })
     }
 
     /// The hub URL.
@@ -115,22 +144,39 @@ impl Client {
         }
     }
 
-    /// One request. `Ok(Err(acked))` is a gap the hub reported, with what it holds.
+    /// One signed request with a fresh nonce.
     async fn post(
         &self,
+        store: &mut Store,
+        path: &str,
+        content_type: &str,
+        gzip: bool,
         body: Vec<u8>,
-    ) -> Result<std::result::Result<SyncResponse, VersionVector>, HubError> {
-        let mut resp = self
+    ) -> Result<Reply> {
+        let nonce = store.next_nonce()?;
+        let signature = self.key.sign("POST", path, self.device, nonce, &body);
+        let mut req = self
             .http
-            .post(format!("{}{SYNC_PATH}", self.base))
+            .post(format!("{}{path}", self.base))
             .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-            .header(reqwest::header::CONTENT_TYPE, MEDIA_TYPE)
-            .header(reqwest::header::CONTENT_ENCODING, "gzip")
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .header(DEVICE_HEADER, self.device.to_string())
+            .header(NONCE_HEADER, nonce.to_string())
+            .header(SIGNATURE_HEADER, signature);
+        if gzip {
+            req = req.header(reqwest::header::CONTENT_ENCODING, "gzip");
+        }
+        let mut resp = req
             .body(body)
             .send()
             .await
             .map_err(|e| self.unreachable(error_chain(&e)))?;
         let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
         let mut bytes = Vec::new();
         while let Some(chunk) = resp
             .chunk()
@@ -138,14 +184,14 @@ impl Client {
             .map_err(|e| self.unreachable(format!("response cut: {}", error_chain(&e))))?
         {
             if bytes.len() + chunk.len() > MAX_WIRE_BYTES {
-                return Err(self.unreachable("response larger than the protocol allows"));
+                return Err(self
+                    .unreachable("response larger than the protocol allows")
+                    .into());
             }
             bytes.extend_from_slice(&chunk);
         }
         if status == 200 {
-            return sync::decode::<SyncResponse>(&bytes)
-                .map(Ok)
-                .map_err(|e| self.unreachable(format!("response damaged in transit: {e}")));
+            return Ok(Reply::Ok(bytes));
         }
         let err: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
         match err {
@@ -153,19 +199,75 @@ impl Client {
                 acked: Some(acked),
                 error,
                 ..
-            }) if status == 409 && error == "seq_gap" => Ok(Err(acked)),
+            }) if status == 409 && error == "seq_gap" => Ok(Reply::Gap(acked)),
+            Some(ErrorBody {
+                last_nonce: Some(last),
+                error,
+                ..
+            }) if status == 409 && error == "stale_nonce" => Ok(Reply::Stale(last)),
+            // Rate limited: nothing is wrong, come back later.
+            Some(e) if status == 429 => Err(self
+                .unreachable(format!(
+                    "the hub asks to wait {} s ({})",
+                    retry_after.unwrap_or(60),
+                    e.message
+                ))
+                .into()),
             Some(e) if (400..500).contains(&status) => Err(HubError::Refused {
                 status,
                 code: e.error,
                 message: e.message,
                 message_vi: e.message_vi,
-            }),
+            }
+            .into()),
             // 5xx, or an answer that is not the hub's (a proxy's error page): transient.
-            _ => Err(self.unreachable(format!(
-                "HTTP {status}: {}",
-                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-            ))),
+            _ => Err(self
+                .unreachable(format!(
+                    "HTTP {status}: {}",
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                ))
+                .into()),
         }
+    }
+
+    /// Enrolls this device with a one-time code: the hub binds it (and its public
+    /// key) to the commune. Asking again after a lost answer is harmless.
+    pub async fn enroll(&self, store: &mut Store, code: &str) -> Result<EnrollResponse> {
+        let id = store.identity()?;
+        let req = EnrollRequest {
+            protocol: PROTOCOL_VERSION,
+            code: code.to_string(),
+            unit: id.unit,
+            device: id.actor,
+            public_key: self.key.public(),
+            agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        let body = serde_json::to_vec(&req).expect("serializes");
+        for _ in 0..MAX_NONCE_REPAIRS {
+            match self
+                .post(store, ENROLL_PATH, "application/json", false, body.clone())
+                .await?
+            {
+                Reply::Ok(bytes) => {
+                    let r: EnrollResponse = serde_json::from_slice(&bytes)
+                        .map_err(|e| self.unreachable(format!("enrollment answer damaged: {e}")))?;
+                    if r.device != id.actor || r.unit != id.unit {
+                        return Err(self
+                            .unreachable(format!(
+                                "enrollment answer for device {} / commune {} does not match this agent",
+                                r.device, r.unit
+                            ))
+                            .into());
+                    }
+                    return Ok(r);
+                }
+                Reply::Stale(last) => store.raise_nonce(last)?,
+                Reply::Gap(_) => break,
+            }
+        }
+        Err(self
+            .unreachable("the hub did not accept the enrollment request")
+            .into())
     }
 }
 
@@ -188,6 +290,7 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
         ..Summary::default()
     };
     let mut gaps = 0;
+    let mut stale = 0;
     for _ in 0..MAX_ROUNDS {
         let acked = store.hub_acked()?;
         let ops = store.ops_since_limited(&acked, MAX_BATCH_OPS)?;
@@ -204,9 +307,13 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
             ops,
             sent_ms: t0.max(0) as u64,
         };
-        let resp = match client.post(sync::encode(&req)).await? {
-            Ok(r) => r,
-            Err(hub_acked) => {
+        let reply = client
+            .post(store, SYNC_PATH, MEDIA_TYPE, true, sync::encode(&req))
+            .await?;
+        let resp: SyncResponse = match reply {
+            Reply::Ok(bytes) => sync::decode(&bytes)
+                .map_err(|e| client.unreachable(format!("response damaged in transit: {e}")))?,
+            Reply::Gap(hub_acked) => {
                 // The hub lacks ops we thought it held (restored from a backup, say):
                 // re-send from what it holds.
                 gaps += 1;
@@ -220,6 +327,18 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
                     .into());
                 }
                 store.set_hub_acked(&hub_acked)?;
+                continue;
+            }
+            Reply::Stale(last) => {
+                // A duplicate of ours got there first, or this database was restored
+                // from a backup: move past what the hub has seen and ask again.
+                stale += 1;
+                if stale > MAX_NONCE_REPAIRS {
+                    return Err(client
+                        .unreachable("the hub keeps refusing our request numbers")
+                        .into());
+                }
+                store.raise_nonce(last)?;
                 continue;
             }
         };

@@ -6,9 +6,11 @@
 //! [`period`], [`score`], [`text`], [`definitions`] (the domain vocabulary), [`hlc`]
 //! (time), [`op`] (the versioned op envelope), [`crdt`] (objects and `apply_op`),
 //! [`merge`] (the rules for integrating a peer's ops), [`state`] (an in-memory replica),
-//! [`sync`] (the agent–hub protocol) and [`view`] (the `show --json` document).
+//! [`sync`] (the agent–hub protocol), [`auth`] (enrollment codes and request
+//! signatures) and [`view`] (the `show --json` document).
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod crdt;
 pub mod definitions;
 pub mod error;

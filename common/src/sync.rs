@@ -89,6 +89,10 @@ pub struct ErrorBody {
     /// What the hub holds for the commune, when that lets the agent recover (gaps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acked: Option<VersionVector>,
+    /// The largest nonce the hub has seen from the device, when a request reused one
+    /// (a replay, or a device restored from a backup): the next must be larger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_nonce: Option<u64>,
 }
 
 /// A body that cannot be decoded.
@@ -171,6 +175,7 @@ mod tests {
             message: "y".into(),
             message_vi: "z".into(),
             acked: None,
+            last_nonce: None,
         };
         let b = encode(&r);
         assert_eq!(decode::<ErrorBody>(&b).unwrap(), r);

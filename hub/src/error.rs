@@ -8,6 +8,167 @@ use cchc_common::{DomainError, Lang, Localize};
 use std::path::PathBuf;
 use thiserror::Error;
 
+/// A request or command refused for who is asking: authentication, authorisation,
+/// replay and rate limits. Each says what is missing and what to do.
+#[derive(Debug, Error)]
+pub enum Denied {
+    /// A device request without its signature headers.
+    #[error("the request is not signed: header {missing} is missing (agents sign every request)")]
+    NotSigned {
+        /// Missing header.
+        missing: &'static str,
+    },
+    /// A signature header, device id or nonce that is not well-formed.
+    #[error("bad credentials: {0}")]
+    Malformed(String),
+    /// A device id the hub never enrolled.
+    #[error("device {device} is not enrolled with this hub; enroll it with a code from the province (cchc-agent init --code)")]
+    UnknownDevice {
+        /// Device id.
+        device: String,
+    },
+    /// The signature does not verify with the device's key.
+    #[error("the signature of device {device} does not match this request")]
+    BadSignature {
+        /// Device id.
+        device: String,
+    },
+    /// A revoked device.
+    #[error("device {device} was revoked by the province; contact the province (Phòng Tham mưu Công an tỉnh) to enroll this computer again")]
+    Revoked {
+        /// Device id.
+        device: String,
+    },
+    /// A device writing for a commune it is not enrolled for.
+    #[error("device {device} is enrolled for commune {bound}; this request writes for commune {unit}, so nothing was stored")]
+    WrongCommune {
+        /// Device id.
+        device: String,
+        /// Its commune.
+        bound: u32,
+        /// The commune the request writes for.
+        unit: u32,
+    },
+    /// An enrollment code that does not exist (mistyped or guessed).
+    #[error("enrollment code not recognised: check it, or ask the province for a new one")]
+    BadCode,
+    /// An enrollment code already used by another device.
+    #[error("this enrollment code was already used; ask the province for a new one")]
+    CodeUsed,
+    /// An expired enrollment code.
+    #[error("this enrollment code expired; ask the province for a new one")]
+    CodeExpired,
+    /// An enrollment code made for another commune.
+    #[error("this enrollment code is for commune {code_unit}; this computer was set up for commune {unit}")]
+    CodeForOtherUnit {
+        /// The code's commune.
+        code_unit: u32,
+        /// The device's commune.
+        unit: u32,
+    },
+    /// A device id enrolled before with another key.
+    #[error("device {device} is already enrolled with another key")]
+    DeviceExists {
+        /// Device id.
+        device: String,
+    },
+    /// A request reusing a nonce: a replay, or a device restored from a backup.
+    #[error("device {device} sent nonce {nonce}, but the hub has seen {last}: the request was replayed or is stale")]
+    StaleNonce {
+        /// Device id.
+        device: String,
+        /// Nonce sent.
+        nonce: u64,
+        /// Largest seen.
+        last: u64,
+    },
+    /// No session: sign in first.
+    #[error("sign in first (POST /api/v1/login)")]
+    NoSession,
+    /// The session ran out.
+    #[error("the session expired; sign in again")]
+    SessionExpired,
+    /// Wrong user name or password.
+    #[error("wrong user name or password")]
+    LoginFailed,
+    /// The user's role does not allow this.
+    #[error("user {user} has role {role}; this needs role {needs}")]
+    Role {
+        /// User.
+        user: String,
+        /// Their role.
+        role: &'static str,
+        /// Role needed.
+        needs: &'static str,
+    },
+    /// Too many requests from one address or device.
+    #[error("too many {what}; try again in {retry_after_s} s")]
+    RateLimited {
+        /// What was limited.
+        what: &'static str,
+        /// Seconds until the next attempt may pass.
+        retry_after_s: u64,
+    },
+}
+
+impl Denied {
+    /// HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Denied::Revoked { .. }
+            | Denied::WrongCommune { .. }
+            | Denied::CodeForOtherUnit { .. }
+            | Denied::Role { .. } => 403,
+            Denied::DeviceExists { .. } | Denied::StaleNonce { .. } => 409,
+            Denied::RateLimited { .. } => 429,
+            _ => 401,
+        }
+    }
+
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Denied::NotSigned { .. } => "not_signed",
+            Denied::Malformed(_) | Denied::BadSignature { .. } => "bad_signature",
+            Denied::UnknownDevice { .. } => "unknown_device",
+            Denied::Revoked { .. } => "device_revoked",
+            Denied::WrongCommune { .. } | Denied::CodeForOtherUnit { .. } => "wrong_commune",
+            Denied::BadCode => "bad_code",
+            Denied::CodeUsed => "code_used",
+            Denied::CodeExpired => "code_expired",
+            Denied::DeviceExists { .. } => "device_exists",
+            Denied::StaleNonce { .. } => "stale_nonce",
+            Denied::NoSession => "no_session",
+            Denied::SessionExpired => "session_expired",
+            Denied::LoginFailed => "login_failed",
+            Denied::Role { .. } => "forbidden",
+            Denied::RateLimited { .. } => "rate_limited",
+        }
+    }
+
+    fn vi(&self) -> String {
+        match self {
+            Denied::NotSigned { missing } => format!("yêu cầu chưa được ký: thiếu tiêu đề {missing}"),
+            Denied::Malformed(d) => format!("thông tin xác thực không hợp lệ: {d}"),
+            Denied::UnknownDevice { device } => format!("máy {device} chưa được đăng ký với máy chủ tỉnh; hãy đăng ký bằng mã do Công an tỉnh cấp (cchc-agent init --code)"),
+            Denied::BadSignature { device } => format!("chữ ký của máy {device} không khớp với yêu cầu"),
+            Denied::Revoked { device } => format!("máy {device} đã bị Công an tỉnh thu hồi quyền gửi dữ liệu; hãy liên hệ Phòng Tham mưu Công an tỉnh để đăng ký lại máy này"),
+            Denied::WrongCommune { device, bound, unit } => format!("máy {device} được đăng ký cho đơn vị {bound}; yêu cầu này ghi dữ liệu của đơn vị {unit} nên không được lưu"),
+            Denied::BadCode => "mã đăng ký không đúng: hãy kiểm tra lại, hoặc xin Công an tỉnh mã mới".into(),
+            Denied::CodeUsed => "mã đăng ký này đã được dùng; hãy xin Công an tỉnh mã mới".into(),
+            Denied::CodeExpired => "mã đăng ký này đã hết hạn; hãy xin Công an tỉnh mã mới".into(),
+            Denied::CodeForOtherUnit { code_unit, unit } => format!("mã đăng ký này dành cho đơn vị {code_unit}; máy này được khởi tạo cho đơn vị {unit}"),
+            Denied::DeviceExists { device } => format!("máy {device} đã được đăng ký với khóa khác"),
+            Denied::StaleNonce { device, nonce, last } => format!("máy {device} gửi số thứ tự {nonce} nhưng máy chủ đã nhận {last}: yêu cầu bị gửi lại hoặc đã cũ"),
+            Denied::NoSession => "hãy đăng nhập trước".into(),
+            Denied::SessionExpired => "phiên đăng nhập đã hết hạn; hãy đăng nhập lại".into(),
+            Denied::LoginFailed => "sai tên đăng nhập hoặc mật khẩu".into(),
+            Denied::Role { user, role, needs } => format!("người dùng {user} có vai trò {role}; việc này cần vai trò {needs}"),
+            Denied::RateLimited { retry_after_s, .. } => format!("quá nhiều yêu cầu; hãy thử lại sau {retry_after_s} giây"),
+        }
+    }
+}
+
 /// Everything a hub command or request can fail with.
 #[derive(Debug, Error)]
 pub enum HubError {
@@ -99,6 +260,12 @@ pub enum HubError {
         /// Cause.
         source: std::io::Error,
     },
+    /// Refused for who is asking.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// Something named that does not exist (a device, a user).
+    #[error("{0}")]
+    NotFound(String),
     /// An internal failure (a task that died).
     #[error("{0}")]
     Internal(String),
@@ -131,6 +298,8 @@ pub mod exit {
     pub const STATE: i32 = 4;
     /// The database is damaged or foreign.
     pub const DATABASE: i32 = 5;
+    /// Refused: not allowed, or already done (a used name, a revoked device).
+    pub const DENIED: i32 = 6;
 }
 
 impl HubError {
@@ -161,6 +330,8 @@ impl HubError {
                 ..
             } => 409,
             HubError::Refused { .. } | HubError::Invalid(_) | HubError::BadDefinitions(_) => 422,
+            HubError::Denied(d) => d.status(),
+            HubError::NotFound(_) => 404,
             _ => 500,
         }
     }
@@ -186,6 +357,8 @@ impl HubError {
             },
             HubError::BadDefinitions(_) => "bad_definitions",
             HubError::Invalid(_) => "invalid",
+            HubError::Denied(d) => d.code(),
+            HubError::NotFound(_) => "not_found",
             _ => "internal",
         }
     }
@@ -209,13 +382,20 @@ impl HubError {
                 HubError::Refused { acked, .. } => acked.clone(),
                 _ => None,
             },
+            last_nonce: match self {
+                HubError::Denied(Denied::StaleNonce { last, .. }) => Some(*last),
+                _ => None,
+            },
         }
     }
 
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            HubError::Invalid(_) | HubError::BadDefinitions(_) => exit::INVALID,
+            HubError::Invalid(_) | HubError::BadDefinitions(_) | HubError::NotFound(_) => {
+                exit::INVALID
+            }
+            HubError::Denied(_) => exit::DENIED,
             HubError::NotInitialised { .. } | HubError::AlreadyInitialised { .. } => exit::STATE,
             HubError::BadDatabase { .. } | HubError::Sql(_) => exit::DATABASE,
             _ => exit::FAILURE,
@@ -249,6 +429,7 @@ impl Localize for HubError {
                 "máy {device} thuộc đơn vị {bound}; không được gửi dữ liệu của đơn vị {unit}"
             ),
             HubError::Refused { source, .. } => source.localize(lang),
+            HubError::Denied(d) => d.vi(),
             HubError::Invalid(e) => e.localize(lang),
             other => other.to_string(),
         }

@@ -1,11 +1,15 @@
 //! `cchc-hub`: the provincial hub. Entry point: parses the command line (clap), runs
 //! one command, and maps its error to a message and an exit code in this one place.
 //!
-//! Layers: `main` (CLI) → `server` (init, serve) → `routes` (HTTP) → `sync` (one
-//! protocol exchange) → `store` (the `Store` trait; merge rules from
-//! `cchc_common::merge`) → `store::sqlite`. `views` renders status and report; `tls`
-//! makes and loads certificates; `demo` is the README's first command.
+//! Layers: `main` (CLI) → `server` (init, serve, admin commands) → `routes` (HTTP,
+//! default deny) → `auth` (sessions, device signatures, rate limits) and `admin`
+//! (codes, devices, users, audit) → `sync` (one protocol exchange) → `store` (the
+//! `Store` and `Access` traits; merge rules from `cchc_common::merge`) →
+//! `store::sqlite`. `views` renders status and report; `tls` makes and loads
+//! certificates; `demo` is the README's first command.
 
+mod admin;
+mod auth;
 mod demo;
 mod error;
 mod routes;
@@ -45,11 +49,46 @@ enum Command {
         #[arg(long = "host")]
         hosts: Vec<String>,
     },
-    /// Serve agents over HTTPS.
+    /// Serve agents and signed-in users over HTTPS.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8443")]
         listen: String,
+        /// Seconds a client may take for its TLS handshake, its request headers, and
+        /// each piece of its body before it is dropped.
+        #[arg(long, default_value_t = 30)]
+        client_timeout: u64,
+        /// Requests per second allowed from one address (burst: ten times this).
+        #[arg(long, default_value_t = 100)]
+        rate_ip: u32,
+        /// Sign-in and enrollment attempts per minute allowed from one address (also
+        /// the burst).
+        #[arg(long, default_value_t = 10)]
+        rate_guesses: u32,
+        /// Sync requests per second allowed from one device (burst: 60 times this).
+        #[arg(long, default_value_t = 2)]
+        rate_device: u32,
+    },
+    /// One-time enrollment codes for communes' computers.
+    #[command(subcommand)]
+    Enroll(EnrollCmd),
+    /// Enrolled devices: list, revoke.
+    #[command(subcommand)]
+    Device(DeviceCmd),
+    /// Hub users (admin, analyst, viewer): add, change password, remove, list.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// The audit log: enrollments, revocations, sign-ins, refused requests, admin actions.
+    Audit {
+        /// Newest entries shown.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Only actions starting with this (e.g. enroll, device.revoke, login, sync).
+        #[arg(long)]
+        action: Option<String>,
+        /// Print the stable JSON document.
+        #[arg(long)]
+        json: bool,
     },
     /// Every commune of the province: last sync, ops held, pledges, self-scores.
     Status {
@@ -74,6 +113,65 @@ enum Command {
         /// Keep the demo's data here (default: a new directory under the system temp dir).
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum EnrollCmd {
+    /// Make a one-time code that enrolls one computer for one commune.
+    Create {
+        /// Commune code (mã đơn vị hành chính cấp xã).
+        #[arg(long)]
+        unit: String,
+        /// How long the code stays valid: 7d, 12h, 30m (at most 90d).
+        #[arg(long, default_value = "7d")]
+        expires: String,
+        /// Print {"code", "unit", "expires"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DeviceCmd {
+    /// Every enrolled device: commune, enrolled, last seen, revoked.
+    List {
+        /// Print the stable JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a device (a lost or replaced PC); its data stays.
+    Revoke {
+        /// Device id (16 hex digits, from `device list`).
+        id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCmd {
+    /// Add a user; the password is asked for (or read from one line of stdin).
+    Add {
+        /// Login name.
+        name: String,
+        /// admin, analyst or viewer.
+        #[arg(long)]
+        role: String,
+    },
+    /// Change a user's password (their sessions end).
+    Passwd {
+        /// Login name.
+        name: String,
+    },
+    /// Remove a user (their sessions end).
+    Remove {
+        /// Login name.
+        name: String,
+    },
+    /// List users and roles.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -113,7 +211,43 @@ fn main() {
     let dir = cli.data_dir.unwrap_or_else(|| PathBuf::from("cchc-hub"));
     let result = match cli.command {
         Command::Init { province, hosts } => server::init(&dir, &province, hosts, lang),
-        Command::Serve { listen } => server::serve(&dir, &listen, lang),
+        Command::Serve {
+            listen,
+            client_timeout,
+            rate_ip,
+            rate_guesses,
+            rate_device,
+        } => {
+            let rates = auth::Rates {
+                ip_per_s: rate_ip,
+                ip_burst: rate_ip.saturating_mul(10),
+                guesses_per_min: rate_guesses,
+                guesses_burst: rate_guesses,
+                device_per_s: rate_device,
+                device_burst: rate_device.saturating_mul(60),
+            };
+            let opts = server::ServeOptions {
+                rates,
+                client_timeout: std::time::Duration::from_secs(client_timeout.max(1)),
+            };
+            server::serve(&dir, &listen, opts, lang)
+        }
+        Command::Enroll(EnrollCmd::Create {
+            unit,
+            expires,
+            json,
+        }) => server::enroll_create(&dir, &unit, &expires, json, lang),
+        Command::Device(DeviceCmd::List { json }) => server::device_list(&dir, json, lang),
+        Command::Device(DeviceCmd::Revoke { id }) => server::device_revoke(&dir, &id, lang),
+        Command::User(UserCmd::Add { name, role }) => server::user_add(&dir, &name, &role, lang),
+        Command::User(UserCmd::Passwd { name }) => server::user_passwd(&dir, &name, lang),
+        Command::User(UserCmd::Remove { name }) => server::user_remove(&dir, &name, lang),
+        Command::User(UserCmd::List { json }) => server::user_list(&dir, json),
+        Command::Audit {
+            limit,
+            action,
+            json,
+        } => server::audit(&dir, limit, action.as_deref(), json),
         Command::Status { json } => server::status(&dir, json, lang),
         Command::Report { period, json } => server::report(&dir, &period, json, lang),
         Command::Definitions(DefinitionsCmd::Publish { file }) => {

@@ -1,32 +1,146 @@
-//! HTTP routes. In: requests from agents (and, later, browsers). Out: responses; every
+//! HTTP routes. In: requests from agents and signed-in people. Out: responses; every
 //! refusal is a 4xx with an [`ErrorBody`](cchc_common::sync::ErrorBody) naming the
 //! problem. Blocking store work runs on tokio's blocking pool.
+//!
+//! Default deny: only `GET /health` answers without credentials. Three routes carry
+//! their own: `/api/v1/sync` (a device signature), `/api/v1/enroll` (a one-time code
+//! and the new key's signature) and `/api/v1/login` (a password). Every other route,
+//! and every unknown path, needs a session (401 without one) and checks the role.
 
-use crate::error::HubError;
+use crate::admin::{self, Actor};
+use crate::auth::{self, Limits, Session, Signed, SESSION_COOKIE, SESSION_TTL_MS};
+use crate::error::{Denied, HubError};
 use crate::server::now_ms;
-use crate::store::Store;
-use crate::sync;
+use crate::store::{Access, Enrolled, HubStore, Role, Store};
+use crate::{sync, views};
 use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{ConnectInfo, Path as UrlPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
+use cchc_common::auth::{normalize_code, EnrollRequest, EnrollResponse, ENROLL_PATH};
 use cchc_common::sync::{MAX_WIRE_BYTES, MEDIA_TYPE, PROTOCOL_HEADER, SYNC_PATH};
-use std::sync::Arc;
+use cchc_common::{Definitions, Period, UnitCode};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Largest body of a sign-in, enrollment or admin request.
+const SMALL_BODY: usize = 64 << 10;
+/// Largest definitions document published over HTTPS.
+const DEFINITIONS_BODY: usize = 1 << 20;
+/// How long a refusal of one kind from one address is logged only once.
+const AUDIT_QUIET_MS: i64 = 60_000;
 
 /// Shared state of the routes.
 #[derive(Clone)]
 pub struct AppState {
     /// The store.
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn HubStore>,
+    /// Rate limits.
+    pub limits: Arc<Limits>,
+    /// Longest wait for the next piece of a request body.
+    pub body_idle: Duration,
+    /// Refusals recently logged: (address, action, code) → (when, suppressed since).
+    quiet: Arc<Mutex<QuietMap>>,
+}
+
+/// (address, action, refusal code) → (when last logged, refusals not logged since).
+type QuietMap = HashMap<(IpAddr, String, &'static str), (i64, u64)>;
+
+impl AppState {
+    /// State for a store and limits.
+    pub fn new(store: Arc<dyn HubStore>, limits: Limits, body_idle: Duration) -> AppState {
+        AppState {
+            store,
+            limits: Arc::new(limits),
+            body_idle,
+            quiet: Arc::default(),
+        }
+    }
+
+    /// Logs a refused request to the audit log, at most once a minute per address,
+    /// action and reason (a flood of guesses must not flood the log); the next entry
+    /// counts the ones left out.
+    async fn audit_refusal(
+        &self,
+        ip: IpAddr,
+        actor: String,
+        action: &str,
+        target: String,
+        e: &HubError,
+    ) {
+        if e.status() >= 500 {
+            return;
+        }
+        let now = now_ms();
+        let key = (ip, action.to_string(), e.code());
+        let suppressed = {
+            let mut q = self.quiet.lock().unwrap_or_else(|p| p.into_inner());
+            if q.len() > 10_000 {
+                q.retain(|_, (at, _)| now - *at < AUDIT_QUIET_MS);
+            }
+            match q.get_mut(&key) {
+                Some((at, n)) if now - *at < AUDIT_QUIET_MS => {
+                    *n += 1;
+                    return;
+                }
+                Some((at, n)) => {
+                    let s = *n;
+                    *at = now;
+                    *n = 0;
+                    s
+                }
+                None => {
+                    q.insert(key, (now, 0));
+                    0
+                }
+            }
+        };
+        let mut detail = e.to_string();
+        if suppressed > 0 {
+            detail.push_str(&format!(
+                " (+{suppressed} similar in the previous minute not logged)"
+            ));
+        }
+        let entry = Actor {
+            name: actor,
+            ip: Some(ip.to_string()),
+        }
+        .entry(action, target, e.code(), detail);
+        let store = self.store.clone();
+        let _ = blocking(move || store.audit(&entry, now)).await;
+    }
 }
 
 /// The router.
 pub fn router(state: AppState) -> Router {
+    let signed_in = Router::new()
+        .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/logout", post(logout))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/report", get(report))
+        .route("/api/v1/devices", get(devices))
+        .route("/api/v1/devices/{id}/revoke", post(revoke))
+        .route("/api/v1/enrollments", post(create_enrollment))
+        .route("/api/v1/definitions", post(publish_definitions))
+        .route("/api/v1/audit", get(audit))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_session,
+        ));
     Router::new()
         .route("/health", get(health))
         .route(SYNC_PATH, post(sync_route))
+        .route(ENROLL_PATH, post(enroll_route))
+        .route("/api/v1/login", post(login))
+        .merge(signed_in)
+        .fallback(fallback)
+        .layer(middleware::from_fn_with_state(state.clone(), per_address))
         .with_state(state)
 }
 
@@ -44,7 +158,7 @@ impl IntoResponse for HubError {
             tracing::warn!(code = self.code(), error = %self, "request refused");
         }
         let body = serde_json::to_vec(&self.body()).expect("error bodies serialize");
-        (
+        let mut resp = (
             status,
             [(
                 header::CONTENT_TYPE,
@@ -52,7 +166,70 @@ impl IntoResponse for HubError {
             )],
             body,
         )
-            .into_response()
+            .into_response();
+        if let HubError::Denied(Denied::RateLimited { retry_after_s, .. }) = &self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
+        }
+        resp
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, HubError> + Send + 'static,
+) -> Result<T, HubError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| HubError::Internal(format!("store task failed: {e}")))?
+}
+
+fn client_ip(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+/// Every request from one address counts against its limit.
+async fn per_address(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let ip = client_ip(&req);
+    if let Err(e) = state.limits.request(ip) {
+        state
+            .audit_refusal(
+                ip,
+                "anonymous".into(),
+                "request",
+                req.uri().path().to_string(),
+                &e,
+            )
+            .await;
+        return e.into_response();
+    }
+    next.run(req).await
+}
+
+async fn session_of(state: &AppState, headers: &HeaderMap) -> Result<Session, HubError> {
+    let token = auth::token_of(headers).ok_or(Denied::NoSession)?;
+    let store = state.store.clone();
+    blocking(move || Session::of_token(store.as_ref(), &token, now_ms())).await
+}
+
+/// The session guard of every signed-in route.
+async fn require_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    match session_of(&state, req.headers()).await {
+        Ok(s) => {
+            req.extensions_mut().insert(s);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Unknown paths: 401 without a session (nothing is revealed), 404 with one.
+async fn fallback(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    match session_of(&state, &headers).await {
+        Ok(_) => HubError::NotFound(format!("no such page: {}", uri.path())).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -60,43 +237,79 @@ impl IntoResponse for HubError {
 /// that is still sending gets to read the 413 instead of a reset connection.
 const DRAIN_LIMIT: usize = 4 * MAX_WIRE_BYTES;
 
-/// Reads a request body of at most `MAX_WIRE_BYTES`. A longer body is read on (and
-/// discarded) up to `DRAIN_LIMIT` before it is refused; a body cut off by the client
-/// is refused as unreadable.
-async fn read_body(body: Body) -> Result<Bytes, HubError> {
+/// Reads a request body of at most `limit` bytes, waiting at most `idle` for each
+/// piece (a client that stalls is dropped). A longer body is read on (and discarded)
+/// up to `DRAIN_LIMIT` before it is refused; a body cut off is refused as unreadable.
+async fn read_body(body: Body, limit: usize, idle: Duration) -> Result<Bytes, HubError> {
     use http_body_util::BodyExt;
     let mut body = body;
     let mut buf: Vec<u8> = Vec::new();
     let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| HubError::BodyRead(e.to_string()))?;
+    loop {
+        let frame = match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => {
+                return Err(HubError::BodyRead(format!(
+                    "no data for {} s; the request was dropped",
+                    idle.as_secs()
+                )))
+            }
+            Ok(None) => break,
+            Ok(Some(f)) => f.map_err(|e| HubError::BodyRead(e.to_string()))?,
+        };
         let Ok(data) = frame.into_data() else {
             continue;
         };
         seen += data.len();
-        if seen <= MAX_WIRE_BYTES {
+        if seen <= limit {
             buf.extend_from_slice(&data);
         } else if seen > DRAIN_LIMIT {
             break;
         }
     }
-    if seen > MAX_WIRE_BYTES {
+    if seen > limit {
         return Err(HubError::Wire(cchc_common::sync::WireError::TooLarge {
             size: seen,
-            limit: MAX_WIRE_BYTES,
+            limit,
         }));
     }
     Ok(Bytes::from(buf))
 }
 
-async fn sync_route(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+fn json_response(status: StatusCode, v: &Value) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        serde_json::to_vec_pretty(v).expect("serializes"),
+    )
+        .into_response()
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, HubError> {
+    serde_json::from_slice(body).map_err(|e| HubError::BodyRead(format!("{what}: {e}")))
+}
+
+async fn sync_route(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut who = "anonymous".to_string();
     let result = async {
         sync::check_header(headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()))?;
-        let body = read_body(body).await?;
+        let body = read_body(body, MAX_WIRE_BYTES, state.body_idle).await?;
+        let signed = Signed::from_headers(&headers)?;
+        who = format!("device:{}", signed.device);
         let store = state.store.clone();
-        tokio::task::spawn_blocking(move || sync::exchange(store.as_ref(), &body, now_ms()))
-            .await
-            .map_err(|e| HubError::Internal(format!("sync task failed: {e}")))?
+        let device = signed.device;
+        let known = blocking(move || store.device_auth(device)).await?;
+        let auth = signed.verify(known, "POST", SYNC_PATH, &body)?;
+        state.limits.device(auth.device)?;
+        let store = state.store.clone();
+        blocking(move || sync::exchange(store.as_ref(), &auth, signed.nonce, &body, now_ms())).await
     }
     .await;
     match result {
@@ -109,6 +322,427 @@ async fn sync_route(State(state): State<AppState>, headers: HeaderMap, body: Bod
             bytes,
         )
             .into_response(),
-        Err(e) => e.into_response(),
+        Err(e) => {
+            state
+                .audit_refusal(addr.ip(), who, "sync", String::new(), &e)
+                .await;
+            e.into_response()
+        }
     }
+}
+
+async fn enroll_route(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut target = String::new();
+    let result = async {
+        // Every attempt counts, right or wrong: this is what a code guesser needs.
+        state.limits.guess(addr.ip())?;
+        let body = read_body(body, SMALL_BODY, state.body_idle).await?;
+        let req: EnrollRequest = parse_json(&body, "enrollment request")?;
+        target = format!("unit:{} device:{}", req.unit, req.device);
+        let signed = Signed::from_headers(&headers)?;
+        if signed.device != req.device {
+            return Err(Denied::Malformed(format!(
+                "the request enrolls device {} but is signed as {}",
+                req.device, signed.device
+            ))
+            .into());
+        }
+        req.public_key
+            .verify(
+                &signed.signature,
+                "POST",
+                ENROLL_PATH,
+                signed.device,
+                signed.nonce,
+                &body,
+            )
+            .map_err(|_| Denied::BadSignature {
+                device: signed.device.to_string(),
+            })?;
+        let code = normalize_code(&req.code).map_err(|_| Denied::BadCode)?;
+        let hash = auth::sha256(code.as_bytes());
+        let store = state.store.clone();
+        let actor = Actor {
+            name: format!("device:{}", req.device),
+            ip: Some(addr.ip().to_string()),
+        };
+        let now = now_ms();
+        let entry = actor.entry(
+            "enroll.use",
+            target.clone(),
+            "ok",
+            format!("agent {}", req.agent_version),
+        );
+        let province = {
+            let store = state.store.clone();
+            blocking(move || store.province()).await?.code
+        };
+        let req2 = req.clone();
+        let nonce = signed.nonce;
+        let done = blocking(move || store.enroll(&hash, &req2, nonce, &entry, now)).await?;
+        if done == Enrolled::Again {
+            tracing::info!(device = %req.device, "enrollment repeated by the same device");
+        }
+        Ok(EnrollResponse {
+            device: req.device,
+            unit: req.unit,
+            province,
+            enrolled_ms: now,
+        })
+    }
+    .await;
+    match result {
+        Ok(r) => json_response(
+            StatusCode::OK,
+            &serde_json::to_value(r).expect("serializes"),
+        ),
+        Err(e) => {
+            state
+                .audit_refusal(addr.ip(), "anonymous".into(), "enroll.use", target, &e)
+                .await;
+            e.into_response()
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LoginRequest {
+    user: String,
+    password: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    body: Body,
+) -> Response {
+    let mut target = String::new();
+    let result = async {
+        state.limits.guess(addr.ip())?;
+        let body = read_body(body, SMALL_BODY, state.body_idle).await?;
+        let req: LoginRequest = parse_json(&body, "sign-in request")?;
+        target = format!("user:{}", req.user);
+        let store = state.store.clone();
+        let ip = addr.ip().to_string();
+        blocking(move || {
+            let user = store.user(&req.user)?;
+            let hash = user
+                .as_ref()
+                .map(|u| u.password_hash.as_str())
+                .unwrap_or(auth::dummy_hash());
+            let ok = auth::verify_password(hash, &req.password);
+            let user = match user {
+                Some(u) if ok => u,
+                _ => return Err(Denied::LoginFailed.into()),
+            };
+            let (token, hash) = auth::new_token()?;
+            let now = now_ms();
+            let expires = now + SESSION_TTL_MS;
+            let actor = Actor {
+                name: format!("user:{}", user.name),
+                ip: Some(ip),
+            };
+            store.create_session(
+                &hash,
+                &user.name,
+                expires,
+                &actor.entry("login", format!("user:{}", user.name), "ok", ""),
+                now,
+            )?;
+            Ok((token, user, expires))
+        })
+        .await
+    }
+    .await;
+    match result {
+        Ok((token, user, expires)) => {
+            let mut resp = json_response(
+                StatusCode::OK,
+                &json!({
+                    "token": token,
+                    "user": user.name,
+                    "role": user.role.as_str(),
+                    "expires": cchc_common::Date::rfc3339_vn(expires),
+                }),
+            );
+            let cookie = format!(
+                "{SESSION_COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
+                SESSION_TTL_MS / 1000
+            );
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                resp.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            resp
+        }
+        Err(e) => {
+            state
+                .audit_refusal(addr.ip(), "anonymous".into(), "login", target, &e)
+                .await;
+            e.into_response()
+        }
+    }
+}
+
+/// Runs a signed-in handler: role check, then the work; a refusal is logged.
+async fn signed_in<F>(
+    state: &AppState,
+    s: &Session,
+    addr: SocketAddr,
+    action: &str,
+    needs: Role,
+    work: F,
+) -> Response
+where
+    F: FnOnce(Arc<dyn HubStore>, Actor) -> Result<Value, HubError> + Send + 'static,
+{
+    let actor = Actor {
+        name: s.actor(),
+        ip: Some(addr.ip().to_string()),
+    };
+    let result = match s.require(needs) {
+        Ok(()) => {
+            let store = state.store.clone();
+            let a = actor.clone();
+            blocking(move || work(store, a)).await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => {
+            state
+                .audit_refusal(addr.ip(), actor.name, action, String::new(), &e)
+                .await;
+            e.into_response()
+        }
+    }
+}
+
+async fn whoami(Extension(s): Extension<Session>) -> Response {
+    json_response(
+        StatusCode::OK,
+        &json!({"user": s.user, "role": s.role.as_str()}),
+    )
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+) -> Response {
+    let hash = s.token_hash;
+    let mut resp = signed_in(
+        &state,
+        &s,
+        addr,
+        "logout",
+        Role::Viewer,
+        move |store, actor| {
+            let target = actor.name.clone();
+            store.end_session(&hash, &actor.entry("logout", target, "ok", ""), now_ms())?;
+            Ok(json!({"signed_out": true}))
+        },
+    )
+    .await;
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "cchc_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict",
+        ),
+    );
+    resp
+}
+
+async fn status(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+) -> Response {
+    signed_in(&state, &s, addr, "status", Role::Viewer, |store, _| {
+        views::status_doc(store.as_ref() as &dyn Store)
+    })
+    .await
+}
+
+fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    uri.query()?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn report(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+    uri: Uri,
+) -> Response {
+    let period = query_param(&uri, "period");
+    signed_in(&state, &s, addr, "report", Role::Viewer, move |store, _| {
+        let period: Period = period
+            .ok_or_else(|| {
+                HubError::BodyRead("add ?period=2026-11 (a month, quarter or year)".into())
+            })?
+            .parse()
+            .map_err(HubError::Invalid)?;
+        views::report_doc(store.as_ref() as &dyn Store, period)
+    })
+    .await
+}
+
+async fn devices(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+) -> Response {
+    signed_in(&state, &s, addr, "device.list", Role::Viewer, |store, _| {
+        Ok(admin::devices_doc(&store.devices()?))
+    })
+    .await
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    signed_in(
+        &state,
+        &s,
+        addr,
+        "device.revoke",
+        Role::Admin,
+        move |store, actor| {
+            let (id, done) = admin::revoke(store.as_ref() as &dyn Access, &id, &actor, now_ms())?;
+            Ok(json!({"id": id.to_string(), "revoked": true, "already": !done}))
+        },
+    )
+    .await
+}
+
+#[derive(serde::Deserialize)]
+struct EnrollmentRequest {
+    unit: u32,
+    #[serde(default)]
+    expires: Option<String>,
+}
+
+async fn create_enrollment(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+    body: Body,
+) -> Response {
+    let body = match read_body(body, SMALL_BODY, state.body_idle).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    signed_in(
+        &state,
+        &s,
+        addr,
+        "enroll.create",
+        Role::Admin,
+        move |store, actor| {
+            let req: EnrollmentRequest = parse_json(&body, "enrollment code request")?;
+            let lifetime = admin::parse_lifetime(req.expires.as_deref().unwrap_or("7d"))?;
+            let unit = UnitCode(req.unit);
+            let (code, expires) = admin::create_code(
+                store.as_ref() as &dyn Access,
+                unit,
+                lifetime,
+                &actor,
+                now_ms(),
+            )?;
+            Ok(admin::code_doc(&code, unit, expires))
+        },
+    )
+    .await
+}
+
+async fn publish_definitions(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+    body: Body,
+) -> Response {
+    let body = match read_body(body, DEFINITIONS_BODY, state.body_idle).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    signed_in(
+        &state,
+        &s,
+        addr,
+        "definitions.publish",
+        Role::Admin,
+        move |store, actor| {
+            let text = std::str::from_utf8(&body).map_err(|_| {
+                HubError::BadDefinitions("the definitions are not UTF-8 text".into())
+            })?;
+            let defs = Definitions::from_json(text)
+                .map_err(|e| HubError::BadDefinitions(e.to_string()))?;
+            let now = now_ms();
+            store.publish_definitions(&defs, now)?;
+            store.audit(
+                &actor.entry(
+                    "definitions.publish",
+                    format!("version:{}", defs.version),
+                    "ok",
+                    "",
+                ),
+                now,
+            )?;
+            Ok(json!({"published": defs.version}))
+        },
+    )
+    .await
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+    uri: Uri,
+) -> Response {
+    let limit = query_param(&uri, "limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(100usize);
+    let action = query_param(&uri, "action");
+    signed_in(&state, &s, addr, "audit", Role::Admin, move |store, _| {
+        Ok(admin::audit_doc(
+            &store.audit_log(limit.min(10_000), action.as_deref())?,
+        ))
+    })
+    .await
 }

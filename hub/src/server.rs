@@ -3,15 +3,18 @@
 //!
 //! Data directory: `hub.db` (SQLite) and `tls/` (`ca.pem` for agents; keys owner-only).
 
+use crate::admin::{self, Actor};
+use crate::auth::{Limits, Rates};
 use crate::error::{HubError, Result};
 use crate::routes::{router, AppState};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{Province, Store};
+use crate::store::{Access, HubStore, Province, Role, Store};
 use crate::{tls, views};
 use cchc_common::{Definitions, Lang, Period, UnitCatalog};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The hub's physical clock, milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -89,14 +92,23 @@ pub fn init(dir: &Path, province: &str, hosts: Vec<String>, lang: Lang) -> Resul
     Ok(())
 }
 
+/// Settings of `serve` beyond the address.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// Rate limits.
+    pub rates: Rates,
+    /// Longest wait for a request's headers, and for each piece of its body.
+    pub client_timeout: Duration,
+}
+
 /// `cchc-hub serve`: prints `listening on https://ADDR` once accepting, and stops
 /// cleanly on SIGINT or SIGTERM.
-pub fn serve(dir: &Path, listen: &str, lang: Lang) -> Result<()> {
+pub fn serve(dir: &Path, listen: &str, opts: ServeOptions, lang: Lang) -> Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
-    let store: Arc<dyn Store> = Arc::new(open(dir)?);
+    let store: Arc<dyn HubStore> = Arc::new(open(dir)?);
     let province = store.province()?;
     let config = tls::server_config(&dir.join("tls"))?;
     let addr: SocketAddr = listen.parse().map_err(|_| HubError::Io {
@@ -123,12 +135,29 @@ pub fn serve(dir: &Path, listen: &str, lang: Lang) -> Result<()> {
             tracing::info!("shutting down");
             shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
         });
-        let app = router(AppState { store });
-        let server = axum_server::from_tcp_rustls(
-            listener,
+        let state = AppState::new(store, Limits::new(opts.rates), opts.client_timeout);
+        let limits = state.limits.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limits.tidy();
+            }
+        });
+        let app = router(state);
+        let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
             axum_server::tls_rustls::RustlsConfig::from_config(config),
         )
-        .handle(handle);
+        .handshake_timeout(opts.client_timeout);
+        let mut server = axum_server::from_tcp(listener)
+            .acceptor(acceptor)
+            .handle(handle);
+        // A client that opens a connection and then dribbles its headers is dropped.
+        server
+            .http_builder()
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(opts.client_timeout);
         println!(
             "{} {} — listening on https://{bound}",
             lang.pick("Máy chủ tỉnh", "Hub of"),
@@ -137,7 +166,7 @@ pub fn serve(dir: &Path, listen: &str, lang: Lang) -> Result<()> {
         use std::io::Write;
         let _ = std::io::stdout().flush();
         server
-            .serve(app.into_make_service())
+            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
             .await
             .map_err(|e| HubError::io(bound.to_string(), e))
     })
@@ -197,7 +226,17 @@ pub fn publish_definitions(dir: &Path, file: &Path, lang: Lang) -> Result<()> {
     let text = std::fs::read_to_string(file).map_err(|e| HubError::io(file, e))?;
     let defs = Definitions::from_json(&text)
         .map_err(|e| HubError::BadDefinitions(format!("{}: {e}", file.display())))?;
-    store.publish_definitions(&defs, now_ms())?;
+    let now = now_ms();
+    store.publish_definitions(&defs, now)?;
+    store.audit(
+        &Actor::cli().entry(
+            "definitions.publish",
+            format!("version:{}", defs.version),
+            "ok",
+            file.display().to_string(),
+        ),
+        now,
+    )?;
     println!(
         "{} {}",
         lang.pick(
@@ -206,5 +245,209 @@ pub fn publish_definitions(dir: &Path, file: &Path, lang: Lang) -> Result<()> {
         ),
         defs.version
     );
+    Ok(())
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).expect("serializes"));
+}
+
+/// `cchc-hub enroll create`.
+pub fn enroll_create(dir: &Path, unit: &str, expires: &str, json: bool, lang: Lang) -> Result<()> {
+    let store = open(dir)?;
+    let unit = cchc_common::UnitCode::parse(unit).map_err(HubError::Invalid)?;
+    let lifetime = admin::parse_lifetime(expires)?;
+    let (code, expires_ms) = admin::create_code(&store, unit, lifetime, &Actor::cli(), now_ms())?;
+    if json {
+        print_json(&admin::code_doc(&code, unit, expires_ms));
+    } else {
+        let name = store
+            .unit_status()?
+            .into_iter()
+            .find(|u| u.unit == unit)
+            .map(|u| u.name)
+            .unwrap_or_default();
+        println!("{code}");
+        match lang {
+            Lang::Vi => println!(
+                "Mã đăng ký dùng một lần cho {name} ({unit}), hết hạn {}.\nTrên máy của xã: cchc-agent init --unit {unit} --hub <địa chỉ> --ca ca.pem --code {code}",
+                cchc_common::Date::display_vn(expires_ms)
+            ),
+            Lang::En => println!(
+                "One-time enrollment code for {name} ({unit}), expires {}.\nOn the commune's computer: cchc-agent init --unit {unit} --hub <address> --ca ca.pem --code {code}",
+                cchc_common::Date::display_vn(expires_ms)
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// `cchc-hub device list`.
+pub fn device_list(dir: &Path, json: bool, lang: Lang) -> Result<()> {
+    let devices = open(dir)?.devices()?;
+    if json {
+        print_json(&admin::devices_doc(&devices));
+        return Ok(());
+    }
+    if devices.is_empty() {
+        println!(
+            "{}",
+            lang.pick("Chưa có máy nào được đăng ký.", "No device enrolled yet.")
+        );
+    }
+    for d in devices {
+        println!(
+            "{}  {:>5} {:<28} {} {}  {} {}{}",
+            d.device,
+            d.unit,
+            d.unit_name,
+            lang.pick("đăng ký", "enrolled"),
+            cchc_common::Date::display_vn(d.enrolled_ms),
+            lang.pick("liên lạc cuối", "last seen"),
+            d.last_seen_ms
+                .map(cchc_common::Date::display_vn)
+                .unwrap_or_else(|| "—".into()),
+            match d.revoked_ms {
+                Some(at) => format!(
+                    "  {} {}",
+                    lang.pick("ĐÃ THU HỒI", "REVOKED"),
+                    cchc_common::Date::display_vn(at)
+                ),
+                None => String::new(),
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `cchc-hub device revoke`.
+pub fn device_revoke(dir: &Path, id: &str, lang: Lang) -> Result<()> {
+    let store = open(dir)?;
+    let (id, done) = admin::revoke(&store, id, &Actor::cli(), now_ms())?;
+    if done {
+        println!(
+            "{} {id}. {}",
+            lang.pick("Đã thu hồi máy", "Revoked device"),
+            lang.pick(
+                "Dữ liệu máy đã gửi được giữ nguyên; lần kết nối tới máy sẽ bị từ chối.",
+                "Its data stays; its next request will be refused."
+            )
+        );
+    } else {
+        println!(
+            "{} {id}",
+            lang.pick("Máy đã bị thu hồi từ trước:", "Already revoked:")
+        );
+    }
+    Ok(())
+}
+
+/// Reads a new password: without echo at a terminal, else one line of stdin.
+fn read_password(lang: Lang) -> Result<String> {
+    use std::io::IsTerminal;
+    let pw = if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password(lang.pick("Mật khẩu mới: ", "New password: "))
+            .map_err(|e| HubError::io("terminal", e))?;
+        let b = rpassword::prompt_password(lang.pick("Nhập lại: ", "Again: "))
+            .map_err(|e| HubError::io("terminal", e))?;
+        if a != b {
+            return Err(HubError::Denied(crate::error::Denied::Malformed(
+                "the two passwords differ".into(),
+            )));
+        }
+        a
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| HubError::io("stdin", e))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    crate::auth::check_password(&pw)?;
+    Ok(pw)
+}
+
+/// `cchc-hub user add`.
+pub fn user_add(dir: &Path, name: &str, role: &str, lang: Lang) -> Result<()> {
+    let store = open(dir)?;
+    let role = Role::parse(role).ok_or_else(|| {
+        HubError::Denied(crate::error::Denied::Malformed(format!(
+            "role '{role}': use admin, analyst or viewer"
+        )))
+    })?;
+    admin::check_user_name(name)?;
+    let pw = read_password(lang)?;
+    admin::add_user(&store, name, role, &pw, &Actor::cli(), now_ms())?;
+    println!(
+        "{} {name} ({})",
+        lang.pick("Đã thêm người dùng", "Added user"),
+        role.as_str()
+    );
+    Ok(())
+}
+
+/// `cchc-hub user passwd`.
+pub fn user_passwd(dir: &Path, name: &str, lang: Lang) -> Result<()> {
+    let store = open(dir)?;
+    if store.user(name)?.is_none() {
+        return Err(HubError::NotFound(format!("no user '{name}'")));
+    }
+    let pw = read_password(lang)?;
+    let hash = crate::auth::hash_password(&pw)?;
+    store.set_password(
+        name,
+        &hash,
+        &Actor::cli().entry("user.passwd", format!("user:{name}"), "ok", ""),
+        now_ms(),
+    )?;
+    println!(
+        "{} {name}; {}",
+        lang.pick("Đã đổi mật khẩu của", "Changed the password of"),
+        lang.pick(
+            "các phiên đăng nhập cũ đã kết thúc.",
+            "their sessions have ended."
+        )
+    );
+    Ok(())
+}
+
+/// `cchc-hub user remove`.
+pub fn user_remove(dir: &Path, name: &str, lang: Lang) -> Result<()> {
+    let store = open(dir)?;
+    store.remove_user(
+        name,
+        &Actor::cli().entry("user.remove", format!("user:{name}"), "ok", ""),
+        now_ms(),
+    )?;
+    println!("{} {name}", lang.pick("Đã xóa người dùng", "Removed user"));
+    Ok(())
+}
+
+/// `cchc-hub user list`.
+pub fn user_list(dir: &Path, json: bool) -> Result<()> {
+    let users = open(dir)?.users()?;
+    if json {
+        print_json(&serde_json::Value::Array(
+            users
+                .iter()
+                .map(|u| serde_json::json!({"name": u.name, "role": u.role.as_str()}))
+                .collect(),
+        ));
+    } else {
+        for u in users {
+            println!("{:<24} {}", u.name, u.role.as_str());
+        }
+    }
+    Ok(())
+}
+
+/// `cchc-hub audit`.
+pub fn audit(dir: &Path, limit: usize, action: Option<&str>, json: bool) -> Result<()> {
+    let rows = open(dir)?.audit_log(limit, action)?;
+    if json {
+        print_json(&admin::audit_doc(&rows));
+    } else {
+        print!("{}", admin::audit_text(&rows));
+    }
     Ok(())
 }

@@ -8,6 +8,7 @@
 pub mod sqlite;
 
 use crate::error::Result;
+use cchc_common::auth::{EnrollRequest, PublicKey};
 use cchc_common::state::VersionVector;
 use cchc_common::{ActorId, Definitions, Metric, Op, Period, Score, UnitCode};
 use std::collections::BTreeMap;
@@ -21,11 +22,13 @@ pub struct Province {
     pub name: String,
 }
 
-/// Who is syncing: recorded with every successful exchange.
+/// Who is syncing: an authenticated device, recorded with every successful exchange.
 #[derive(Debug, Clone)]
 pub struct Contact {
-    /// Device id.
+    /// Device id (its signature has been checked).
     pub device: ActorId,
+    /// The request's nonce: must be larger than every earlier one of the device.
+    pub nonce: u64,
     /// Agent build.
     pub agent_version: String,
     /// The device's clock minus the hub's, as seen in this request.
@@ -76,6 +79,188 @@ pub struct CountSum {
     /// Value (increments minus corrections over all desks and procedures).
     pub value: i64,
 }
+
+/// A hub user's role. Each role can do what the roles below it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Reads everything.
+    Viewer,
+    /// Reads everything and verifies scores.
+    Analyst,
+    /// Also enrolls and revokes devices, publishes definitions, reads the audit log.
+    Admin,
+}
+
+impl Role {
+    /// The role's name, as stored and typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a role name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim() {
+            "viewer" => Some(Role::Viewer),
+            "analyst" => Some(Role::Analyst),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// An enrolled device, as the hub knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAuth {
+    /// Device id.
+    pub device: ActorId,
+    /// The commune it may write for.
+    pub unit: UnitCode,
+    /// Its public key.
+    pub public_key: PublicKey,
+    /// When it was revoked, if it was.
+    pub revoked_ms: Option<i64>,
+}
+
+/// One line of `cchc-hub device list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Device id.
+    pub device: ActorId,
+    /// Commune.
+    pub unit: UnitCode,
+    /// Commune name.
+    pub unit_name: String,
+    /// Agent build last reported.
+    pub agent_version: String,
+    /// Enrolled at.
+    pub enrolled_ms: i64,
+    /// Last accepted request (enrollment included).
+    pub last_seen_ms: Option<i64>,
+    /// Revoked at.
+    pub revoked_ms: Option<i64>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
+}
+
+/// A new one-time enrollment code, as stored: only its hash is kept.
+#[derive(Debug, Clone)]
+pub struct NewEnrollment {
+    /// SHA-256 of the normalised code.
+    pub code_hash: [u8; 32],
+    /// The commune the code enrolls a device for.
+    pub unit: UnitCode,
+    /// Expiry (ms since epoch).
+    pub expires_ms: i64,
+}
+
+/// What an enrollment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enrolled {
+    /// The device is now bound to the commune.
+    New,
+    /// The same device and key already used this code (its answer was lost): same result.
+    Again,
+}
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+}
+
+/// One audit entry to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Who: `user:NAME`, `device:ID`, `cli:OSUSER` or `anonymous`.
+    pub actor: String,
+    /// What: `enroll.create`, `device.revoke`, `login`, `sync`, …
+    pub action: String,
+    /// On what (commune, device, user…).
+    pub target: String,
+    /// `ok`, or the refusal's machine code.
+    pub outcome: String,
+    /// Client address, for requests.
+    pub ip: Option<String>,
+    /// Anything else worth keeping.
+    pub detail: String,
+}
+
+/// One stored audit row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Sequence number.
+    pub id: i64,
+    /// When (ms since epoch).
+    pub at_ms: i64,
+    /// The entry.
+    pub entry: AuditEntry,
+}
+
+/// Accounts, credentials and the audit log: who may do what on the hub. Every
+/// changing method appends its audit entry in the same transaction as the change.
+pub trait Access: Send + Sync {
+    /// Stores a new enrollment code.
+    fn create_enrollment(&self, e: &NewEnrollment, audit: &AuditEntry, now_ms: i64) -> Result<()>;
+    /// Uses an enrollment code: binds the device and its key to the code's commune.
+    fn enroll(
+        &self,
+        code_hash: &[u8; 32],
+        req: &EnrollRequest,
+        nonce: u64,
+        audit: &AuditEntry,
+        now_ms: i64,
+    ) -> Result<Enrolled>;
+    /// The credential of a device, if it was ever enrolled.
+    fn device_auth(&self, device: ActorId) -> Result<Option<DeviceAuth>>;
+    /// Every enrolled device, by commune then id.
+    fn devices(&self) -> Result<Vec<DeviceInfo>>;
+    /// Revokes a device (its data stays); false if it was already revoked.
+    fn revoke_device(&self, device: ActorId, audit: &AuditEntry, now_ms: i64) -> Result<bool>;
+    /// Adds a user (refused if the name is taken).
+    fn add_user(&self, user: &User, audit: &AuditEntry, now_ms: i64) -> Result<()>;
+    /// Sets a user's password hash and ends their sessions.
+    fn set_password(&self, name: &str, hash: &str, audit: &AuditEntry, now_ms: i64) -> Result<()>;
+    /// Removes a user and their sessions.
+    fn remove_user(&self, name: &str, audit: &AuditEntry, now_ms: i64) -> Result<()>;
+    /// A user by name.
+    fn user(&self, name: &str) -> Result<Option<User>>;
+    /// Every user, by name.
+    fn users(&self) -> Result<Vec<User>>;
+    /// Opens a session (the token's SHA-256 is stored, never the token).
+    fn create_session(
+        &self,
+        token_hash: &[u8; 32],
+        user: &str,
+        expires_ms: i64,
+        audit: &AuditEntry,
+        now_ms: i64,
+    ) -> Result<()>;
+    /// The user and role of a live session; `Err(expired)` when it ran out.
+    fn session(
+        &self,
+        token_hash: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<std::result::Result<(String, Role), i64>>>;
+    /// Ends a session.
+    fn end_session(&self, token_hash: &[u8; 32], audit: &AuditEntry, now_ms: i64) -> Result<()>;
+    /// Appends an audit entry on its own (refusals, which store nothing else).
+    fn audit(&self, entry: &AuditEntry, now_ms: i64) -> Result<()>;
+    /// The newest `limit` audit rows whose action starts with `action`, oldest first.
+    fn audit_log(&self, limit: usize, action: Option<&str>) -> Result<Vec<AuditRow>>;
+}
+
+/// Everything the server needs of a store.
+pub trait HubStore: Store + Access {}
+impl<T: Store + Access> HubStore for T {}
 
 /// A hub store.
 pub trait Store: Send + Sync {

@@ -2,12 +2,14 @@
 //! `POST /api/v1/sync`. Out: the encoded response, after the request's batch is
 //! durably merged; or an error naming what was wrong, with nothing stored.
 //!
-//! Order of checks: protocol header (before the body is even decompressed), body
-//! decoding and size, protocol field, batch size, commune served, then the merge rules
-//! inside the store's transaction. Only then is the delta down computed.
+//! Order of checks: protocol header and the device's signature (both before the body
+//! is even decompressed, in `routes`), body decoding and size, protocol field, batch
+//! size, then scope: the commune comes from the device's enrollment, and a request or
+//! op naming another commune is refused whole (403). Then the nonce and the merge
+//! rules inside the store's transaction. Only then is the delta down computed.
 
-use crate::error::{HubError, Result};
-use crate::store::{Contact, Store};
+use crate::error::{Denied, HubError, Result};
+use crate::store::{Contact, DeviceAuth, Store};
 use cchc_common::sync::{
     self, SyncRequest, SyncResponse, MAX_BATCH_OPS, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
@@ -25,8 +27,14 @@ pub fn check_header(value: Option<&str>) -> Result<()> {
     Ok(sync::check_protocol(n)?)
 }
 
-/// Handles one exchange whose header has been checked.
-pub fn exchange(store: &dyn Store, body: &[u8], now_ms: i64) -> Result<Vec<u8>> {
+/// Handles one exchange of an authenticated device (signature checked).
+pub fn exchange(
+    store: &dyn Store,
+    device: &DeviceAuth,
+    nonce: u64,
+    body: &[u8],
+    now_ms: i64,
+) -> Result<Vec<u8>> {
     let req: SyncRequest = sync::decode(body)?;
     sync::check_protocol(req.protocol)?;
     if req.ops.len() > MAX_BATCH_OPS {
@@ -34,6 +42,27 @@ pub fn exchange(store: &dyn Store, body: &[u8], now_ms: i64) -> Result<Vec<u8>> 
             count: req.ops.len(),
             max: MAX_BATCH_OPS,
         });
+    }
+    if req.device != device.device {
+        return Err(Denied::Malformed(format!(
+            "the body names device {} but the request is signed by {}",
+            req.device, device.device
+        ))
+        .into());
+    }
+    // The commune is the device's, never the body's: any other is refused whole.
+    let wrong = |unit: u32| {
+        HubError::Denied(Denied::WrongCommune {
+            device: device.device.to_string(),
+            bound: device.unit.0,
+            unit,
+        })
+    };
+    if req.unit != device.unit {
+        return Err(wrong(req.unit.0));
+    }
+    if let Some(op) = req.ops.iter().find(|op| op.unit != device.unit) {
+        return Err(wrong(op.unit.0));
     }
     if !store.serves(req.unit)? {
         return Err(HubError::UnknownUnit {
@@ -43,6 +72,7 @@ pub fn exchange(store: &dyn Store, body: &[u8], now_ms: i64) -> Result<Vec<u8>> 
     }
     let contact = Contact {
         device: req.device,
+        nonce,
         agent_version: req.agent_version.chars().take(64).collect(),
         clock_offset_ms: req.sent_ms as i64 - now_ms,
     };

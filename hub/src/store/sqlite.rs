@@ -19,10 +19,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+mod access;
+
 /// `PRAGMA application_id` of a cchc hub database ("CCHH").
 pub const APPLICATION_ID: i32 = 0x4343_4848;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE units (code INTEGER PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL) STRICT;
 CREATE TABLE ops (
@@ -75,7 +78,70 @@ CREATE TABLE devices (
     clock_offset_ms INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX devices_unit ON devices (unit);
-"#];
+"#,
+    // 2: enrollment, device keys, users, sessions, the audit log. Devices that synced
+    // before enrollment existed keep their rows (and data) but no key: they must enroll.
+    r#"
+CREATE TABLE enrollments (
+    id INTEGER PRIMARY KEY,
+    code_hash BLOB NOT NULL UNIQUE CHECK (length(code_hash) = 32),
+    unit INTEGER NOT NULL REFERENCES units (code),
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    device INTEGER
+) STRICT;
+CREATE TABLE devices_v2 (
+    actor INTEGER PRIMARY KEY,
+    unit INTEGER NOT NULL REFERENCES units (code),
+    public_key BLOB CHECK (public_key IS NULL OR length(public_key) = 32),
+    enrollment INTEGER REFERENCES enrollments (id),
+    enrolled_at INTEGER,
+    revoked_at INTEGER,
+    revoked_by TEXT,
+    last_nonce INTEGER NOT NULL DEFAULT 0,
+    last_seen INTEGER,
+    agent_version TEXT NOT NULL DEFAULT '',
+    first_sync INTEGER,
+    last_sync INTEGER,
+    clock_offset_ms INTEGER
+) STRICT;
+INSERT INTO devices_v2 (actor, unit, agent_version, first_sync, last_sync, clock_offset_ms, last_seen)
+    SELECT actor, unit, agent_version, first_sync, last_sync, clock_offset_ms, last_sync FROM devices;
+DROP TABLE devices;
+ALTER TABLE devices_v2 RENAME TO devices;
+CREATE INDEX devices_unit ON devices (unit);
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'analyst', 'viewer')),
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE sessions (
+    token_hash BLOB PRIMARY KEY CHECK (length(token_hash) = 32),
+    user TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sessions_user ON sessions (user);
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    ip TEXT,
+    detail TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#,
+];
 
 fn a2i(a: ActorId) -> i64 {
     a.0 as i64
@@ -173,7 +239,7 @@ impl SqliteStore {
             ));
         }
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version != MIGRATIONS.len() as i64 {
+        if version > MIGRATIONS.len() as i64 || version < 1 {
             return Err(bad_db(
                 path,
                 format!(
@@ -183,6 +249,16 @@ impl SqliteStore {
             ));
         }
         configure(&conn)?;
+        let mut conn = conn;
+        if version < MIGRATIONS.len() as i64 {
+            // Older hub: bring it up to date in one transaction (all or nothing).
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+            for m in &MIGRATIONS[version as usize..] {
+                tx.execute_batch(m)?;
+            }
+            tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+            tx.commit()?;
+        }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
@@ -246,23 +322,12 @@ impl Store for SqliteStore {
                     unit,
                     now_ms,
                 };
-                // The device's own binding is checked even when it sends no ops.
+                // Credential first (revoked, other commune, replayed nonce), then the
+                // device's binding even when it sends no ops, then the batch.
+                access::record_contact(log.tx, unit, contact, now_ms)?;
                 log.max_seq(contact.device)?;
                 merge::merge(&mut log, unit, ops, UnknownDefs::Refuse)?
             };
-            tx.execute(
-                "INSERT INTO devices (actor, unit, agent_version, first_sync, last_sync, clock_offset_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?5)
-                 ON CONFLICT (actor) DO UPDATE SET agent_version = excluded.agent_version,
-                     last_sync = excluded.last_sync, clock_offset_ms = excluded.clock_offset_ms",
-                params![
-                    a2i(contact.device),
-                    unit.0,
-                    contact.agent_version,
-                    now_ms,
-                    contact.clock_offset_ms
-                ],
-            )?;
             let acked = SqliteStore::unit_vv(&tx, unit)?;
             tx.commit()?;
             Ok(Merged {
@@ -395,13 +460,13 @@ impl Store for SqliteStore {
             Ok((
                 r.get::<_, u32>(0)?,
                 r.get::<_, u32>(1)?,
-                r.get::<_, i64>(2)?,
+                r.get::<_, Option<i64>>(2)?,
             ))
         })? {
             let (unit, devices, last) = row?;
             if let Some(u) = units.get_mut(&unit) {
                 u.devices = devices;
-                u.last_sync_ms = Some(last);
+                u.last_sync_ms = last;
             }
         }
         let mut st = conn.prepare("SELECT unit, sum(max_seq) FROM version_vector GROUP BY unit")?;
