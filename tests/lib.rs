@@ -158,6 +158,11 @@ impl Agent {
 
 /// Every row of every table of an SQLite file, ordered, as text. Opens read-only.
 pub fn dump_db(path: &Path) -> String {
+    dump_db_except(path, &[])
+}
+
+/// [`dump_db`] without some tables (the hub's `audit`, which records refusals).
+pub fn dump_db_except(path: &Path, skip: &[&str]) -> String {
     let conn = match rusqlite::Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -175,6 +180,9 @@ pub fn dump_db(path: &Path) -> String {
             Err(e) => return format!("(cannot read {}: {e})", path.display()),
         };
     for t in tables {
+        if skip.contains(&t.as_str()) {
+            continue;
+        }
         out += &format!("== {t}\n");
         let mut st = conn
             .prepare(&format!("SELECT * FROM \"{t}\""))
@@ -316,10 +324,17 @@ impl Hub {
     /// Starts `serve` on 127.0.0.1 (the same port as before on a restart) and waits
     /// until it says it is listening.
     pub fn start(&mut self) {
+        self.start_with(&[]);
+    }
+
+    /// [`Hub::start`] with extra `serve` arguments.
+    pub fn start_with(&mut self, extra: &[&str]) {
         assert!(self.child.is_none(), "hub already started");
         let listen = format!("127.0.0.1:{}", self.port);
+        let mut args = vec!["serve", "--listen", &listen];
+        args.extend_from_slice(extra);
         let mut child = self
-            .command(&["serve", "--listen", &listen])
+            .command(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -395,10 +410,18 @@ impl Hub {
         self.log.lock().unwrap().clone()
     }
 
-    /// Initialises an agent for `unit` bound to this hub.
+    /// A new one-time enrollment code for `unit` (`enroll create --json`).
+    pub fn code(&self, unit: u32) -> String {
+        let doc = self.json(&["enroll", "create", "--unit", &unit.to_string(), "--json"]);
+        assert_eq!(doc["unit"], unit, "{doc}");
+        doc["code"].as_str().expect("code").to_string()
+    }
+
+    /// Initialises an agent for `unit` and enrolls it with this hub (a fresh code).
     pub fn agent(&self, dir: impl Into<PathBuf>, unit: u32) -> Agent {
         let a = Agent::new(dir);
         let ca = self.ca();
+        let code = self.code(unit);
         a.ok(&[
             "init",
             "--unit",
@@ -407,8 +430,59 @@ impl Hub {
             &self.url(),
             "--ca",
             ca.to_str().expect("utf-8 path"),
+            "--code",
+            &code,
         ]);
         a
+    }
+
+    /// Adds a hub user with a role; returns the password.
+    pub fn user(&self, name: &str, role: &str) -> String {
+        let password = format!("pw-{name}-0123456789");
+        let mut child = self
+            .command(&["user", "add", name, "--role", role])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("hub starts");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("piped");
+            writeln!(stdin, "{password}").expect("password written");
+        }
+        let out = child.wait_with_output().expect("user add ends");
+        assert!(out.status.success(), "{}", describe("user add", &out));
+        password
+    }
+
+    /// An HTTPS client trusting only this hub's CA, optionally from another loopback
+    /// address (each address has its own rate limits).
+    pub fn client(&self, from: Option<&str>) -> reqwest::blocking::Client {
+        let pem = std::fs::read(self.ca()).expect("hub CA");
+        let mut b = reqwest::blocking::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("CA PEM"))
+            .timeout(std::time::Duration::from_secs(60));
+        if let Some(ip) = from {
+            b = b.local_address(ip.parse::<std::net::IpAddr>().expect("address"));
+        }
+        b.build().expect("client")
+    }
+
+    /// Signs in over HTTPS; returns the session token.
+    pub fn login(&self, user: &str, password: &str) -> String {
+        let resp = self
+            .client(None)
+            .post(format!("{}/api/v1/login", self.url()))
+            .body(serde_json::json!({"user": user, "password": password}).to_string())
+            .send()
+            .expect("login request");
+        let status = resp.status().as_u16();
+        let text = resp.text().unwrap_or_default();
+        assert_eq!(status, 200, "login as {user}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("login JSON");
+        v["token"].as_str().expect("token").to_string()
     }
 }
 
@@ -468,4 +542,80 @@ pub fn commune_row(doc: &serde_json::Value, unit: u32) -> serde_json::Value {
         .find(|c| c["unit"] == unit)
         .unwrap_or_else(|| panic!("commune {unit} is missing from {doc}"))
         .clone()
+}
+
+/// A device's key and id, for tests that craft requests a real agent would never send
+/// (a tampered agent, a replay): signs bodies exactly as the agent does.
+pub struct Signer {
+    /// Device id.
+    pub device: cchc_common::ActorId,
+    /// Its key.
+    pub key: cchc_common::auth::DeviceKey,
+}
+
+impl Signer {
+    /// The key of a real agent's data directory (as an attacker with the PC would).
+    pub fn of_agent(agent: &Agent) -> Signer {
+        let text = std::fs::read_to_string(agent.dir.join("device.key")).expect("device.key");
+        let hex = text.lines().nth(1).expect("seed line");
+        let seed = cchc_common::auth::unhex(hex, 32, "seed").expect("hex seed");
+        let device = agent.json(&["status", "--json"])["device"]
+            .as_str()
+            .expect("device")
+            .parse()
+            .expect("device id");
+        Signer {
+            device,
+            key: cchc_common::auth::DeviceKey::from_seed(seed.try_into().expect("32 bytes")),
+        }
+    }
+
+    /// A new key for a device id.
+    pub fn new(device: u64, seed: u8) -> Signer {
+        Signer {
+            device: cchc_common::ActorId(device),
+            key: cchc_common::auth::DeviceKey::from_seed([seed; 32]),
+        }
+    }
+
+    /// A signed POST of `body` to `path` with `nonce` (add the protocol header for sync).
+    pub fn post(
+        &self,
+        http: &reqwest::blocking::Client,
+        base: &str,
+        path: &str,
+        nonce: u64,
+        body: Vec<u8>,
+    ) -> reqwest::blocking::RequestBuilder {
+        use cchc_common::auth::{DEVICE_HEADER, NONCE_HEADER, SIGNATURE_HEADER};
+        let sig = self.key.sign("POST", path, self.device, nonce, &body);
+        http.post(format!("{base}{path}"))
+            .header(DEVICE_HEADER, self.device.to_string())
+            .header(NONCE_HEADER, nonce.to_string())
+            .header(SIGNATURE_HEADER, sig)
+            .body(body)
+    }
+
+    /// Enrolls this key for `unit` with a code, over HTTPS; returns the status.
+    pub fn enroll(&self, hub: &Hub, unit: u32, code: &str) -> u16 {
+        let req = cchc_common::auth::EnrollRequest {
+            protocol: 1,
+            code: code.replace('-', ""),
+            unit: cchc_common::UnitCode(unit),
+            device: self.device,
+            public_key: self.key.public(),
+            agent_version: "test".into(),
+        };
+        self.post(
+            &hub.client(None),
+            &hub.url(),
+            cchc_common::auth::ENROLL_PATH,
+            1,
+            serde_json::to_vec(&req).expect("serializes"),
+        )
+        .send()
+        .expect("enroll request")
+        .status()
+        .as_u16()
+    }
 }

@@ -52,6 +52,7 @@ struct Shared {
     hold_next: AtomicBool,
     held_tx: Mutex<Option<Sender<Sender<()>>>>,
     faults_on: AtomicBool,
+    captured: Mutex<Vec<(Vec<u8>, Vec<u8>)>>,
 }
 
 /// A running proxy.
@@ -60,6 +61,8 @@ pub struct FaultProxy {
     pub port: u16,
     shared: Arc<Shared>,
     held_rx: Receiver<Sender<()>>,
+    client_cfg: Arc<rustls::ClientConfig>,
+    hub_port: u16,
 }
 
 fn tls_configs(tls_dir: &Path) -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
@@ -142,7 +145,9 @@ impl FaultProxy {
             hold_next: AtomicBool::new(false),
             held_tx: Mutex::new(Some(held_tx)),
             faults_on: AtomicBool::new(true),
+            captured: Mutex::new(Vec::new()),
         });
+        let upstream_cfg = client_cfg.clone();
         let sh = shared.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -155,6 +160,8 @@ impl FaultProxy {
             port,
             shared,
             held_rx,
+            client_cfg: upstream_cfg,
+            hub_port,
         }
     }
 
@@ -171,6 +178,18 @@ impl FaultProxy {
     /// Turns faults off (every request passes) or back on.
     pub fn set_faults(&self, on: bool) {
         self.shared.faults_on.store(on, Ordering::SeqCst);
+    }
+
+    /// Every request received so far, as (head, body) bytes: what an eavesdropper on a
+    /// broken link would hold.
+    pub fn captured(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.shared.captured.lock().unwrap().clone()
+    }
+
+    /// Sends raw request bytes to the hub (a replay) and returns the answer's head
+    /// and body; None if the hub closed without answering.
+    pub fn send_to_hub(&self, head: &[u8], body: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+        exchange(&self.client_cfg, self.hub_port, head, body, &self.shared)
     }
 
     /// Holds the next request the proxy has fully sent to the hub before reading the
@@ -262,6 +281,10 @@ fn handle(
     let Some((head, body)) = read_message(&mut client) else {
         return;
     };
+    sh.captured
+        .lock()
+        .unwrap()
+        .push((head.clone(), body.clone()));
     let fault = pick(&sh);
     let answer = match fault {
         Fault::DropRequest => None,

@@ -402,7 +402,11 @@ impl Store {
     /// The nonce for the next hub request: one more than any used before, durable
     /// before the request leaves (so a crash can never reuse one).
     pub fn next_nonce(&mut self) -> Result<u64> {
-        let tx = self.conn.transaction()?;
+        // IMMEDIATE: take the write lock first, so a concurrent `sync` and `run` wait
+        // for each other instead of failing on a lock upgrade.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let n: u64 = tx
             .query_row(
                 "SELECT value FROM meta WHERE key = 'request_nonce'",
@@ -423,13 +427,13 @@ impl Store {
 
     /// Moves the nonce on past what the hub has seen (a restored backup, a replay).
     pub fn raise_nonce(&mut self, seen: u64) -> Result<()> {
-        let n: u64 = self
-            .meta("request_nonce")?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        if seen > n {
-            self.set_meta("request_nonce", &seen.to_string())?;
-        }
+        // One statement, so a concurrent next_nonce can never be moved back.
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('request_nonce', ?1)
+             ON CONFLICT (key) DO UPDATE SET value =
+                 CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)",
+            [seen.to_string()],
+        )?;
         Ok(())
     }
 

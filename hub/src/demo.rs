@@ -3,8 +3,10 @@
 //! communes (two desks in one station) that record offline and then sync through the
 //! hub, and a printed walk-through of the province's status and figures.
 
+use crate::admin::{self, Actor};
 use crate::server::now_ms;
 use crate::store::sqlite::SqliteStore;
+use crate::store::Role;
 use crate::views;
 use cchc_common::{Date, Lang, Period, UnitCatalog, UnitCode};
 use std::io::{BufRead, BufReader};
@@ -168,7 +170,17 @@ fn walk_through(bin: &Path, root: &Path, hub_dir: &Path, hub_url: &str) -> Resul
         root.display()
     );
     println!("  Máy chủ tỉnh (hub): {hub_url}  (CA: {ca})\n");
+    // The province hands each desk a one-time code (cchc-hub enroll create); the
+    // officer types it once at init and the desk is enrolled for its commune only.
+    let store = SqliteStore::open(&hub_dir.join("hub.db")).map_err(|e| e.to_string())?;
+    let admin = Actor {
+        name: "cli:demo".into(),
+        ip: None,
+    };
+    println!("== Đăng ký máy bằng mã dùng một lần do Công an tỉnh cấp (cchc-hub enroll create)");
     for d in &desks {
+        let (code, _) = admin::create_code(&store, UnitCode(d.unit), 86_400_000, &admin, now_ms())
+            .map_err(|e| e.to_string())?;
         agent(
             bin,
             d,
@@ -180,11 +192,19 @@ fn walk_through(bin: &Path, root: &Path, hub_dir: &Path, hub_url: &str) -> Resul
                 hub_url,
                 "--ca",
                 ca,
+                "--code",
+                &code,
             ],
         )?;
         let u = units.commune(UnitCode(d.unit)).map_err(|e| e.to_string())?;
-        println!("  {:<16} {} ({})", d.name, u.name, u.code);
+        println!("  {:<16} {} ({}) — mã {code}", d.name, u.name, u.code);
     }
+    let password = crate::auth::new_token()
+        .map(|(t, _)| t[..16].to_string())
+        .map_err(|e| e.to_string())?;
+    admin::add_user(&store, "admin", Role::Admin, &password, &admin, now_ms())
+        .map_err(|e| e.to_string())?;
+    drop(store);
 
     let today = Date::from_unix_ms_vn(now_ms());
     let this_month = today.month_period();
@@ -384,9 +404,22 @@ fn walk_through(bin: &Path, root: &Path, hub_dir: &Path, hub_url: &str) -> Resul
         hub_dir.display()
     );
     println!(
+        "  {} --data-dir {} device list   (máy đã đăng ký / enrolled devices)",
+        hub_exe.display(),
+        hub_dir.display()
+    );
+    println!(
+        "  {} --data-dir {} audit   (nhật ký kiểm tra / audit log)",
+        hub_exe.display(),
+        hub_dir.display()
+    );
+    println!(
         "  {} --data-dir {} serve --listen 127.0.0.1:8443   (then: cchc-agent run)",
         hub_exe.display(),
         hub_dir.display()
+    );
+    println!(
+        "  POST https://localhost:8443/api/v1/login — tài khoản quản trị / admin account: admin / {password}"
     );
     if v1 != v2 {
         return Err("the two desks of Phường Hoàn Kiếm did not converge".into());

@@ -1,22 +1,15 @@
-//! Malformed or hostile sync requests: each gets a 4xx whose body names the problem,
-//! and the hub's database content is exactly what it was before (nothing partial,
-//! not even a device's last-seen time). The hub keeps serving honest agents.
+//! Malformed or hostile sync requests from an enrolled device (and unsigned, wrongly
+//! signed or replayed ones): each gets a 4xx whose body names the problem, and the
+//! hub's data is exactly what it was before (nothing partial, not even a device's
+//! last-seen time or nonce; only the audit log records the refusal). The hub keeps
+//! serving honest agents.
 
 use cchc_common::op::{CountDelta, Dir};
 use cchc_common::state::VersionVector;
 use cchc_common::sync::{self, SyncRequest, PROTOCOL_HEADER, SYNC_PATH};
 use cchc_common::{ActorId, Metric, Op, OpBody, Score, UnitCode};
-use cchc_tests::{dump_db, Hub};
+use cchc_tests::{dump_db_except, Hub, Signer};
 use std::io::Write;
-
-fn client(hub: &Hub) -> reqwest::blocking::Client {
-    let pem = std::fs::read(hub.ca()).unwrap();
-    reqwest::blocking::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-        .build()
-        .unwrap()
-}
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -70,9 +63,25 @@ fn json_of(req: &SyncRequest) -> serde_json::Value {
     serde_json::to_value(req).unwrap()
 }
 
+/// How a case's request is signed.
+#[derive(Clone, Copy)]
+enum Auth {
+    /// By the enrolled test device, with a fresh nonce.
+    Signed,
+    /// No signature headers at all.
+    Unsigned,
+    /// The device's signature of another body.
+    OtherBody,
+    /// A key the hub never enrolled.
+    UnknownDevice,
+    /// A nonce the hub has already seen from the device.
+    OldNonce,
+}
+
 struct Case {
     name: &'static str,
     protocol_header: Option<&'static str>,
+    auth: Auth,
     body: Vec<u8>,
     status: u16,
     code: &'static str,
@@ -89,6 +98,7 @@ fn case(
     Case {
         name,
         protocol_header: Some("1"),
+        auth: Auth::Signed,
         body,
         status,
         code,
@@ -113,10 +123,11 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
         "3",
     ]);
     agent.ok(&["sync"]);
-    let agent_device: String = agent.json(&["status", "--json"])["device"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // The test device: enrolled for commune 4 like any agent, then used to send what
+    // no honest agent would.
+    let device = Signer::new(DEVICE.0, 0x5e);
+    assert_eq!(device.enroll(&hub, 4, &hub.code(4)), 200);
+    let stranger = Signer::new(0x0bad_0000_0000_0001, 0x0b);
     let agent_op1: Op = {
         let conn = rusqlite::Connection::open(agent.db()).unwrap();
         let body: String = conn
@@ -178,8 +189,8 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
                 enc(&r)
             },
             403,
-            "unknown_unit",
-            "commune 99999 is not served",
+            "wrong_commune",
+            "enrolled for commune 4; this request writes for commune 99999",
         ),
         case(
             "commune of another province",
@@ -189,8 +200,8 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
                 enc(&r)
             },
             403,
-            "unknown_unit",
-            "commune 1273",
+            "wrong_commune",
+            "writes for commune 1273",
         ),
         case(
             "op for another commune than the request's",
@@ -199,9 +210,9 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
                 op.unit = UnitCode(8);
                 enc(&request(vec![op]))
             },
-            422,
-            "wrong_unit",
-            "is for commune 8",
+            403,
+            "wrong_commune",
+            "writes for commune 8",
         ),
         case(
             "negative count smuggled in an op",
@@ -280,25 +291,33 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
             {
                 let mut op = agent_op1.clone();
                 op.hlc_c += 1;
-                let mut r = request(vec![op]);
-                r.device = agent_op1.actor;
-                enc(&r)
+                enc(&request(vec![op]))
             },
             422,
             "op_conflict",
             "conflicts",
         ),
         case(
-            "a device of commune 4 writing for commune 8",
+            "an op by the real agent of commune 4, relayed for commune 8",
             {
                 let mut r = request(vec![]);
                 r.unit = UnitCode(8);
-                r.device = agent_device.parse().unwrap();
                 enc(&r)
             },
             403,
-            "foreign_device",
-            "belongs to commune 4",
+            "wrong_commune",
+            "writes for commune 8",
+        ),
+        case(
+            "a body naming another device than the signer",
+            {
+                let mut r = request(vec![]);
+                r.device = agent_op1.actor;
+                enc(&r)
+            },
+            401,
+            "bad_signature",
+            "signed by 5eed000000000001",
         ),
         case(
             "envelope version from the future",
@@ -344,8 +363,49 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
             "limit",
         ),
     ];
+    for (name, auth, status, code, message) in [
+        (
+            "unsigned",
+            Auth::Unsigned,
+            401,
+            "not_signed",
+            "x-cchc-device is missing",
+        ),
+        (
+            "signed for another body",
+            Auth::OtherBody,
+            401,
+            "bad_signature",
+            "does not match",
+        ),
+        (
+            "a key the hub never enrolled",
+            Auth::UnknownDevice,
+            401,
+            "unknown_device",
+            "not enrolled",
+        ),
+        (
+            "a nonce already used",
+            Auth::OldNonce,
+            409,
+            "stale_nonce",
+            "replayed",
+        ),
+    ] {
+        cases.push(Case {
+            name,
+            protocol_header: Some("1"),
+            auth,
+            body: enc(&request(vec![count_op(1, 5, 5)])),
+            status,
+            code,
+            message,
+        });
+    }
     cases.push(Case {
         name: "missing protocol header",
+        auth: Auth::Signed,
         protocol_header: None,
         body: enc(&request(vec![count_op(1, 5, 5)])),
         status: 400,
@@ -354,6 +414,7 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
     });
     cases.push(Case {
         name: "wrong protocol version in the header",
+        auth: Auth::Signed,
         protocol_header: Some("2"),
         body: enc(&request(vec![count_op(1, 5, 5)])),
         status: 400,
@@ -362,17 +423,46 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
     });
     assert!(cases.len() >= 10);
 
-    let http = client(&hub);
-    let url = format!("{}{SYNC_PATH}", hub.url());
+    let http = hub.client(None);
+    let base = hub.url();
+    // The enrollment used nonce 1; each case signs with a new one, and none of them
+    // may move the hub's record of it.
+    let mut nonce = 1;
     for c in cases {
-        let before = dump_db(&hub.db());
-        let mut req = http
-            .post(&url)
+        let before = dump_db_except(&hub.db(), &["audit"]);
+        nonce += 1;
+        let mut req = match c.auth {
+            Auth::Signed => device.post(&http, &base, SYNC_PATH, nonce, c.body),
+            Auth::Unsigned => http.post(format!("{base}{SYNC_PATH}")).body(c.body),
+            Auth::OtherBody => {
+                let sig = device
+                    .key
+                    .sign("POST", SYNC_PATH, DEVICE, nonce, b"another body");
+                http.post(format!("{base}{SYNC_PATH}"))
+                    .header(cchc_common::auth::DEVICE_HEADER, DEVICE.to_string())
+                    .header(cchc_common::auth::NONCE_HEADER, nonce.to_string())
+                    .header(cchc_common::auth::SIGNATURE_HEADER, sig)
+                    .body(c.body)
+            }
+            Auth::UnknownDevice => stranger.post(&http, &base, SYNC_PATH, nonce, c.body),
+            Auth::OldNonce => device.post(&http, &base, SYNC_PATH, 1, c.body),
+        };
+        req = req
             .header("content-type", sync::MEDIA_TYPE)
-            .header("content-encoding", "gzip")
-            .body(c.body);
-        if let Some(v) = c.protocol_header {
-            req = req.header(PROTOCOL_HEADER, v);
+            .header("content-encoding", "gzip");
+        match c.protocol_header {
+            Some(v) => req = req.header(PROTOCOL_HEADER, v),
+            None => {
+                // Rebuild without the header the signer adds.
+                let body = enc(&request(vec![count_op(1, 5, 5)]));
+                let sig = device.key.sign("POST", SYNC_PATH, DEVICE, nonce, &body);
+                req = http
+                    .post(format!("{base}{SYNC_PATH}"))
+                    .header(cchc_common::auth::DEVICE_HEADER, DEVICE.to_string())
+                    .header(cchc_common::auth::NONCE_HEADER, nonce.to_string())
+                    .header(cchc_common::auth::SIGNATURE_HEADER, sig)
+                    .body(body);
+            }
         }
         let resp = req
             .send()
@@ -396,7 +486,7 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
             c.name
         );
         assert_eq!(
-            dump_db(&hub.db()),
+            dump_db_except(&hub.db(), &["audit"]),
             before,
             "{}: the hub database changed",
             c.name
@@ -415,13 +505,41 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
         "2",
     ]);
     agent.ok(&["sync"]);
-    let ok = http
-        .post(&url)
+    let ok = device
+        .post(
+            &http,
+            &base,
+            SYNC_PATH,
+            nonce + 1,
+            sync::encode(&request(vec![count_op(1, 5, 5)])),
+        )
         .header(PROTOCOL_HEADER, "1")
-        .body(sync::encode(&request(vec![count_op(1, 5, 5)])))
         .send()
         .unwrap();
     assert_eq!(ok.status().as_u16(), 200);
+    // Every refusal is in the audit log (the quieting of repeats is per reason).
+    let audit = hub.json(&["audit", "--action", "sync", "--limit", "1000", "--json"]);
+    let outcomes: std::collections::BTreeSet<String> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap().to_string())
+        .collect();
+    for code in [
+        "not_signed",
+        "bad_signature",
+        "unknown_device",
+        "stale_nonce",
+        "wrong_commune",
+        "bad_body",
+        "seq_gap",
+        "too_large",
+    ] {
+        assert!(
+            outcomes.contains(code),
+            "no audit entry for {code}: {outcomes:?}"
+        );
+    }
     let report = hub.json(&["report", "--period", "2026-11", "--json"]);
     assert_eq!(report["totals"]["received"], 3 + 2 + 5, "{report}");
 }

@@ -37,7 +37,8 @@ fn faults_and_hub_kills_lose_nothing_and_count_nothing_twice() {
     let desks: Vec<(u32, Agent)> = [(70, "a"), (70, "b"), (73, "c"), (73, "d"), (4, "e")]
         .into_iter()
         .map(|(u, n)| {
-            let a = Agent::new(tmp.path().join(n));
+            // Enrolled directly with the hub, then pointed at the proxy.
+            let a = hub.agent(tmp.path().join(n), u);
             a.ok(&[
                 "init",
                 "--unit",
