@@ -118,11 +118,12 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum EnrollCmd {
-    /// Make a one-time code that enrolls one computer for one commune.
+    /// Make a one-time code that enrolls one computer for one commune (repeat --unit
+    /// for several codes at once: one per computer to enroll).
     Create {
         /// Commune code (mã đơn vị hành chính cấp xã).
-        #[arg(long)]
-        unit: String,
+        #[arg(long = "unit", required = true)]
+        units: Vec<String>,
         /// How long the code stays valid: 7d, 12h, 30m (at most 90d).
         #[arg(long, default_value = "7d")]
         expires: String,
@@ -233,10 +234,10 @@ fn main() {
             server::serve(&dir, &listen, opts, lang)
         }
         Command::Enroll(EnrollCmd::Create {
-            unit,
+            units,
             expires,
             json,
-        }) => server::enroll_create(&dir, &unit, &expires, json, lang),
+        }) => server::enroll_create(&dir, &units, &expires, json, lang),
         Command::Device(DeviceCmd::List { json }) => server::device_list(&dir, json, lang),
         Command::Device(DeviceCmd::Revoke { id }) => server::device_revoke(&dir, &id, lang),
         Command::User(UserCmd::Add { name, role }) => server::user_add(&dir, &name, &role, lang),

@@ -63,13 +63,14 @@ impl AppState {
         }
     }
 
-    /// Logs a refused request to the audit log, at most once a minute per address,
-    /// action and reason (a flood of guesses must not flood the log); the next entry
-    /// counts the ones left out.
+    /// Logs a refused request to the audit log. Refusals of someone who proved who
+    /// they are (a verified device signature, a session) are always logged; anonymous
+    /// ones at most once a minute per address, action and reason (a flood of guesses
+    /// must not flood the log), the next entry counting the ones left out.
     async fn audit_refusal(
         &self,
         ip: IpAddr,
-        actor: String,
+        actor: Option<String>,
         action: &str,
         target: String,
         e: &HubError,
@@ -79,7 +80,9 @@ impl AppState {
         }
         let now = now_ms();
         let key = (ip, action.to_string(), e.code());
-        let suppressed = {
+        let suppressed = if actor.is_some() {
+            0
+        } else {
             let mut q = self.quiet.lock().unwrap_or_else(|p| p.into_inner());
             if q.len() > 10_000 {
                 q.retain(|_, (at, _)| now - *at < AUDIT_QUIET_MS);
@@ -108,7 +111,7 @@ impl AppState {
             ));
         }
         let entry = Actor {
-            name: actor,
+            name: actor.unwrap_or_else(|| "anonymous".into()),
             ip: Some(ip.to_string()),
         }
         .entry(action, target, e.code(), detail);
@@ -195,13 +198,7 @@ async fn per_address(State(state): State<AppState>, req: Request, next: Next) ->
     let ip = client_ip(&req);
     if let Err(e) = state.limits.request(ip) {
         state
-            .audit_refusal(
-                ip,
-                "anonymous".into(),
-                "request",
-                req.uri().path().to_string(),
-                &e,
-            )
+            .audit_refusal(ip, None, "request", req.uri().path().to_string(), &e)
             .await;
         return e.into_response();
     }
@@ -297,16 +294,25 @@ async fn sync_route(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut who = "anonymous".to_string();
+    let mut who = None;
     let result = async {
+        let signed = Signed::from_headers(&headers)?;
         sync::check_header(headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()))?;
         let body = read_body(body, MAX_WIRE_BYTES, state.body_idle).await?;
-        let signed = Signed::from_headers(&headers)?;
-        who = format!("device:{}", signed.device);
         let store = state.store.clone();
         let device = signed.device;
         let known = blocking(move || store.device_auth(device)).await?;
-        let auth = signed.verify(known, "POST", SYNC_PATH, &body)?;
+        let auth = match signed.verify(known, "POST", SYNC_PATH, &body) {
+            Ok(a) => a,
+            Err(e) => {
+                // A revoked device did sign its request: it is who it says it is.
+                if matches!(e, HubError::Denied(Denied::Revoked { .. })) {
+                    who = Some(format!("device:{device}"));
+                }
+                return Err(e);
+            }
+        };
+        who = Some(format!("device:{}", auth.device));
         state.limits.device(auth.device)?;
         let store = state.store.clone();
         blocking(move || sync::exchange(store.as_ref(), &auth, signed.nonce, &body, now_ms())).await
@@ -341,10 +347,10 @@ async fn enroll_route(
     let result = async {
         // Every attempt counts, right or wrong: this is what a code guesser needs.
         state.limits.guess(addr.ip())?;
+        let signed = Signed::from_headers(&headers)?;
         let body = read_body(body, SMALL_BODY, state.body_idle).await?;
         let req: EnrollRequest = parse_json(&body, "enrollment request")?;
         target = format!("unit:{} device:{}", req.unit, req.device);
-        let signed = Signed::from_headers(&headers)?;
         if signed.device != req.device {
             return Err(Denied::Malformed(format!(
                 "the request enrolls device {} but is signed as {}",
@@ -403,7 +409,7 @@ async fn enroll_route(
         ),
         Err(e) => {
             state
-                .audit_refusal(addr.ip(), "anonymous".into(), "enroll.use", target, &e)
+                .audit_refusal(addr.ip(), None, "enroll.use", target, &e)
                 .await;
             e.into_response()
         }
@@ -481,7 +487,7 @@ async fn login(
         }
         Err(e) => {
             state
-                .audit_refusal(addr.ip(), "anonymous".into(), "login", target, &e)
+                .audit_refusal(addr.ip(), None, "login", target, &e)
                 .await;
             e.into_response()
         }
@@ -516,7 +522,7 @@ where
         Ok(v) => json_response(StatusCode::OK, &v),
         Err(e) => {
             state
-                .audit_refusal(addr.ip(), actor.name, action, String::new(), &e)
+                .audit_refusal(addr.ip(), Some(actor.name), action, String::new(), &e)
                 .await;
             e.into_response()
         }

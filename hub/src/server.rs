@@ -252,31 +252,62 @@ fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).expect("serializes"));
 }
 
-/// `cchc-hub enroll create`.
-pub fn enroll_create(dir: &Path, unit: &str, expires: &str, json: bool, lang: Lang) -> Result<()> {
+/// `cchc-hub enroll create`: one code per `--unit`. With `--json`, one object for
+/// one unit, an array for several.
+pub fn enroll_create(
+    dir: &Path,
+    units: &[String],
+    expires: &str,
+    json: bool,
+    lang: Lang,
+) -> Result<()> {
     let store = open(dir)?;
-    let unit = cchc_common::UnitCode::parse(unit).map_err(HubError::Invalid)?;
     let lifetime = admin::parse_lifetime(expires)?;
-    let (code, expires_ms) = admin::create_code(&store, unit, lifetime, &Actor::cli(), now_ms())?;
-    if json {
-        print_json(&admin::code_doc(&code, unit, expires_ms));
-    } else {
-        let name = store
-            .unit_status()?
-            .into_iter()
-            .find(|u| u.unit == unit)
-            .map(|u| u.name)
-            .unwrap_or_default();
+    // Every commune is checked before any code is made: all or nothing.
+    let units = units
+        .iter()
+        .map(|u| {
+            let code = cchc_common::UnitCode::parse(u).map_err(HubError::Invalid)?;
+            if store.serves(code)? {
+                Ok(code)
+            } else {
+                Err(HubError::NotFound(format!(
+                    "commune {code} is not served by this hub"
+                )))
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let names: std::collections::BTreeMap<_, _> = store
+        .unit_status()?
+        .into_iter()
+        .map(|u| (u.unit, u.name))
+        .collect();
+    let actor = Actor::cli();
+    let mut docs = Vec::new();
+    for unit in &units {
+        let (code, expires_ms) = admin::create_code(&store, *unit, lifetime, &actor, now_ms())?;
+        if json {
+            docs.push(admin::code_doc(&code, *unit, expires_ms));
+            continue;
+        }
+        let name = names.get(unit).cloned().unwrap_or_default();
         println!("{code}");
         match lang {
             Lang::Vi => println!(
-                "Mã đăng ký dùng một lần cho {name} ({unit}), hết hạn {}.\nTrên máy của xã: cchc-agent init --unit {unit} --hub <địa chỉ> --ca ca.pem --code {code}",
+                "  Mã đăng ký dùng một lần cho {name} ({unit}), hết hạn {}.\n  Trên máy của xã: cchc-agent init --unit {unit} --hub <địa chỉ> --ca ca.pem --code {code}",
                 cchc_common::Date::display_vn(expires_ms)
             ),
             Lang::En => println!(
-                "One-time enrollment code for {name} ({unit}), expires {}.\nOn the commune's computer: cchc-agent init --unit {unit} --hub <address> --ca ca.pem --code {code}",
+                "  One-time enrollment code for {name} ({unit}), expires {}.\n  On the commune's computer: cchc-agent init --unit {unit} --hub <address> --ca ca.pem --code {code}",
                 cchc_common::Date::display_vn(expires_ms)
             ),
+        }
+    }
+    if json {
+        if docs.len() == 1 {
+            print_json(&docs[0]);
+        } else {
+            print_json(&serde_json::Value::Array(docs));
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! End-to-end tests: real `cchc-agent` processes on real SQLite files.
 //! One binary (`autotests = false`) so the binaries are built once.
 
+mod auth;
 mod bad_input;
 mod bad_peers;
 mod clock;

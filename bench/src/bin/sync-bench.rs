@@ -13,6 +13,9 @@
 use automerge::transaction::Transactable;
 use automerge::ReadDoc;
 use automerge::{AutoCommit, ObjType, ScalarValue, ROOT};
+use cchc_common::auth::{
+    DeviceKey, EnrollRequest, DEVICE_HEADER, ENROLL_PATH, NONCE_HEADER, SIGNATURE_HEADER,
+};
 use cchc_common::op::{CountDelta, Dir};
 use cchc_common::state::VersionVector;
 use cchc_common::sync::{encode, SyncRequest, PROTOCOL_HEADER, PROTOCOL_VERSION, SYNC_PATH};
@@ -229,6 +232,26 @@ fn must(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A request signed as the agent signs it.
+fn signed(
+    http: &reqwest::blocking::Client,
+    base: &str,
+    path: &str,
+    key: &DeviceKey,
+    device: ActorId,
+    nonce: u64,
+    body: Vec<u8>,
+) -> reqwest::blocking::RequestBuilder {
+    http.post(format!("{base}{path}"))
+        .header(DEVICE_HEADER, device.to_string())
+        .header(NONCE_HEADER, nonce.to_string())
+        .header(
+            SIGNATURE_HEADER,
+            key.sign("POST", path, device, nonce, &body),
+        )
+        .body(body)
+}
+
 struct Hub {
     child: Child,
     port: u16,
@@ -242,10 +265,20 @@ impl Hub {
                 .arg(dir)
                 .args(["init", "--province", "1"]),
         );
+        // One loopback address plays a thousand communes: lift the per-address limits
+        // (the per-device ones stay as deployed).
         let mut child = Command::new(bin)
             .arg("--data-dir")
             .arg(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--rate-ip",
+                "1000000",
+                "--rate-guesses",
+                "1000000",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -362,25 +395,68 @@ fn main() {
 
     let hub = Hub::start(&hub_bin, &tmp.join("hub"));
     let pem = std::fs::read(tmp.join("hub/tls/ca.pem")).expect("CA");
-    let url = format!("https://localhost:{}{SYNC_PATH}", hub.port);
+    let base = format!("https://localhost:{}", hub.port);
+    let http = |pem: &[u8]| {
+        reqwest::blocking::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(pem).expect("pem"))
+            .timeout(Duration::from_secs(600))
+            .build()
+            .expect("client")
+    };
+    // Every agent enrolls first (one code each), as deployed; not timed.
+    let keys: Vec<DeviceKey> = (0..agents)
+        .map(|a| {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&(a as u64 + 1).to_le_bytes());
+            DeviceKey::from_seed(seed)
+        })
+        .collect();
+    let mut args: Vec<String> = vec!["--data-dir".into(), tmp.join("hub").display().to_string()];
+    args.extend(["enroll", "create", "--json"].map(String::from));
+    for a in 0..agents {
+        args.push("--unit".into());
+        args.push(communes[a % communes.len()].to_string());
+    }
+    let codes: serde_json::Value =
+        serde_json::from_str(&must(Command::new(&hub_bin).args(&args))).expect("codes");
+    let client = http(&pem);
+    for (a, key) in keys.iter().enumerate() {
+        let actor = ActorId(0xa000_0000 + a as u64);
+        let code = if agents == 1 { &codes } else { &codes[a] };
+        let req = EnrollRequest {
+            protocol: PROTOCOL_VERSION,
+            code: code["code"].as_str().expect("code").replace('-', ""),
+            unit: communes[a % communes.len()],
+            device: actor,
+            public_key: key.public(),
+            agent_version: "bench".into(),
+        };
+        let r = signed(
+            &client,
+            &base,
+            ENROLL_PATH,
+            key,
+            actor,
+            1,
+            serde_json::to_vec(&req).expect("json"),
+        )
+        .send()
+        .expect("hub answers");
+        assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
+    }
     let threads = 4;
     let started = Instant::now();
     std::thread::scope(|s| {
         for t in 0..threads {
-            let (bodies, url, pem) = (&bodies, &url, &pem);
+            let (bodies, base, pem, keys) = (&bodies, &base, &pem, &keys);
             s.spawn(move || {
-                let http = reqwest::blocking::Client::builder()
-                    .tls_built_in_root_certs(false)
-                    .add_root_certificate(reqwest::Certificate::from_pem(pem).expect("pem"))
-                    .timeout(Duration::from_secs(600))
-                    .build()
-                    .expect("client");
-                for body in bodies.iter().skip(t).step_by(threads) {
-                    let r = http
-                        .post(url)
+                let client = http(pem);
+                for (a, body) in bodies.iter().enumerate().skip(t).step_by(threads) {
+                    let actor = ActorId(0xa000_0000 + a as u64);
+                    let r = signed(&client, base, SYNC_PATH, &keys[a], actor, 2, body.clone())
                         .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
                         .header("content-encoding", "gzip")
-                        .body(body.clone())
                         .send()
                         .expect("hub answers");
                     assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
@@ -412,7 +488,7 @@ fn main() {
         communes.len()
     );
     println!(
-        "   ours (HTTPS + decode + validate + SQLite WAL, synchronous=FULL, one transaction per request):"
+        "   ours (HTTPS + ed25519 signature check + decode + validate + SQLite WAL, synchronous=FULL, one transaction per request):"
     );
     println!(
         "              {:>10.0} ops/s  ({hub_secs:.1} s; hub peak RSS {hub_rss:.0} MiB; database {:.0} MiB; wire {:.1} B/op)",
@@ -436,6 +512,13 @@ fn main() {
     let hub = Hub::start(&hub_bin, &tmp.join("hub2"));
     let desk = tmp.join("desk");
     let ca = tmp.join("hub2/tls/ca.pem");
+    let code: serde_json::Value = serde_json::from_str(&must(
+        Command::new(&hub_bin)
+            .arg("--data-dir")
+            .arg(tmp.join("hub2"))
+            .args(["enroll", "create", "--unit", "70", "--json"]),
+    ))
+    .expect("code");
     must(
         Command::new(&agent_bin)
             .arg("--data-dir")
@@ -446,6 +529,8 @@ fn main() {
                 "70",
                 "--hub",
                 &format!("https://localhost:{}", hub.port),
+                "--code",
+                code["code"].as_str().expect("code"),
                 "--ca",
             ])
             .arg(&ca),
