@@ -745,7 +745,7 @@ async fn audit(
         .and_then(|l| l.parse().ok())
         .unwrap_or(100usize);
     let action = query_param(&uri, "action");
-    signed_in(&state, &s, addr, "audit", Role::Admin, move |store, _| {
+    signed_in(&state, &s, addr, "audit", Role::Analyst, move |store, _| {
         Ok(admin::audit_doc(
             &store.audit_log(limit.min(10_000), action.as_deref())?,
         ))

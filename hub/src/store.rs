@@ -85,9 +85,9 @@ pub struct CountSum {
 pub enum Role {
     /// Reads everything.
     Viewer,
-    /// Reads everything and verifies scores.
+    /// Reads everything (the audit log too) and verifies scores.
     Analyst,
-    /// Also enrolls and revokes devices, publishes definitions, reads the audit log.
+    /// Also enrolls and revokes devices, publishes definitions.
     Admin,
 }
 

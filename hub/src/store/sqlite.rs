@@ -763,3 +763,47 @@ impl OpLog for TxLog<'_, '_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Access;
+
+    /// A hub created before enrollment existed (schema 1) opens, is brought to the
+    /// current schema in place, and keeps its devices (without keys: they must enroll).
+    #[test]
+    fn a_schema_1_hub_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO meta VALUES ('province', '1'), ('province_name', 'Hà Nội');
+                 INSERT INTO units VALUES (70, 'Phường Hoàn Kiếm', 'phường');
+                 INSERT INTO devices VALUES (42, 70, '0.1.0', 1000, 2000, 5);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let conn = store.conn();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let row: (i64, Option<Vec<u8>>, Option<i64>) = conn
+            .query_row(
+                "SELECT unit, public_key, last_sync FROM devices WHERE actor = 42",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, (70, None, Some(2000)));
+        drop(conn);
+        assert!(store.device_auth(ActorId(42)).unwrap().is_none());
+        assert_eq!(store.unit_status().unwrap()[0].last_sync_ms, Some(2000));
+    }
+}
