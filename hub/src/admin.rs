@@ -5,7 +5,7 @@
 
 use crate::auth::{self, sha256};
 use crate::error::{Denied, HubError, Result};
-use crate::store::{Access, AuditEntry, AuditRow, DeviceInfo, NewEnrollment, Role, User};
+use crate::store::{Access, AuditEntry, AuditRow, DeviceInfo, HubStore, NewEnrollment, Role, User};
 use cchc_common::auth::{code_from_random, display_code};
 use cchc_common::{ActorId, Date, UnitCode};
 use serde_json::{json, Value};
@@ -194,6 +194,30 @@ pub fn add_user(
         ),
         now_ms,
     )
+}
+
+/// Publishes a definitions document (`source` names where it came from, for errors
+/// and the audit log); returns its version.
+pub fn publish(
+    store: &dyn HubStore,
+    text: &str,
+    source: &str,
+    by: &Actor,
+    now_ms: i64,
+) -> Result<u32> {
+    let defs = cchc_common::Definitions::from_json(text)
+        .map_err(|e| HubError::BadDefinitions(format!("{source}: {e}")))?;
+    store.publish_definitions(&defs, now_ms)?;
+    store.audit(
+        &by.entry(
+            "definitions.publish",
+            format!("version:{}", defs.version),
+            "ok",
+            source,
+        ),
+        now_ms,
+    )?;
+    Ok(defs.version)
 }
 
 /// The `audit --json` document.

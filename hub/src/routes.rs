@@ -22,7 +22,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use cchc_common::auth::{normalize_code, EnrollRequest, EnrollResponse, ENROLL_PATH};
 use cchc_common::sync::{MAX_WIRE_BYTES, MEDIA_TYPE, PROTOCOL_HEADER, SYNC_PATH};
-use cchc_common::{Definitions, Period, UnitCode};
+use cchc_common::{Period, UnitCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -716,20 +716,8 @@ async fn publish_definitions(
             let text = std::str::from_utf8(&body).map_err(|_| {
                 HubError::BadDefinitions("the definitions are not UTF-8 text".into())
             })?;
-            let defs = Definitions::from_json(text)
-                .map_err(|e| HubError::BadDefinitions(e.to_string()))?;
-            let now = now_ms();
-            store.publish_definitions(&defs, now)?;
-            store.audit(
-                &actor.entry(
-                    "definitions.publish",
-                    format!("version:{}", defs.version),
-                    "ok",
-                    "",
-                ),
-                now,
-            )?;
-            Ok(json!({"published": defs.version}))
+            let version = admin::publish(store.as_ref(), text, "request body", &actor, now_ms())?;
+            Ok(json!({"published": version}))
         },
     )
     .await

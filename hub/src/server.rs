@@ -10,7 +10,7 @@ use crate::routes::{router, AppState};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Access, HubStore, Province, Role, Store};
 use crate::{tls, views};
-use cchc_common::{Definitions, Lang, Period, UnitCatalog};
+use cchc_common::{Lang, Period, UnitCatalog};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -224,18 +224,12 @@ pub fn report(dir: &Path, period: &str, json: bool, lang: Lang) -> Result<()> {
 pub fn publish_definitions(dir: &Path, file: &Path, lang: Lang) -> Result<()> {
     let store = open(dir)?;
     let text = std::fs::read_to_string(file).map_err(|e| HubError::io(file, e))?;
-    let defs = Definitions::from_json(&text)
-        .map_err(|e| HubError::BadDefinitions(format!("{}: {e}", file.display())))?;
-    let now = now_ms();
-    store.publish_definitions(&defs, now)?;
-    store.audit(
-        &Actor::cli().entry(
-            "definitions.publish",
-            format!("version:{}", defs.version),
-            "ok",
-            file.display().to_string(),
-        ),
-        now,
+    let version = admin::publish(
+        &store,
+        &text,
+        &file.display().to_string(),
+        &Actor::cli(),
+        now_ms(),
     )?;
     println!(
         "{} {}",
@@ -243,7 +237,7 @@ pub fn publish_definitions(dir: &Path, file: &Path, lang: Lang) -> Result<()> {
             "Đã ban hành bộ định nghĩa phiên bản",
             "Published definitions version"
         ),
-        defs.version
+        version
     );
     Ok(())
 }
