@@ -4,6 +4,7 @@
 
 use cchc_common::definitions::Definitions;
 use cchc_common::op::{OpBody, TaskStatus};
+use cchc_common::rollout::{CriterionScores, Stage, Standing};
 use cchc_common::view::{PledgeView, StateView};
 use cchc_common::{ActorId, Date, Lang, Metric, Op, Score};
 use serde_json::{json, Value};
@@ -283,37 +284,44 @@ pub fn pledges(pledges: &[PledgeView], lang: Lang) -> String {
     out
 }
 
-/// The `assess show --json` document: per phase, each criterion with its self-score,
-/// the self total and whether it reaches the threshold (provisional until verified).
+/// The `assess show --json` document: per phase, each criterion with its self-score
+/// and the province's verified score (thẩm định) where one has synced down, the totals,
+/// the stage reached and whether the score is still provisional.
 pub fn assessment_doc(view: &StateView, defs: &Definitions, only: Option<u32>) -> Value {
     let phases: Vec<Value> = defs
         .phases
         .iter()
         .filter(|ph| only.is_none_or(|p| p == ph.phase))
         .map(|ph| {
-            let mut total = 0u32;
-            let mut scored = 0usize;
+            let own = |c: &str| view.assessments.iter().find(|a| a.phase == ph.phase && a.criterion == c);
+            let verified = |c: &str| view.verifications.iter().find(|v| v.phase == ph.phase && v.criterion == c);
+            let standing = Standing::evaluate(ph, |c| CriterionScores {
+                self_score: own(c).map(|r| r.score),
+                verified: verified(c).map(|v| v.score),
+            });
             let criteria: Vec<Value> = ph
                 .criteria
                 .iter()
                 .map(|c| {
-                    let row = view.assessments.iter().find(|a| a.phase == ph.phase && a.criterion == c.code);
-                    if let Some(r) = row {
-                        total += r.score.0;
-                        scored += 1;
-                    }
+                    let row = own(&c.code);
+                    let v = verified(&c.code);
                     json!({
                         "code": c.code, "name": c.name, "max_score": c.max_score,
                         "score": row.map(|r| r.score), "evidence": row.map(|r| r.evidence.clone()),
+                        "verified": v.map(|v| json!({"score": v.score, "comment": v.comment, "by": v.by})),
                     })
                 })
                 .collect();
-            let complete = scored == ph.criteria.len();
+            let complete = standing.self_scored == standing.criteria;
             json!({
                 "phase": ph.phase, "name": ph.name, "pass_threshold": ph.pass_threshold,
-                "max_total": ph.max_total(), "self_total": Score(total), "scored": scored,
-                "complete": complete, "reaches_threshold": complete && Score(total) >= ph.pass_threshold,
-                "grade": defs.grade(Score(total), ph.max_total()).name,
+                "max_total": ph.max_total(), "self_total": standing.self_total,
+                "scored": standing.self_scored, "complete": complete,
+                "reaches_threshold": complete && standing.self_total >= ph.pass_threshold,
+                "verified": standing.verified, "verified_total": standing.verified_total,
+                "score": standing.score, "provisional": standing.provisional,
+                "stage": standing.stage,
+                "grade": standing.grade(defs),
                 "criteria": criteria,
             })
         })
@@ -333,9 +341,10 @@ pub fn assessment(doc: &Value, lang: Lang) -> String {
             .unwrap_or_else(|| "—".into())
     };
     for ph in doc["phases"].as_array().into_iter().flatten() {
+        let n = ph["criteria"].as_array().map(|a| a.len()).unwrap_or(0);
         let _ = writeln!(
             out,
-            "{} {} — {}: {} {} / {} ({} {}); {} {}",
+            "{} {} — {}: {} {} / {} ({} {}); {} {}; {} {}",
             lang.pick("Giai đoạn", "Phase"),
             ph["phase"],
             ph["name"].as_str().unwrap_or_default(),
@@ -345,21 +354,37 @@ pub fn assessment(doc: &Value, lang: Lang) -> String {
             lang.pick("ngưỡng đạt", "pass at"),
             sc(&ph["pass_threshold"]),
             lang.pick("đã chấm", "scored"),
-            format_args!(
-                "{}/{}",
-                ph["scored"],
-                ph["criteria"].as_array().map(|a| a.len()).unwrap_or(0)
-            ),
+            format_args!("{}/{n}", ph["scored"]),
+            lang.pick("tỉnh đã thẩm định", "verified by the province"),
+            format_args!("{}/{n}", ph["verified"]),
         );
-        let verdict = if !ph["complete"].as_bool().unwrap_or(false) {
-            lang.pick("chưa chấm đủ tiêu chí", "not all criteria scored")
-        } else if ph["reaches_threshold"].as_bool().unwrap_or(false) {
-            lang.pick(
-                "đạt ngưỡng (tạm tính, chờ tỉnh thẩm định)",
-                "reaches the threshold (provisional until verified)",
-            )
-        } else {
-            lang.pick("chưa đạt ngưỡng", "below the threshold")
+        let stage: Stage = ph["stage"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(Stage::Assigned);
+        let verdict = match stage {
+            Stage::Passed | Stage::Failed => format!(
+                "{} {} / {}: {}",
+                lang.pick("điểm thẩm định", "verified score"),
+                sc(&ph["verified_total"]),
+                sc(&ph["max_total"]),
+                stage.label(lang).to_uppercase()
+            ),
+            _ if !ph["complete"].as_bool().unwrap_or(false) => lang
+                .pick("chưa chấm đủ tiêu chí", "not all criteria scored")
+                .to_string(),
+            _ if ph["reaches_threshold"].as_bool().unwrap_or(false) => lang
+                .pick(
+                    "đạt ngưỡng (tạm tính, chờ tỉnh thẩm định)",
+                    "reaches the threshold (provisional until verified)",
+                )
+                .to_string(),
+            _ => lang
+                .pick(
+                    "chưa đạt ngưỡng (tạm tính)",
+                    "below the threshold (provisional)",
+                )
+                .to_string(),
         };
         let _ = writeln!(out, "  → {verdict}");
         let rows: Vec<Vec<String>> = ph["criteria"]
@@ -367,17 +392,23 @@ pub fn assessment(doc: &Value, lang: Lang) -> String {
             .into_iter()
             .flatten()
             .map(|c| {
+                let v = &c["verified"];
                 vec![
                     format!("  {}", c["code"].as_str().unwrap_or_default()),
                     format!("{}/{}", sc(&c["score"]), sc(&c["max_score"])),
+                    sc(&v["score"]),
                     c["name"].as_str().unwrap_or_default().to_string(),
+                    v["comment"].as_str().unwrap_or_default().to_string(),
                 ]
             })
             .collect();
         let header = vec![
             lang.pick("  Mã", "  Code").to_string(),
-            lang.pick("Điểm", "Score").to_string(),
+            lang.pick("Tự chấm", "Self").to_string(),
+            lang.pick("Thẩm định", "Verified").to_string(),
             lang.pick("Tiêu chí", "Criterion").to_string(),
+            lang.pick("Nhận xét của tỉnh", "Province's comment")
+                .to_string(),
         ];
         out += &table(&header, &rows);
     }

@@ -11,7 +11,8 @@
 
 use crate::error::{AgentError, Result};
 use cchc_common::crdt::{
-    self, AssessReg, AssessValue, CountCell, CountKey, Objects, OpCtx, PledgeCrdt,
+    self, AssessReg, AssessValue, CountCell, CountKey, Objects, OpCtx, PledgeCrdt, VerifyReg,
+    VerifyValue,
 };
 use cchc_common::hlc::{Hlc, Stamp};
 use cchc_common::merge::{self, OpLog, UnknownDefs};
@@ -30,7 +31,8 @@ pub const APPLICATION_ID: i32 = 0x4343_4843;
 const CACHE_FORMAT: &str = "crdts-7.3.2/1";
 
 /// Schema migrations; `user_version` is the number applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE ops (
     actor INTEGER NOT NULL,
@@ -70,7 +72,22 @@ CREATE TABLE peers (
     offset_ms INTEGER NOT NULL,
     via TEXT NOT NULL
 ) STRICT;
-"#];
+"#,
+    // 2: the province's verified scores (thẩm định), synced down from the hub.
+    r#"
+CREATE TABLE verifications (
+    phase INTEGER NOT NULL,
+    criterion TEXT NOT NULL,
+    score INTEGER NOT NULL CHECK (score >= 0),
+    comment TEXT NOT NULL,
+    by TEXT NOT NULL,
+    hlc_ms INTEGER NOT NULL,
+    hlc_c INTEGER NOT NULL,
+    actor INTEGER NOT NULL,
+    PRIMARY KEY (phase, criterion)
+) STRICT;
+"#,
+];
 
 /// Who this install is.
 #[derive(Debug, Clone, Copy)]
@@ -673,12 +690,16 @@ impl Store {
         let cells = objs.all_count_cells(period)?;
         let pledges = objs.all_pledges()?;
         let assessments = objs.all_assessments()?;
+        let verifications = objs.all_verifications()?;
         tx.commit()?;
         Ok(StateView::build(
             id.unit,
             cells.iter(),
             pledges.iter(),
             assessments.iter().map(|((p, c), r)| ((*p, c.as_str()), r)),
+            verifications
+                .iter()
+                .map(|((p, c), r)| ((*p, c.as_str()), r)),
         ))
     }
 
@@ -687,7 +708,10 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch("DELETE FROM count_cells; DELETE FROM pledges; DELETE FROM assessments;")?;
+        tx.execute_batch(
+            "DELETE FROM count_cells; DELETE FROM pledges; DELETE FROM assessments;
+             DELETE FROM verifications;",
+        )?;
         {
             let mut st = tx.prepare("SELECT body FROM ops ORDER BY actor, seq")?;
             let bodies: Vec<String> = st
@@ -782,6 +806,23 @@ fn assess_reg_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<AssessReg
             wall_ms: r.get::<_, i64>(at + 2)? as u64,
             counter: r.get(at + 3)?,
             actor: i2a(r.get(at + 4)?),
+        },
+    })
+}
+
+/// A verification register from the columns `score, comment, by, hlc_ms, hlc_c, actor`
+/// starting at column `at`.
+fn verify_reg_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<VerifyReg> {
+    Ok(VerifyReg {
+        val: VerifyValue {
+            score: Score(r.get(at)?),
+            comment: r.get(at + 1)?,
+            by: r.get(at + 2)?,
+        },
+        marker: Stamp {
+            wall_ms: r.get::<_, i64>(at + 3)? as u64,
+            counter: r.get(at + 4)?,
+            actor: i2a(r.get(at + 5)?),
         },
     })
 }
@@ -902,6 +943,19 @@ impl TxObjects<'_, '_> {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    fn all_verifications(&mut self) -> Result<BTreeMap<(u32, String), VerifyReg>> {
+        let mut st = self.tx.prepare(
+            "SELECT phase, criterion, score, comment, by, hlc_ms, hlc_c, actor FROM verifications",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                (r.get::<_, u32>(0)?, r.get::<_, String>(1)?),
+                verify_reg_at(r, 2)?,
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
 }
 
 impl Objects for TxObjects<'_, '_> {
@@ -987,6 +1041,39 @@ impl Objects for TxObjects<'_, '_> {
                 criterion,
                 reg.val.score.0,
                 reg.val.evidence,
+                reg.marker.wall_ms as i64,
+                reg.marker.counter,
+                a2i(reg.marker.actor)
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn verification(&mut self, phase: u32, criterion: &str) -> Result<Option<VerifyReg>> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT score, comment, by, hlc_ms, hlc_c, actor FROM verifications
+                 WHERE phase = ?1 AND criterion = ?2",
+                params![phase, criterion],
+                |r| verify_reg_at(r, 0),
+            )
+            .optional()?)
+    }
+
+    fn put_verification(&mut self, phase: u32, criterion: &str, reg: &VerifyReg) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO verifications (phase, criterion, score, comment, by, hlc_ms, hlc_c, actor)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (phase, criterion) DO UPDATE SET score = excluded.score,
+                 comment = excluded.comment, by = excluded.by, hlc_ms = excluded.hlc_ms,
+                 hlc_c = excluded.hlc_c, actor = excluded.actor",
+            params![
+                phase,
+                criterion,
+                reg.val.score.0,
+                reg.val.comment,
+                reg.val.by,
                 reg.marker.wall_ms as i64,
                 reg.marker.counter,
                 a2i(reg.marker.actor)

@@ -192,6 +192,20 @@ pub struct AssessValue {
 /// An assessment register.
 pub type AssessReg = LWWReg<AssessValue, Stamp>;
 
+/// A verified score (thẩm định): score, comment and analyst, written together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct VerifyValue {
+    /// Verified score.
+    pub score: Score,
+    /// The analyst's comment.
+    pub comment: String,
+    /// The analyst.
+    pub by: String,
+}
+
+/// A verification register.
+pub type VerifyReg = LWWReg<VerifyValue, Stamp>;
+
 /// Where ops read and write the objects they touch.
 pub trait Objects {
     /// Error of the backing store; domain refusals convert into it.
@@ -213,6 +227,19 @@ pub trait Objects {
         phase: u32,
         criterion: &str,
         reg: &AssessReg,
+    ) -> Result<(), Self::Error>;
+    /// The verification register of a criterion.
+    fn verification(
+        &mut self,
+        phase: u32,
+        criterion: &str,
+    ) -> Result<Option<VerifyReg>, Self::Error>;
+    /// Saves a verification register.
+    fn put_verification(
+        &mut self,
+        phase: u32,
+        criterion: &str,
+        reg: &VerifyReg,
     ) -> Result<(), Self::Error>;
 }
 
@@ -337,6 +364,30 @@ pub fn apply_op<O: Objects>(o: &mut O, op: &Op) -> Result<(), O::Error> {
             };
             o.put_assessment(*phase, criterion, &reg)?;
         }
+        OpBody::Verify {
+            phase,
+            criterion,
+            score,
+            comment,
+            by,
+        } => {
+            let value = VerifyValue {
+                score: *score,
+                comment: comment.clone(),
+                by: by.clone(),
+            };
+            let reg = match o.verification(*phase, criterion)? {
+                Some(mut reg) => {
+                    reg.update(value, stamp);
+                    reg
+                }
+                None => LWWReg {
+                    val: value,
+                    marker: stamp,
+                },
+            };
+            o.put_verification(*phase, criterion, &reg)?;
+        }
     }
     Ok(())
 }
@@ -367,6 +418,12 @@ pub fn check_definitions(op: &Op, defs: &Definitions) -> Result<(), DomainError>
     match &op.body {
         OpBody::Count { procedure, .. } => defs.procedure(procedure).map(|_| ()),
         OpBody::Assess {
+            phase,
+            criterion,
+            score,
+            ..
+        }
+        | OpBody::Verify {
             phase,
             criterion,
             score,
@@ -589,6 +646,30 @@ pub fn task_remove_op<O: Objects>(
         pledge: p.key,
         task,
         seen,
+    }))
+}
+
+/// Builds the province's verification op for one criterion, checked against the
+/// definitions. `ctx` is the province actor of the commune (see the hub).
+pub fn verify_op(
+    ctx: &OpCtx,
+    defs: &Definitions,
+    phase: u32,
+    criterion: &str,
+    score: Score,
+    comment: &str,
+    by: &str,
+) -> Result<Op, DomainError> {
+    let criterion = criterion.trim().to_ascii_uppercase();
+    defs.check_score(phase, &criterion, score)?;
+    let comment = text::optional("comment", comment, text::EVIDENCE_MAX)?;
+    let by = text::required("by", by, text::NAME_MAX)?;
+    Ok(ctx.op(OpBody::Verify {
+        phase,
+        criterion,
+        score,
+        comment,
+        by,
     }))
 }
 

@@ -5,7 +5,8 @@
 //! Layers, each in its own module: [`lang`] and [`error`] (messages), [`units`],
 //! [`period`], [`score`], [`text`], [`definitions`] (the domain vocabulary), [`hlc`]
 //! (time), [`op`] (the versioned op envelope), [`crdt`] (objects and `apply_op`),
-//! [`merge`] (the rules for integrating a peer's ops), [`state`] (an in-memory replica),
+//! [`merge`] (the rules for integrating a peer's ops), [`rollout`] (where a commune
+//! stands in its phase), [`state`] (an in-memory replica),
 //! [`sync`] (the agent–hub protocol), [`auth`] (enrollment codes and request
 //! signatures) and [`view`] (the `show --json` document).
 #![deny(missing_docs)]
@@ -19,6 +20,7 @@ pub mod lang;
 pub mod merge;
 pub mod op;
 pub mod period;
+pub mod rollout;
 pub mod score;
 pub mod state;
 pub mod sync;

@@ -220,6 +220,28 @@ pub enum OpBody {
         /// Evidence note (may be empty).
         evidence: String,
     },
+    /// The province's verified score for one criterion (thẩm định; LWW register). Made
+    /// only on the hub, by a province actor of the commune, and synced down to its
+    /// agents; the hub refuses one arriving from a device.
+    Verify {
+        /// Phase.
+        phase: u32,
+        /// Criterion code.
+        criterion: String,
+        /// Verified score.
+        score: Score,
+        /// The analyst's comment (may be empty).
+        comment: String,
+        /// The analyst who verified (hub user name).
+        by: String,
+    },
+}
+
+impl OpBody {
+    /// Whether only the province (the hub) may make ops of this kind.
+    pub fn is_province_side(&self) -> bool {
+        matches!(self, OpBody::Verify { .. })
+    }
 }
 
 /// One change made by one device, in our versioned envelope.
@@ -403,6 +425,21 @@ impl Op {
                     ));
                 }
                 text::optional("evidence", evidence, text::EVIDENCE_MAX)?;
+            }
+            OpBody::Verify {
+                phase,
+                criterion,
+                comment,
+                by,
+                ..
+            } => {
+                if *phase == 0 || criterion.is_empty() || criterion.len() > 32 {
+                    return bad(format!(
+                        "phase {phase} / criterion '{criterion}' is malformed"
+                    ));
+                }
+                text::optional("comment", comment, text::EVIDENCE_MAX)?;
+                text::required("by", by, text::NAME_MAX)?;
             }
         }
         Ok(())

@@ -3,7 +3,7 @@
 //! ops a peer lacks. The agent's SQLite store applies ops through the same
 //! [`crate::crdt::apply_op`]; property tests hold the two to the same results.
 
-use crate::crdt::{self, AssessReg, CountCell, CountKey, Objects, OpCtx, PledgeCrdt};
+use crate::crdt::{self, AssessReg, CountCell, CountKey, Objects, OpCtx, PledgeCrdt, VerifyReg};
 use crate::error::DomainError;
 use crate::hlc::Hlc;
 use crate::op::{ActorId, Op, OpId};
@@ -94,6 +94,8 @@ pub struct MemObjects {
     pub pledges: BTreeMap<(i32, String), PledgeCrdt>,
     /// Assessments by (phase, criterion).
     pub assessments: BTreeMap<(u32, String), AssessReg>,
+    /// The province's verifications by (phase, criterion).
+    pub verifications: BTreeMap<(u32, String), VerifyReg>,
 }
 
 impl Objects for MemObjects {
@@ -117,6 +119,19 @@ impl Objects for MemObjects {
     }
     fn put_assessment(&mut self, phase: u32, c: &str, reg: &AssessReg) -> Result<(), DomainError> {
         self.assessments.insert((phase, c.to_string()), reg.clone());
+        Ok(())
+    }
+    fn verification(&mut self, phase: u32, c: &str) -> Result<Option<VerifyReg>, DomainError> {
+        Ok(self.verifications.get(&(phase, c.to_string())).cloned())
+    }
+    fn put_verification(
+        &mut self,
+        phase: u32,
+        c: &str,
+        reg: &VerifyReg,
+    ) -> Result<(), DomainError> {
+        self.verifications
+            .insert((phase, c.to_string()), reg.clone());
         Ok(())
     }
 }
@@ -284,6 +299,10 @@ impl Replica {
             self.objects.pledges.values(),
             self.objects
                 .assessments
+                .iter()
+                .map(|((p, c), r)| ((*p, c.as_str()), r)),
+            self.objects
+                .verifications
                 .iter()
                 .map(|((p, c), r)| ((*p, c.as_str()), r)),
         )

@@ -2,7 +2,7 @@
 //! store. Out: [`StateView`], the stable `cchc-agent show --json` document, ordered so
 //! that equal states give byte-equal documents.
 
-use crate::crdt::{AssessReg, CountCell, CountKey, PledgeCrdt};
+use crate::crdt::{AssessReg, CountCell, CountKey, PledgeCrdt, VerifyReg};
 use crate::op::TaskStatus;
 use crate::period::{Date, Period};
 use crate::score::Score;
@@ -62,6 +62,21 @@ pub struct AssessRow {
     pub evidence: String,
 }
 
+/// One verified score (thẩm định) from the province.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyRow {
+    /// Phase.
+    pub phase: u32,
+    /// Criterion code.
+    pub criterion: String,
+    /// Verified score.
+    pub score: Score,
+    /// The analyst's comment.
+    pub comment: String,
+    /// The analyst.
+    pub by: String,
+}
+
 /// The whole materialized state of one commune.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateView {
@@ -73,6 +88,9 @@ pub struct StateView {
     pub pledges: Vec<PledgeView>,
     /// Assessments, by phase and criterion.
     pub assessments: Vec<AssessRow>,
+    /// The province's verified scores, by phase and criterion.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verifications: Vec<VerifyRow>,
 }
 
 impl StateView {
@@ -82,6 +100,7 @@ impl StateView {
         counts: impl IntoIterator<Item = (&'a CountKey, &'a CountCell)>,
         pledges: impl IntoIterator<Item = &'a PledgeCrdt>,
         assessments: impl IntoIterator<Item = ((u32, &'a str), &'a AssessReg)>,
+        verifications: impl IntoIterator<Item = ((u32, &'a str), &'a VerifyReg)>,
     ) -> StateView {
         let mut counts: Vec<CountRow> = counts
             .into_iter()
@@ -132,11 +151,23 @@ impl StateView {
             })
             .collect();
         assessments.sort_by(|a, b| (a.phase, &a.criterion).cmp(&(b.phase, &b.criterion)));
+        let mut verifications: Vec<VerifyRow> = verifications
+            .into_iter()
+            .map(|((phase, c), r)| VerifyRow {
+                phase,
+                criterion: c.to_string(),
+                score: r.val.score,
+                comment: r.val.comment.clone(),
+                by: r.val.by.clone(),
+            })
+            .collect();
+        verifications.sort_by(|a, b| (a.phase, &a.criterion).cmp(&(b.phase, &b.criterion)));
         StateView {
             unit,
             counts,
             pledges: pl.into_iter().map(|p| p.2).collect(),
             assessments,
+            verifications,
         }
     }
 }

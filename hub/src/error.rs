@@ -101,6 +101,13 @@ pub enum Denied {
         /// Role needed.
         needs: &'static str,
     },
+    /// A device sending an op only the province may make (a verification), or one in
+    /// the name of the province's own id, that the hub does not already hold.
+    #[error("op {op} is a province-side op (verification, thẩm định): only the province records these, so nothing was stored")]
+    ProvinceOnly {
+        /// The op.
+        op: String,
+    },
     /// Too many requests from one address or device.
     #[error("too many {what}; try again in {retry_after_s} s")]
     RateLimited {
@@ -118,7 +125,8 @@ impl Denied {
             Denied::Revoked { .. }
             | Denied::WrongCommune { .. }
             | Denied::CodeForOtherUnit { .. }
-            | Denied::Role { .. } => 403,
+            | Denied::Role { .. }
+            | Denied::ProvinceOnly { .. } => 403,
             Denied::DeviceExists { .. } | Denied::StaleNonce { .. } => 409,
             Denied::RateLimited { .. } => 429,
             _ => 401,
@@ -143,6 +151,7 @@ impl Denied {
             Denied::LoginFailed => "login_failed",
             Denied::Role { .. } => "forbidden",
             Denied::RateLimited { .. } => "rate_limited",
+            Denied::ProvinceOnly { .. } => "province_only",
         }
     }
 
@@ -165,6 +174,7 @@ impl Denied {
             Denied::LoginFailed => "sai tên đăng nhập hoặc mật khẩu".into(),
             Denied::Role { user, role, needs } => format!("người dùng {user} có vai trò {role}; việc này cần vai trò {needs}"),
             Denied::RateLimited { retry_after_s, .. } => format!("quá nhiều yêu cầu; hãy thử lại sau {retry_after_s} giây"),
+            Denied::ProvinceOnly { op } => format!("bản ghi {op} là kết quả thẩm định: chỉ Công an tỉnh được ghi, nên không có gì được lưu"),
         }
     }
 }
@@ -220,6 +230,24 @@ pub enum HubError {
         source: DomainError,
         /// What the hub holds for the commune (gaps only).
         acked: Option<VersionVector>,
+    },
+    /// A commune verified for a phase it is not assigned to.
+    #[error("commune {unit} is {}; it cannot be verified for phase {phase}", match assigned { Some(p) => format!("assigned to phase {p}"), None => "not in the rollout plan (cchc-hub phase assign)".to_string() })]
+    NotAssigned {
+        /// Commune.
+        unit: u32,
+        /// Its assigned phase.
+        assigned: Option<u32>,
+        /// The phase asked for.
+        phase: u32,
+    },
+    /// A rollout plan (command line or CSV) that cannot be used; nothing was assigned.
+    #[error("rollout plan: {en}")]
+    BadPlan {
+        /// What and where, in English.
+        en: String,
+        /// The same in Vietnamese.
+        vi: String,
     },
     /// A definitions document refused at publishing.
     #[error("{0}")]
@@ -325,6 +353,8 @@ impl HubError {
             HubError::Wire(WireError::TooLarge { .. }) | HubError::BatchTooLarge { .. } => 413,
             HubError::Wire(_) | HubError::ProtocolHeader { .. } | HubError::BodyRead(_) => 400,
             HubError::UnknownUnit { .. } | HubError::ForeignDevice { .. } => 403,
+            HubError::NotAssigned { .. } => 409,
+            HubError::BadPlan { .. } => 422,
             HubError::Refused {
                 source: DomainError::SeqGap { .. },
                 ..
@@ -356,6 +386,8 @@ impl HubError {
                 _ => "refused_op",
             },
             HubError::BadDefinitions(_) => "bad_definitions",
+            HubError::NotAssigned { .. } => "not_assigned",
+            HubError::BadPlan { .. } => "bad_plan",
             HubError::Invalid(_) => "invalid",
             HubError::Denied(d) => d.code(),
             HubError::NotFound(_) => "not_found",
@@ -392,9 +424,12 @@ impl HubError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            HubError::Invalid(_) | HubError::BadDefinitions(_) | HubError::NotFound(_) => {
-                exit::INVALID
-            }
+            HubError::Invalid(_)
+            | HubError::BadDefinitions(_)
+            | HubError::NotFound(_)
+            | HubError::NotAssigned { .. }
+            | HubError::BadPlan { .. }
+            | HubError::UnknownUnit { .. } => exit::INVALID,
             HubError::Denied(_) => exit::DENIED,
             HubError::NotInitialised { .. } | HubError::AlreadyInitialised { .. } => exit::STATE,
             HubError::BadDatabase { .. } | HubError::Sql(_) => exit::DATABASE,
@@ -429,6 +464,14 @@ impl Localize for HubError {
                 "máy {device} thuộc đơn vị {bound}; không được gửi dữ liệu của đơn vị {unit}"
             ),
             HubError::Refused { source, .. } => source.localize(lang),
+            HubError::BadPlan { vi, .. } => format!("kế hoạch triển khai: {vi}"),
+            HubError::NotAssigned { unit, assigned, phase } => format!(
+                "đơn vị {unit} {}; không thể thẩm định giai đoạn {phase}",
+                match assigned {
+                    Some(p) => format!("được giao giai đoạn {p}"),
+                    None => "chưa có trong kế hoạch triển khai (cchc-hub phase assign)".to_string(),
+                }
+            ),
             HubError::Denied(d) => d.vi(),
             HubError::Invalid(e) => e.localize(lang),
             other => other.to_string(),

@@ -105,6 +105,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The rollout plan: which communes are in which phase of the model.
+    #[command(subcommand)]
+    Phase(PhaseCmd),
+    /// Record the province's verified score (thẩm định) for one criterion of a
+    /// commune; it reaches the commune's agents on their next sync.
+    Verify {
+        /// Commune code.
+        #[arg(long)]
+        unit: String,
+        /// Phase (the commune's assigned phase).
+        #[arg(long)]
+        phase: String,
+        /// Criterion code, e.g. TC-03.
+        #[arg(long)]
+        criterion: String,
+        /// Verified score, e.g. 17 or 17,5.
+        #[arg(long)]
+        score: String,
+        /// The analyst's comment.
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// The analyst's name as the commune will see it.
+        #[arg(long)]
+        by: String,
+    },
     /// Definitions (procedure catalog, criteria sets): publish a new version.
     #[command(subcommand)]
     Definitions(DefinitionsCmd),
@@ -173,6 +198,23 @@ enum UserCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PhaseCmd {
+    /// Assign communes to a phase (pilots are phase 1): `--phase N --unit CODE…`, or
+    /// `--csv FILE` with `unit,phase` lines. All or nothing.
+    Assign {
+        /// Phase number.
+        #[arg(long)]
+        phase: Option<String>,
+        /// Commune code (repeatable).
+        #[arg(long = "unit")]
+        units: Vec<String>,
+        /// CSV file of `unit,phase` lines (header optional, extra columns ignored).
+        #[arg(long)]
+        csv: Option<PathBuf>,
     },
 }
 
@@ -251,6 +293,17 @@ fn main() {
         } => server::audit(&dir, limit, action.as_deref(), json),
         Command::Status { json } => server::status(&dir, json, lang),
         Command::Report { period, json } => server::report(&dir, &period, json, lang),
+        Command::Phase(PhaseCmd::Assign { phase, units, csv }) => {
+            server::phase_assign(&dir, phase.as_deref(), &units, csv.as_deref(), lang)
+        }
+        Command::Verify {
+            unit,
+            phase,
+            criterion,
+            score,
+            comment,
+            by,
+        } => server::verify(&dir, &unit, &phase, &criterion, &score, &comment, &by, lang),
         Command::Definitions(DefinitionsCmd::Publish { file }) => {
             server::publish_definitions(&dir, &file, lang)
         }

@@ -242,6 +242,83 @@ pub fn publish_definitions(dir: &Path, file: &Path, lang: Lang) -> Result<()> {
     Ok(())
 }
 
+/// `cchc-hub phase assign`.
+pub fn phase_assign(
+    dir: &Path,
+    phase: Option<&str>,
+    units: &[String],
+    csv: Option<&Path>,
+    lang: Lang,
+) -> Result<()> {
+    let store = open(dir)?;
+    let text = csv
+        .map(|f| std::fs::read_to_string(f).map_err(|e| HubError::io(f, e)))
+        .transpose()?;
+    let source = csv.map(|f| f.display().to_string()).unwrap_or_default();
+    let plan = admin::parse_plan(units, phase, text.as_deref().map(|t| (t, source.as_str())))?;
+    admin::assign(&store, &plan, &Actor::cli(), now_ms())?;
+    let mut phases: std::collections::BTreeMap<u32, usize> = Default::default();
+    for (_, p) in &plan {
+        *phases.entry(*p).or_default() += 1;
+    }
+    for (p, n) in phases {
+        println!(
+            "{}",
+            match lang {
+                Lang::Vi => format!("Đã giao {n} đơn vị vào giai đoạn {p}."),
+                Lang::En => format!("Assigned {n} communes to phase {p}."),
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `cchc-hub verify`: one criterion of one commune.
+#[allow(clippy::too_many_arguments)]
+pub fn verify(
+    dir: &Path,
+    unit: &str,
+    phase: &str,
+    criterion: &str,
+    score: &str,
+    comment: &str,
+    by: &str,
+    lang: Lang,
+) -> Result<()> {
+    let store = open(dir)?;
+    let unit = cchc_common::UnitCode::parse(unit).map_err(HubError::Invalid)?;
+    let phase: u32 = phase.trim().parse().map_err(|_| {
+        HubError::Invalid(cchc_common::DomainError::BadOp {
+            op: "--phase".into(),
+            detail: format!("'{phase}' is not a phase number"),
+        })
+    })?;
+    let score = cchc_common::Score::parse(score).map_err(HubError::Invalid)?;
+    let scores = [crate::store::Verification {
+        criterion: criterion.to_string(),
+        score,
+        comment: comment.to_string(),
+    }];
+    let ops = admin::verify(&store, unit, phase, &scores, by, &Actor::cli(), now_ms())?;
+    println!(
+        "{}",
+        match (lang, ops.is_empty()) {
+            (Lang::Vi, false) => format!(
+                "Đã ghi điểm thẩm định {} cho tiêu chí {} của đơn vị {unit}; xã nhận được ở lần đồng bộ tới.",
+                score.display(lang),
+                criterion.trim().to_ascii_uppercase()
+            ),
+            (Lang::En, false) => format!(
+                "Recorded verified score {score} for criterion {} of commune {unit}; the commune gets it on its next sync.",
+                criterion.trim().to_ascii_uppercase()
+            ),
+            (Lang::Vi, true) => "Điểm thẩm định không đổi; không ghi gì thêm.".to_string(),
+            (Lang::En, true) => "The verified score is unchanged; nothing recorded.".to_string(),
+        }
+    );
+    Ok(())
+}
+
 fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).expect("serializes"));
 }

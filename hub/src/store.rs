@@ -258,9 +258,44 @@ pub trait Access: Send + Sync {
     fn audit_log(&self, limit: usize, action: Option<&str>) -> Result<Vec<AuditRow>>;
 }
 
+/// One verified score to record (thẩm định) for a criterion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Criterion code.
+    pub criterion: String,
+    /// Verified score.
+    pub score: Score,
+    /// The analyst's comment.
+    pub comment: String,
+}
+
+/// The rollout plan and the province's verifications: the hub's own writes to the
+/// communes' data, each with its audit entry in the same transaction.
+pub trait Rollout: Send + Sync {
+    /// Assigns communes to rollout phases (all or nothing); reassigning moves a commune.
+    fn assign_phases(
+        &self,
+        plan: &[(UnitCode, u32)],
+        audit: &AuditEntry,
+        now_ms: i64,
+    ) -> Result<()>;
+    /// Records verified scores for a commune in the phase it is assigned, as ops of the
+    /// commune's province actor (made on first use) that sync down to its agents.
+    /// Entries equal to the verification held are skipped; returns the ops made.
+    fn verify(
+        &self,
+        unit: UnitCode,
+        phase: u32,
+        scores: &[Verification],
+        by: &str,
+        audit: &AuditEntry,
+        now_ms: i64,
+    ) -> Result<Vec<Op>>;
+}
+
 /// Everything the server needs of a store.
-pub trait HubStore: Store + Access {}
-impl<T: Store + Access> HubStore for T {}
+pub trait HubStore: Store + Access + Rollout {}
+impl<T: Store + Access + Rollout> HubStore for T {}
 
 /// A hub store.
 pub trait Store: Send + Sync {

@@ -5,7 +5,9 @@
 
 use super::{Contact, CountSum, Merged, Province, Store, UnitStatus};
 use crate::error::{HubError, Result};
-use cchc_common::crdt::{AssessReg, AssessValue, CountCell, CountKey, Objects, PledgeCrdt};
+use cchc_common::crdt::{
+    AssessReg, AssessValue, CountCell, CountKey, Objects, PledgeCrdt, VerifyReg, VerifyValue,
+};
 use cchc_common::hlc::Stamp;
 use cchc_common::merge::{self, OpLog, UnknownDefs};
 use cchc_common::op::TaskStatus;
@@ -20,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 mod access;
+mod plan;
+mod rollup;
 
 /// `PRAGMA application_id` of a cchc hub database ("CCHH").
 pub const APPLICATION_ID: i32 = 0x4343_4848;
@@ -141,7 +145,136 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
+    // 3: the rollout plan, the province's verifications (made under one province actor
+    // per commune) and the dashboard's rollups (see sqlite/rollup.rs).
+    r#"
+CREATE TABLE phase_plan (
+    unit INTEGER PRIMARY KEY REFERENCES units (code),
+    phase INTEGER NOT NULL CHECK (phase >= 1),
+    assigned_at INTEGER NOT NULL,
+    assigned_by TEXT NOT NULL
+) STRICT;
+CREATE TABLE province_actors (
+    unit INTEGER PRIMARY KEY REFERENCES units (code),
+    actor INTEGER NOT NULL UNIQUE,
+    hlc_ms INTEGER NOT NULL,
+    hlc_c INTEGER NOT NULL
+) STRICT;
+CREATE TABLE verifications (
+    unit INTEGER NOT NULL,
+    phase INTEGER NOT NULL,
+    criterion TEXT NOT NULL,
+    score INTEGER NOT NULL CHECK (score >= 0),
+    comment TEXT NOT NULL,
+    by TEXT NOT NULL,
+    hlc_ms INTEGER NOT NULL,
+    hlc_c INTEGER NOT NULL,
+    actor INTEGER NOT NULL,
+    PRIMARY KEY (unit, phase, criterion)
+) STRICT;
+CREATE TABLE score_seen (
+    unit INTEGER NOT NULL,
+    phase INTEGER NOT NULL,
+    criterion TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('self', 'verified')),
+    first_at INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    PRIMARY KEY (unit, phase, criterion, kind)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE standing (
+    unit INTEGER PRIMARY KEY REFERENCES units (code),
+    phase INTEGER NOT NULL,
+    criteria INTEGER NOT NULL,
+    self_scored INTEGER NOT NULL,
+    self_total INTEGER NOT NULL,
+    verified INTEGER NOT NULL,
+    verified_total INTEGER NOT NULL,
+    score INTEGER NOT NULL,
+    max_total INTEGER NOT NULL,
+    permille INTEGER NOT NULL,
+    provisional INTEGER NOT NULL,
+    stage TEXT NOT NULL CHECK (stage IN ('assigned', 'self_assessed', 'failed', 'passed')),
+    grade TEXT NOT NULL,
+    assigned_at INTEGER NOT NULL,
+    self_assessed_at INTEGER,
+    verified_at INTEGER
+) STRICT;
+CREATE INDEX standing_phase ON standing (phase, permille);
+CREATE TABLE effective_scores (
+    unit INTEGER NOT NULL,
+    phase INTEGER NOT NULL,
+    criterion TEXT NOT NULL,
+    score INTEGER NOT NULL,
+    at_max INTEGER NOT NULL,
+    PRIMARY KEY (unit, criterion)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE phase_totals (
+    phase INTEGER PRIMARY KEY,
+    assigned INTEGER NOT NULL,
+    reported INTEGER NOT NULL,
+    verified INTEGER NOT NULL,
+    passed INTEGER NOT NULL
+) STRICT;
+CREATE TABLE criterion_totals (
+    phase INTEGER NOT NULL,
+    criterion TEXT NOT NULL,
+    communes INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    at_max INTEGER NOT NULL,
+    PRIMARY KEY (phase, criterion)
+) STRICT;
+CREATE TABLE reports (
+    unit INTEGER NOT NULL,
+    period TEXT NOT NULL,
+    first_at INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    ops INTEGER NOT NULL,
+    PRIMARY KEY (unit, period)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX reports_period ON reports (period);
+CREATE TABLE period_totals (period TEXT PRIMARY KEY, communes INTEGER NOT NULL) STRICT;
+CREATE TABLE kpi_unit (
+    unit INTEGER NOT NULL,
+    period TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (unit, period, metric)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX kpi_unit_period ON kpi_unit (period);
+CREATE TABLE kpi_province (
+    period TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (period, metric)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE kpi_procedure (
+    period TEXT NOT NULL,
+    procedure TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (period, procedure, metric)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE pledge_units (
+    unit INTEGER NOT NULL,
+    year INTEGER NOT NULL,
+    pledges INTEGER NOT NULL,
+    tasks INTEGER NOT NULL,
+    done INTEGER NOT NULL,
+    PRIMARY KEY (unit, year)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE pledge_totals (
+    year INTEGER PRIMARY KEY,
+    units INTEGER NOT NULL,
+    pledges INTEGER NOT NULL,
+    tasks INTEGER NOT NULL,
+    done INTEGER NOT NULL
+) STRICT;
+"#,
 ];
+
+/// The schema version whose migration creates the rollups: a hub migrated across it
+/// has them rebuilt once from its op log.
+const ROLLUPS_FROM: i64 = 3;
 
 fn a2i(a: ActorId) -> i64 {
     a.0 as i64
@@ -256,6 +389,9 @@ impl SqliteStore {
             for m in &MIGRATIONS[version as usize..] {
                 tx.execute_batch(m)?;
             }
+            if version < ROLLUPS_FROM {
+                rollup::rebuild(&tx)?;
+            }
             tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
             tx.commit()?;
         }
@@ -317,16 +453,16 @@ impl Store for SqliteStore {
         let outcome = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let merged = {
-                let mut log = TxLog {
-                    tx: &tx,
-                    unit,
-                    now_ms,
-                };
+                let mut log = TxLog::new(&tx, unit, now_ms);
                 // Credential first (revoked, other commune, replayed nonce), then the
-                // device's binding even when it sends no ops, then the batch.
+                // device's binding even when it sends no ops, then province-side ops
+                // (a device may relay ones it holds, never make new ones), then the batch.
                 access::record_contact(log.tx, unit, contact, now_ms)?;
                 log.max_seq(contact.device)?;
-                merge::merge(&mut log, unit, ops, UnknownDefs::Refuse)?
+                log.refuse_new_province_ops(&ops)?;
+                let merged = merge::merge(&mut log, unit, ops, UnknownDefs::Refuse)?;
+                log.touched.flush(&tx, unit, now_ms)?;
+                merged
             };
             let acked = SqliteStore::unit_vv(&tx, unit)?;
             tx.commit()?;
@@ -427,6 +563,8 @@ impl Store for SqliteStore {
                 now_ms
             ],
         )?;
+        // Criteria sets and thresholds may have changed: every standing follows.
+        rollup::refresh_all_standings(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -549,11 +687,46 @@ fn parse_pledge_state(path: &Path, s: &str) -> Result<PledgeCrdt> {
     serde_json::from_str(s).map_err(|e| bad_db(path, format!("pledge state: {e}")))
 }
 
-/// One commune's op log and objects inside one transaction.
+/// One commune's op log and objects inside one transaction, noting what the ops it
+/// appends change in the rollups.
 struct TxLog<'a, 'c> {
     tx: &'a Transaction<'c>,
     unit: UnitCode,
     now_ms: i64,
+    touched: rollup::Touched,
+}
+
+impl<'a, 'c> TxLog<'a, 'c> {
+    fn new(tx: &'a Transaction<'c>, unit: UnitCode, now_ms: i64) -> TxLog<'a, 'c> {
+        TxLog {
+            tx,
+            unit,
+            now_ms,
+            touched: rollup::Touched::default(),
+        }
+    }
+
+    /// Refuses, from a device, a province-side op (a verification) or an op under a
+    /// province actor's id that the hub does not already hold byte for byte.
+    fn refuse_new_province_ops(&mut self, ops: &[Op]) -> Result<()> {
+        for op in ops {
+            let province_actor = self
+                .tx
+                .prepare_cached("SELECT 1 FROM province_actors WHERE actor = ?1")?
+                .query_row([a2i(op.actor)], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if (op.body.is_province_side() || province_actor)
+                && self.held(op.id())?.as_deref() != Some(op.to_json().as_str())
+            {
+                return Err(crate::error::Denied::ProvinceOnly {
+                    op: op.id().to_string(),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Objects for TxLog<'_, '_> {
@@ -679,6 +852,53 @@ impl Objects for TxLog<'_, '_> {
             ])?;
         Ok(())
     }
+
+    fn verification(&mut self, phase: u32, criterion: &str) -> Result<Option<VerifyReg>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT score, comment, by, hlc_ms, hlc_c, actor FROM verifications
+                 WHERE unit = ?1 AND phase = ?2 AND criterion = ?3",
+            )?
+            .query_row(params![self.unit.0, phase, criterion], |r| {
+                Ok(VerifyReg {
+                    val: VerifyValue {
+                        score: Score(r.get(0)?),
+                        comment: r.get(1)?,
+                        by: r.get(2)?,
+                    },
+                    marker: Stamp {
+                        wall_ms: r.get::<_, i64>(3)? as u64,
+                        counter: r.get(4)?,
+                        actor: i2a(r.get(5)?),
+                    },
+                })
+            })
+            .optional()?)
+    }
+
+    fn put_verification(&mut self, phase: u32, criterion: &str, reg: &VerifyReg) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO verifications (unit, phase, criterion, score, comment, by, hlc_ms, hlc_c, actor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (unit, phase, criterion) DO UPDATE SET score = excluded.score,
+                     comment = excluded.comment, by = excluded.by, hlc_ms = excluded.hlc_ms,
+                     hlc_c = excluded.hlc_c, actor = excluded.actor",
+            )?
+            .execute(params![
+                self.unit.0,
+                phase,
+                criterion,
+                reg.val.score.0,
+                reg.val.comment,
+                reg.val.by,
+                reg.marker.wall_ms as i64,
+                reg.marker.counter,
+                a2i(reg.marker.actor)
+            ])?;
+        Ok(())
+    }
 }
 
 impl OpLog for TxLog<'_, '_> {
@@ -760,6 +980,7 @@ impl OpLog for TxLog<'_, '_> {
                  ON CONFLICT (actor) DO UPDATE SET max_seq = excluded.max_seq",
             )?
             .execute(params![a2i(op.actor), op.unit.0, op.seq as i64])?;
+        self.touched.observe(op);
         Ok(())
     }
 }

@@ -12,7 +12,8 @@ use cchc_common::auth::{EnrollRequest, PublicKey};
 use cchc_common::{ActorId, UnitCode};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-fn append(conn: &Connection, e: &AuditEntry, now_ms: i64) -> Result<()> {
+/// Appends an audit row inside the caller's transaction.
+pub(super) fn append(conn: &Connection, e: &AuditEntry, now_ms: i64) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO audit (at, actor, action, target, outcome, ip, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -167,6 +168,21 @@ impl Access for SqliteStore {
             return Err(Denied::CodeForOtherUnit {
                 code_unit,
                 unit: req.unit.0,
+            }
+            .into());
+        }
+        let province_actor = tx
+            .query_row(
+                "SELECT 1 FROM province_actors WHERE actor = ?1",
+                [a2i(req.device)],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if province_actor {
+            // The id the province verifies this commune's scores under: never a device's.
+            return Err(Denied::DeviceExists {
+                device: req.device.to_string(),
             }
             .into());
         }

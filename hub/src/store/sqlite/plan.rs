@@ -1,0 +1,199 @@
+//! [`Rollout`] on SQLite: the phase plan and the province's verifications. A
+//! verification is an op like any other, made under the commune's province actor and
+//! merged through the same rules (and rollups) as a device's upload, so it syncs down
+//! to the commune's agents with their other desks' ops.
+
+use super::{a2i, access, i2a, rollup, SqliteStore, TxLog};
+use crate::error::{HubError, Result};
+use crate::store::{AuditEntry, Rollout, Verification};
+use cchc_common::crdt::{self, Objects, OpCtx};
+use cchc_common::hlc::Hlc;
+use cchc_common::merge::{self, OpLog, UnknownDefs};
+use cchc_common::{ActorId, DomainError, Op, UnitCode};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::collections::BTreeSet;
+
+/// The commune's province actor and its clock, made on first use: a random id that
+/// no device holds (enrollment refuses it afterwards).
+fn province_actor(conn: &Connection, unit: UnitCode) -> Result<(ActorId, Hlc)> {
+    if let Some((actor, wall, counter)) = conn
+        .prepare_cached("SELECT actor, hlc_ms, hlc_c FROM province_actors WHERE unit = ?1")?
+        .query_row([unit.0], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, u32>(2)?,
+            ))
+        })
+        .optional()?
+    {
+        return Ok((
+            i2a(actor),
+            Hlc {
+                wall_ms: wall as u64,
+                counter,
+            },
+        ));
+    }
+    for _ in 0..8 {
+        let mut b = [0u8; 8];
+        getrandom::getrandom(&mut b).map_err(|e| HubError::Internal(format!("random: {e}")))?;
+        let actor = ActorId(u64::from_le_bytes(b));
+        let taken = conn
+            .query_row(
+                "SELECT 1 FROM devices WHERE actor = ?1
+                 UNION ALL SELECT 1 FROM version_vector WHERE actor = ?1
+                 UNION ALL SELECT 1 FROM province_actors WHERE actor = ?1",
+                [a2i(actor)],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !taken && actor.0 != 0 {
+            conn.execute(
+                "INSERT INTO province_actors (unit, actor, hlc_ms, hlc_c) VALUES (?1, ?2, 0, 0)",
+                params![unit.0, a2i(actor)],
+            )?;
+            return Ok((actor, Hlc::default()));
+        }
+    }
+    Err(HubError::Internal(
+        "could not draw a free province actor id".into(),
+    ))
+}
+
+impl Rollout for SqliteStore {
+    fn assign_phases(
+        &self,
+        plan: &[(UnitCode, u32)],
+        audit: &AuditEntry,
+        now_ms: i64,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let defs = rollup::newest_definitions(&tx)?;
+        let province = tx
+            .query_row("SELECT value FROM meta WHERE key = 'province'", [], |r| {
+                r.get::<_, String>(0)
+            })?
+            .parse()
+            .unwrap_or(0);
+        for (unit, phase) in plan {
+            defs.phase(*phase).map_err(HubError::Invalid)?;
+            let served = tx
+                .prepare_cached("SELECT 1 FROM units WHERE code = ?1")?
+                .query_row([unit.0], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !served {
+                return Err(HubError::UnknownUnit {
+                    unit: unit.0,
+                    province,
+                });
+            }
+            let same = tx
+                .prepare_cached("SELECT phase FROM phase_plan WHERE unit = ?1")?
+                .query_row([unit.0], |r| r.get::<_, u32>(0))
+                .optional()?
+                == Some(*phase);
+            if same {
+                continue;
+            }
+            tx.prepare_cached(
+                "INSERT INTO phase_plan (unit, phase, assigned_at, assigned_by) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (unit) DO UPDATE SET phase = excluded.phase,
+                     assigned_at = excluded.assigned_at, assigned_by = excluded.assigned_by",
+            )?
+            .execute(params![unit.0, phase, now_ms, audit.actor])?;
+            rollup::refresh_standing(&tx, *unit, &defs)?;
+        }
+        access::append(&tx, audit, now_ms)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn verify(
+        &self,
+        unit: UnitCode,
+        phase: u32,
+        scores: &[Verification],
+        by: &str,
+        audit: &AuditEntry,
+        now_ms: i64,
+    ) -> Result<Vec<Op>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let served = tx
+            .query_row("SELECT 1 FROM units WHERE code = ?1", [unit.0], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !served {
+            let province = tx
+                .query_row("SELECT value FROM meta WHERE key = 'province'", [], |r| {
+                    r.get::<_, String>(0)
+                })?
+                .parse()
+                .unwrap_or(0);
+            return Err(HubError::UnknownUnit {
+                unit: unit.0,
+                province,
+            });
+        }
+        let assigned: Option<u32> = tx
+            .query_row(
+                "SELECT phase FROM phase_plan WHERE unit = ?1",
+                [unit.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if assigned != Some(phase) {
+            return Err(HubError::NotAssigned {
+                unit: unit.0,
+                assigned,
+                phase,
+            });
+        }
+        let defs = rollup::newest_definitions(&tx)?;
+        let (actor, mut hlc) = province_actor(&tx, unit)?;
+        let mut log = TxLog::new(&tx, unit, now_ms);
+        let mut seq = log.max_seq(actor)?;
+        let mut seen = BTreeSet::new();
+        let mut ops = Vec::new();
+        for v in scores {
+            let criterion = v.criterion.trim().to_ascii_uppercase();
+            if !seen.insert(criterion.clone()) {
+                return Err(HubError::Invalid(DomainError::BadOp {
+                    op: format!("{unit}/{phase}/{criterion}"),
+                    detail: format!("criterion {criterion} is given twice"),
+                }));
+            }
+            let comment = v.comment.trim();
+            if let Some(held) = log.verification(phase, &criterion)? {
+                if held.val.score == v.score && held.val.comment == comment {
+                    continue;
+                }
+            }
+            seq += 1;
+            let ctx = OpCtx {
+                actor,
+                seq,
+                stamp: hlc.tick(now_ms.max(0) as u64, actor),
+                unit,
+                defs: defs.version,
+            };
+            ops.push(
+                crdt::verify_op(&ctx, &defs, phase, &criterion, v.score, comment, by)
+                    .map_err(HubError::Invalid)?,
+            );
+        }
+        merge::merge(&mut log, unit, ops.clone(), UnknownDefs::Refuse)?;
+        log.touched.flush(&tx, unit, now_ms)?;
+        tx.execute(
+            "UPDATE province_actors SET hlc_ms = ?2, hlc_c = ?3 WHERE unit = ?1",
+            params![unit.0, hlc.wall_ms as i64, hlc.counter],
+        )?;
+        access::append(&tx, audit, now_ms)?;
+        tx.commit()?;
+        Ok(ops)
+    }
+}

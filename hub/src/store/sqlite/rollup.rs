@@ -1,0 +1,454 @@
+//! The dashboard's aggregates, kept up to date inside the transaction that changes
+//! what they summarise, so a page never rescans the op log. In: each op as it is
+//! merged ([`Touched::observe`]), phase assignments and newly published definitions.
+//! Out: the rollup tables of schema 3:
+//!
+//! - `kpi_unit`, `kpi_province`, `kpi_procedure`: merged counts per commune / province /
+//!   procedure, per period and metric, moved by each applied count op's deltas;
+//! - `reports`, `period_totals`: who reported counts for which period, and how many;
+//! - `score_seen`: when the hub first and last received each self-score and verification;
+//! - `standing`, `effective_scores`: each planned commune's [`Standing`] in its phase and
+//!   the score that counts per criterion; `phase_totals` and `criterion_totals` sum
+//!   them, moved by the difference between a commune's old and new rows;
+//! - `pledge_units`, `pledge_totals`: pledges, tasks and tasks done per commune and year.
+//!
+//! Every op is applied exactly once by the merge rules, so the deltas count it once.
+
+use crate::error::Result;
+use cchc_common::crdt::PledgeCrdt;
+use cchc_common::op::{Dir, OpBody, TaskStatus};
+use cchc_common::rollout::{CriterionScores, Standing};
+use cchc_common::{Definitions, Metric, Op, Score, UnitCode};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What one batch of ops for one commune changed, collected while merging.
+#[derive(Debug, Default)]
+pub(super) struct Touched {
+    /// (period, procedure, metric) → signed change.
+    kpi: BTreeMap<(String, String, Metric), i64>,
+    /// Period → count ops received for it.
+    reports: BTreeMap<String, i64>,
+    /// (phase, criterion, kind) of scores received.
+    seen: BTreeSet<(u32, String, &'static str)>,
+    /// Pledge years touched.
+    pledge_years: BTreeSet<i32>,
+}
+
+impl Touched {
+    /// Notes what an applied op changes.
+    pub(super) fn observe(&mut self, op: &Op) {
+        match &op.body {
+            OpBody::Count {
+                period,
+                procedure,
+                deltas,
+            } => {
+                let period = period.to_string();
+                for d in deltas {
+                    let signed = match d.dir {
+                        Dir::Inc => d.amount as i64,
+                        Dir::Dec => -(d.amount as i64),
+                    };
+                    *self
+                        .kpi
+                        .entry((period.clone(), procedure.clone(), d.metric))
+                        .or_default() += signed;
+                }
+                *self.reports.entry(period).or_default() += 1;
+            }
+            OpBody::Assess {
+                phase, criterion, ..
+            } => {
+                self.seen.insert((*phase, criterion.clone(), "self"));
+            }
+            OpBody::Verify {
+                phase, criterion, ..
+            } => {
+                self.seen.insert((*phase, criterion.clone(), "verified"));
+            }
+            OpBody::PledgeSign { year, .. }
+            | OpBody::TaskAdd { year, .. }
+            | OpBody::TaskStatus { year, .. }
+            | OpBody::TaskRemove { year, .. } => {
+                self.pledge_years.insert(*year);
+            }
+        }
+    }
+
+    /// Writes the batch's changes into the rollups of commune `unit`.
+    pub(super) fn flush(self, conn: &Connection, unit: UnitCode, now_ms: i64) -> Result<()> {
+        if !self.kpi.is_empty() {
+            let mut per_unit: BTreeMap<(&str, Metric), i64> = BTreeMap::new();
+            let mut st = conn.prepare_cached(
+                "INSERT INTO kpi_procedure (period, procedure, metric, value) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (period, procedure, metric) DO UPDATE SET value = value + excluded.value",
+            )?;
+            for ((period, procedure, metric), v) in &self.kpi {
+                st.execute(params![period, procedure, metric.as_str(), v])?;
+                *per_unit.entry((period.as_str(), *metric)).or_default() += v;
+            }
+            let mut su = conn.prepare_cached(
+                "INSERT INTO kpi_unit (unit, period, metric, value) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (unit, period, metric) DO UPDATE SET value = value + excluded.value",
+            )?;
+            let mut sp = conn.prepare_cached(
+                "INSERT INTO kpi_province (period, metric, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (period, metric) DO UPDATE SET value = value + excluded.value",
+            )?;
+            for ((period, metric), v) in per_unit {
+                su.execute(params![unit.0, period, metric.as_str(), v])?;
+                sp.execute(params![period, metric.as_str(), v])?;
+            }
+        }
+        for (period, ops) in &self.reports {
+            let new = conn
+                .prepare_cached(
+                    "INSERT INTO reports (unit, period, first_at, last_at, ops) VALUES (?1, ?2, ?3, ?3, ?4)
+                     ON CONFLICT (unit, period) DO NOTHING",
+                )?
+                .execute(params![unit.0, period, now_ms, ops])?;
+            if new == 1 {
+                conn.prepare_cached(
+                    "INSERT INTO period_totals (period, communes) VALUES (?1, 1)
+                     ON CONFLICT (period) DO UPDATE SET communes = communes + 1",
+                )?
+                .execute([period])?;
+            } else {
+                conn.prepare_cached(
+                    "UPDATE reports SET last_at = ?3, ops = ops + ?4 WHERE unit = ?1 AND period = ?2",
+                )?
+                .execute(params![unit.0, period, now_ms, ops])?;
+            }
+        }
+        for (phase, criterion, kind) in &self.seen {
+            conn.prepare_cached(
+                "INSERT INTO score_seen (unit, phase, criterion, kind, first_at, last_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                 ON CONFLICT (unit, phase, criterion, kind) DO UPDATE SET last_at = excluded.last_at",
+            )?
+            .execute(params![unit.0, phase, criterion, kind, now_ms])?;
+        }
+        if !self.seen.is_empty() {
+            refresh_standing(conn, unit, &newest_definitions(conn)?)?;
+        }
+        for year in self.pledge_years {
+            refresh_pledges(conn, unit, year)?;
+        }
+        Ok(())
+    }
+}
+
+/// A commune's standing row as stored (what the phase totals count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StandingRow {
+    phase: u32,
+    reported: bool,
+    verified: bool,
+    passed: bool,
+}
+
+/// Recomputes one commune's standing in its assigned phase from its current scores,
+/// and moves the phase and criterion totals by the difference. A commune outside the
+/// rollout plan (or in a phase the definitions no longer have) has no standing.
+pub(super) fn refresh_standing(
+    conn: &Connection,
+    unit: UnitCode,
+    defs: &Definitions,
+) -> Result<()> {
+    let old: Option<StandingRow> = conn
+        .prepare_cached(
+            "SELECT phase, self_scored = criteria, stage IN ('passed', 'failed'), stage = 'passed'
+             FROM standing WHERE unit = ?1",
+        )?
+        .query_row([unit.0], |r| {
+            Ok(StandingRow {
+                phase: r.get(0)?,
+                reported: r.get(1)?,
+                verified: r.get(2)?,
+                passed: r.get(3)?,
+            })
+        })
+        .optional()?;
+    if let Some(o) = &old {
+        move_phase_totals(conn, o, -1)?;
+        conn.prepare_cached("DELETE FROM standing WHERE unit = ?1")?
+            .execute([unit.0])?;
+    }
+    let old_scores: Vec<(u32, String, i64, bool)> = conn
+        .prepare_cached(
+            "SELECT phase, criterion, score, at_max FROM effective_scores WHERE unit = ?1",
+        )?
+        .query_map([unit.0], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (phase, criterion, score, at_max) in &old_scores {
+        move_criterion_totals(conn, *phase, criterion, -1, -score, -(*at_max as i64))?;
+    }
+    conn.prepare_cached("DELETE FROM effective_scores WHERE unit = ?1")?
+        .execute([unit.0])?;
+
+    let plan: Option<(u32, i64)> = conn
+        .prepare_cached("SELECT phase, assigned_at FROM phase_plan WHERE unit = ?1")?
+        .query_row([unit.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((phase_no, assigned_at)) = plan else {
+        return Ok(());
+    };
+    let Ok(phase) = defs.phase(phase_no) else {
+        return Ok(());
+    };
+    let mut scores: BTreeMap<String, CriterionScores> = BTreeMap::new();
+    for (table, verified) in [("assessments", false), ("verifications", true)] {
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT criterion, score FROM {table} WHERE unit = ?1 AND phase = ?2"
+        ))?;
+        let rows = st.query_map(params![unit.0, phase_no], |r| {
+            Ok((r.get::<_, String>(0)?, Score(r.get(1)?)))
+        })?;
+        for row in rows {
+            let (c, s) = row?;
+            let e = scores.entry(c).or_default();
+            if verified {
+                e.verified = Some(s);
+            } else {
+                e.self_score = Some(s);
+            }
+        }
+    }
+    let standing = Standing::evaluate(phase, |c| scores.get(c).copied().unwrap_or_default());
+    // When the last criterion was first self-scored / last verified, if all are.
+    let when = |kind: &str, col: &str, complete: bool| -> Result<Option<i64>> {
+        if !complete {
+            return Ok(None);
+        }
+        let mut at: Option<i64> = None;
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {col} FROM score_seen WHERE unit = ?1 AND phase = ?2 AND criterion = ?3 AND kind = ?4"
+        ))?;
+        for c in &phase.criteria {
+            let t: Option<i64> = st
+                .query_row(params![unit.0, phase_no, c.code, kind], |r| r.get(0))
+                .optional()?;
+            at = at.max(t);
+        }
+        Ok(at)
+    };
+    let self_at = when(
+        "self",
+        "first_at",
+        standing.self_scored == standing.criteria,
+    )?;
+    let verified_at = when("verified", "last_at", !standing.provisional)?;
+    conn.prepare_cached(
+        "INSERT INTO standing (unit, phase, criteria, self_scored, self_total, verified,
+             verified_total, score, max_total, permille, provisional, stage, grade,
+             assigned_at, self_assessed_at, verified_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?
+    .execute(params![
+        unit.0,
+        phase_no,
+        standing.criteria,
+        standing.self_scored,
+        standing.self_total.0,
+        standing.verified,
+        standing.verified_total.0,
+        standing.score.0,
+        standing.max_total.0,
+        standing.permille(),
+        standing.provisional,
+        standing.stage.as_str(),
+        if standing.has_score() {
+            standing.grade(defs)
+        } else {
+            ""
+        },
+        assigned_at,
+        self_at,
+        verified_at
+    ])?;
+    move_phase_totals(
+        conn,
+        &StandingRow {
+            phase: phase_no,
+            reported: standing.self_scored == standing.criteria,
+            verified: standing.stage.is_verified(),
+            passed: standing.stage == cchc_common::rollout::Stage::Passed,
+        },
+        1,
+    )?;
+    for c in &phase.criteria {
+        if let Some(s) = scores.get(&c.code).and_then(|cs| cs.effective()) {
+            let at_max = s >= c.max_score;
+            conn.prepare_cached(
+                "INSERT INTO effective_scores (unit, phase, criterion, score, at_max)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![unit.0, phase_no, c.code, s.0, at_max])?;
+            move_criterion_totals(conn, phase_no, &c.code, 1, s.0 as i64, at_max as i64)?;
+        }
+    }
+    Ok(())
+}
+
+fn move_phase_totals(conn: &Connection, row: &StandingRow, sign: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO phase_totals (phase, assigned, reported, verified, passed)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (phase) DO UPDATE SET assigned = assigned + excluded.assigned,
+             reported = reported + excluded.reported, verified = verified + excluded.verified,
+             passed = passed + excluded.passed",
+    )?
+    .execute(params![
+        row.phase,
+        sign,
+        sign * row.reported as i64,
+        sign * row.verified as i64,
+        sign * row.passed as i64
+    ])?;
+    conn.prepare_cached("DELETE FROM phase_totals WHERE phase = ?1 AND assigned = 0")?
+        .execute([row.phase])?;
+    Ok(())
+}
+
+fn move_criterion_totals(
+    conn: &Connection,
+    phase: u32,
+    criterion: &str,
+    communes: i64,
+    total: i64,
+    at_max: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO criterion_totals (phase, criterion, communes, total, at_max)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (phase, criterion) DO UPDATE SET communes = communes + excluded.communes,
+             total = total + excluded.total, at_max = at_max + excluded.at_max",
+    )?
+    .execute(params![phase, criterion, communes, total, at_max])?;
+    conn.prepare_cached(
+        "DELETE FROM criterion_totals WHERE phase = ?1 AND criterion = ?2 AND communes = 0",
+    )?
+    .execute(params![phase, criterion])?;
+    Ok(())
+}
+
+/// Recomputes one commune's pledge figures for a year from its merged pledges, and
+/// moves the year's totals by the difference.
+pub(super) fn refresh_pledges(conn: &Connection, unit: UnitCode, year: i32) -> Result<()> {
+    let old: Option<(i64, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT pledges, tasks, done FROM pledge_units WHERE unit = ?1 AND year = ?2",
+        )?
+        .query_row(params![unit.0, year], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let states: Vec<String> = conn
+        .prepare_cached("SELECT state FROM pledges WHERE unit = ?1 AND year = ?2")?
+        .query_map(params![unit.0, year], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let (mut pledges, mut tasks, mut done) = (0i64, 0i64, 0i64);
+    for s in states {
+        let p: PledgeCrdt =
+            serde_json::from_str(&s).map_err(|e| crate::error::HubError::BadDatabase {
+                path: "hub.db".into(),
+                detail: format!("pledge state: {e}"),
+            })?;
+        if p.header.is_none() {
+            continue;
+        }
+        pledges += 1;
+        for id in p.task_ids() {
+            tasks += 1;
+            if p.statuses.get(&id).map(|s| s.val) == Some(TaskStatus::Done) {
+                done += 1;
+            }
+        }
+    }
+    let (op, ot, od) = old.unwrap_or((0, 0, 0));
+    conn.prepare_cached(
+        "INSERT INTO pledge_units (unit, year, pledges, tasks, done) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (unit, year) DO UPDATE SET pledges = excluded.pledges,
+             tasks = excluded.tasks, done = excluded.done",
+    )?
+    .execute(params![unit.0, year, pledges, tasks, done])?;
+    conn.prepare_cached(
+        "INSERT INTO pledge_totals (year, units, pledges, tasks, done) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (year) DO UPDATE SET units = units + excluded.units,
+             pledges = pledges + excluded.pledges, tasks = tasks + excluded.tasks,
+             done = done + excluded.done",
+    )?
+    .execute(params![
+        year,
+        (pledges > 0) as i64 - (op > 0) as i64,
+        pledges - op,
+        tasks - ot,
+        done - od
+    ])?;
+    Ok(())
+}
+
+/// The newest published definitions (the criteria sets the dashboard judges by).
+pub(super) fn newest_definitions(conn: &Connection) -> Result<Definitions> {
+    let body: String = conn
+        .prepare_cached("SELECT body FROM definitions ORDER BY version DESC LIMIT 1")?
+        .query_row([], |r| r.get(0))?;
+    serde_json::from_str(&body).map_err(|e| crate::error::HubError::BadDatabase {
+        path: "hub.db".into(),
+        detail: format!("stored definitions: {e}"),
+    })
+}
+
+/// Recomputes the standing of every commune in the rollout plan (after new definitions
+/// change criteria sets or thresholds).
+pub(super) fn refresh_all_standings(conn: &Connection) -> Result<()> {
+    let defs = newest_definitions(conn)?;
+    let units: Vec<u32> = conn
+        .prepare("SELECT unit FROM phase_plan UNION SELECT unit FROM standing")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for u in units {
+        refresh_standing(conn, UnitCode(u), &defs)?;
+    }
+    Ok(())
+}
+
+/// Rebuilds every rollup from the op log and merged state (once, when a hub created
+/// before the rollups existed is migrated).
+pub(super) fn rebuild(conn: &Connection) -> Result<()> {
+    let mut st =
+        conn.prepare("SELECT unit, received_at, body FROM ops ORDER BY received_at, actor, seq")?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, u32>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut pending: Option<(u32, i64, Touched)> = None;
+    for row in rows {
+        let (unit, at, body) = row?;
+        let op = Op::from_json(&body).map_err(|e| crate::error::HubError::BadDatabase {
+            path: "hub.db".into(),
+            detail: format!("op log entry: {e}"),
+        })?;
+        if pending
+            .as_ref()
+            .is_some_and(|(u, t, _)| (*u, *t) != (unit, at))
+        {
+            let (u, t, touched) = pending.take().expect("checked");
+            touched.flush(conn, UnitCode(u), t)?;
+        }
+        pending
+            .get_or_insert_with(|| (unit, at, Touched::default()))
+            .2
+            .observe(&op);
+    }
+    if let Some((u, t, touched)) = pending {
+        touched.flush(conn, UnitCode(u), t)?;
+    }
+    Ok(())
+}
