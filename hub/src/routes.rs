@@ -9,9 +9,11 @@
 
 use crate::admin::{self, Actor};
 use crate::auth::{self, Limits, Session, Signed, SESSION_COOKIE, SESSION_TTL_MS};
+use crate::dashboard::PageRef;
 use crate::error::{Denied, HubError};
+use crate::export;
 use crate::server::now_ms;
-use crate::store::{Access, Enrolled, HubStore, Role, Store};
+use crate::store::{Access, Dashboard, Enrolled, HubStore, Role, Store, Verification};
 use crate::{sync, views};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path as UrlPath, Request, State};
@@ -22,7 +24,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use cchc_common::auth::{normalize_code, EnrollRequest, EnrollResponse, ENROLL_PATH};
 use cchc_common::sync::{MAX_WIRE_BYTES, MEDIA_TYPE, PROTOCOL_HEADER, SYNC_PATH};
-use cchc_common::{Period, UnitCode};
+use cchc_common::{Lang, Period, Score, UnitCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -132,6 +134,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/enrollments", post(create_enrollment))
         .route("/api/v1/definitions", post(publish_definitions))
         .route("/api/v1/audit", get(audit))
+        .route("/api/v1/overview", get(api_page))
+        .route("/api/v1/completeness", get(api_page))
+        .route("/api/v1/figures", get(api_page))
+        .route("/api/v1/phases/{phase}", get(api_page))
+        .route("/api/v1/communes/{unit}", get(api_page))
+        .route("/api/v1/communes/{unit}/verification", post(api_verify))
+        .route("/api/v1/phases", post(api_assign))
+        .route("/api/v1/export/{page}/{file}", get(api_export))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_session,
@@ -494,8 +504,48 @@ async fn login(
     }
 }
 
+/// What a signed-in handler answers: a JSON document or a file to download.
+enum Reply {
+    Json(Value),
+    File {
+        content_type: &'static str,
+        name: String,
+        bytes: Vec<u8>,
+    },
+}
+
+impl From<Value> for Reply {
+    fn from(v: Value) -> Reply {
+        Reply::Json(v)
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        match self {
+            Reply::Json(v) => json_response(StatusCode::OK, &v),
+            Reply::File {
+                content_type,
+                name,
+                bytes,
+            } => {
+                let mut resp = (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+                    bytes,
+                )
+                    .into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+                    resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+                }
+                resp
+            }
+        }
+    }
+}
+
 /// Runs a signed-in handler: role check, then the work; a refusal is logged.
-async fn signed_in<F>(
+async fn signed_in<F, R>(
     state: &AppState,
     s: &Session,
     addr: SocketAddr,
@@ -504,7 +554,8 @@ async fn signed_in<F>(
     work: F,
 ) -> Response
 where
-    F: FnOnce(Arc<dyn HubStore>, Actor) -> Result<Value, HubError> + Send + 'static,
+    F: FnOnce(Arc<dyn HubStore>, Actor) -> Result<R, HubError> + Send + 'static,
+    R: Into<Reply> + Send + 'static,
 {
     let actor = Actor {
         name: s.actor(),
@@ -519,7 +570,7 @@ where
         Err(e) => Err(e),
     };
     match result {
-        Ok(v) => json_response(StatusCode::OK, &v),
+        Ok(v) => v.into().into_response(),
         Err(e) => {
             state
                 .audit_refusal(addr.ip(), Some(actor.name), action, String::new(), &e)
@@ -738,5 +789,194 @@ async fn audit(
             &store.audit_log(limit.min(10_000), action.as_deref())?,
         ))
     })
+    .await
+}
+
+/// The page a `/api/v1/…` dashboard path names.
+fn page_ref(uri: &Uri) -> Result<PageRef, HubError> {
+    let path = uri.path().trim_start_matches("/api/v1/");
+    let name = match path.split_once('/') {
+        Some(("phases", n)) => format!("phase-{n}"),
+        Some(("communes", c)) => format!("commune-{c}"),
+        _ => path.to_string(),
+    };
+    PageRef::parse(
+        &name,
+        query_param(uri, "period").as_deref(),
+        query_param(uri, "year").as_deref(),
+        now_ms(),
+    )
+}
+
+/// `GET /api/v1/overview`, `/completeness`, `/figures` (`?period=YYYY-MM`),
+/// `/phases/{n}` and `/communes/{code}` (`?year=`): the page's JSON document.
+async fn api_page(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+    uri: Uri,
+) -> Response {
+    signed_in(
+        &state,
+        &s,
+        addr,
+        "dashboard",
+        Role::Viewer,
+        move |store, _| {
+            Ok(page_ref(&uri)?
+                .build(store.as_ref() as &dyn Dashboard)?
+                .json())
+        },
+    )
+    .await
+}
+
+/// `GET /api/v1/export/{page}/{table}.csv|.xlsx`: one table of a page.
+async fn api_export(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+    UrlPath((page, file)): UrlPath<(String, String)>,
+    uri: Uri,
+) -> Response {
+    let lang = query_param(&uri, "lang")
+        .and_then(|l| Lang::parse(&l))
+        .unwrap_or(Lang::Vi);
+    signed_in(&state, &s, addr, "export", Role::Viewer, move |store, _| {
+        let (table, ext) = file
+            .rsplit_once('.')
+            .ok_or_else(|| HubError::NotFound(format!("export '{file}': add .csv or .xlsx")))?;
+        let r = PageRef::parse(
+            &page,
+            query_param(&uri, "period").as_deref(),
+            query_param(&uri, "year").as_deref(),
+            now_ms(),
+        )?;
+        let p = r.build(store.as_ref() as &dyn Dashboard)?;
+        let t = p
+            .table(table)
+            .ok_or_else(|| HubError::NotFound(format!("page {page} has no table '{table}'")))?;
+        let suffix = p.period.map(|p| format!("-{p}")).unwrap_or_default();
+        let name = format!("cchc-{page}-{table}{suffix}.{ext}");
+        match ext {
+            "csv" => Ok(Reply::File {
+                content_type: "text/csv; charset=utf-8",
+                name,
+                bytes: export::csv(t, lang)?,
+            }),
+            "xlsx" => Ok(Reply::File {
+                content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                name,
+                bytes: export::xlsx(t, lang)?,
+            }),
+            other => Err(HubError::NotFound(format!(
+                "export format '{other}': use csv or xlsx"
+            ))),
+        }
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    phase: u32,
+    scores: Vec<VerifyScore>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyScore {
+    criterion: String,
+    score: f64,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /api/v1/communes/{code}/verification` (analyst): `{"phase": 1, "scores":
+/// [{"criterion": "TC-01", "score": 9.5, "comment": "…"}]}`.
+async fn api_verify(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+    UrlPath(unit): UrlPath<String>,
+    body: Body,
+) -> Response {
+    let body = match read_body(body, SMALL_BODY, state.body_idle).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let by = s.user.clone();
+    signed_in(
+        &state,
+        &s,
+        addr,
+        "verify",
+        Role::Analyst,
+        move |store, actor| {
+            let unit = UnitCode::parse(&unit).map_err(HubError::Invalid)?;
+            let req: VerifyRequest = parse_json(&body, "verification")?;
+            let scores = req
+                .scores
+                .iter()
+                .map(|v| {
+                    Ok(Verification {
+                        criterion: v.criterion.clone(),
+                        score: Score::from_f64(v.score).ok_or_else(|| {
+                            HubError::Invalid(cchc_common::DomainError::BadScore {
+                                input: v.score.to_string(),
+                            })
+                        })?,
+                        comment: v.comment.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, HubError>>()?;
+            let ops = admin::verify(
+                store.as_ref(),
+                unit,
+                req.phase,
+                &scores,
+                &by,
+                &actor,
+                now_ms(),
+            )?;
+            Ok(json!({"unit": unit.0, "phase": req.phase, "recorded": ops.len()}))
+        },
+    )
+    .await
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignRequest {
+    phase: u32,
+    units: Vec<u32>,
+}
+
+/// `POST /api/v1/phases` (admin): `{"phase": 1, "units": [70, 73]}`.
+async fn api_assign(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+    body: Body,
+) -> Response {
+    let body = match read_body(body, SMALL_BODY, state.body_idle).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    signed_in(
+        &state,
+        &s,
+        addr,
+        "phase.assign",
+        Role::Admin,
+        move |store, actor| {
+            let req: AssignRequest = parse_json(&body, "phase assignment")?;
+            let units: Vec<String> = req.units.iter().map(|u| u.to_string()).collect();
+            let plan = admin::parse_plan(&units, Some(&req.phase.to_string()), None)?;
+            admin::assign(store.as_ref(), &plan, &actor, now_ms())?;
+            Ok(json!({"phase": req.phase, "assigned": plan.len()}))
+        },
+    )
     .await
 }

@@ -293,9 +293,155 @@ pub trait Rollout: Send + Sync {
     ) -> Result<Vec<Op>>;
 }
 
+/// A commune as the dashboard lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitRow {
+    /// Commune code.
+    pub unit: UnitCode,
+    /// Name.
+    pub name: String,
+    /// xã, phường or đặc khu.
+    pub kind: String,
+    /// Its phase in the rollout plan.
+    pub phase: Option<u32>,
+    /// Last successful sync of any of its devices.
+    pub last_sync_ms: Option<i64>,
+}
+
+/// A planned commune's standing in its phase, as the rollups hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandingRow {
+    /// Commune code.
+    pub unit: UnitCode,
+    /// The standing (phase, scores, stage).
+    pub standing: cchc_common::rollout::Standing,
+    /// Grade band code (empty while nothing is scored).
+    pub grade: String,
+    /// Assigned to the phase at.
+    pub assigned_at: i64,
+    /// Every criterion self-scored at (when the last one first arrived).
+    pub self_assessed_at: Option<i64>,
+    /// Every criterion verified at (the latest verification).
+    pub verified_at: Option<i64>,
+}
+
+/// One phase's counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PhaseTotal {
+    /// Phase.
+    pub phase: u32,
+    /// Communes assigned.
+    pub assigned: u64,
+    /// Communes with every criterion self-scored.
+    pub reported: u64,
+    /// Communes with every criterion verified.
+    pub verified: u64,
+    /// Communes verified at or above the threshold.
+    pub passed: u64,
+}
+
+/// One criterion's sums over the communes of its phase that have a score for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CriterionTotal {
+    /// Phase.
+    pub phase: u32,
+    /// Criterion code.
+    pub criterion: String,
+    /// Communes with a score.
+    pub communes: u64,
+    /// Sum of their scores (tenths).
+    pub total_tenths: u64,
+    /// Communes at the maximum.
+    pub at_max: u64,
+}
+
+/// Pledge figures of one commune, or of the province, for one year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PledgeFigures {
+    /// Communes with a signed pledge (1 or 0 for one commune).
+    pub units: u64,
+    /// Pledges signed.
+    pub pledges: u64,
+    /// Tasks registered.
+    pub tasks: u64,
+    /// Tasks done.
+    pub done: u64,
+}
+
+/// A merged count (increments minus corrections).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KpiValue {
+    /// Commune (None: the whole province).
+    pub unit: Option<UnitCode>,
+    /// Procedure (None: all procedures).
+    pub procedure: Option<String>,
+    /// Period as recorded.
+    pub period: Period,
+    /// Metric.
+    pub metric: Metric,
+    /// Value.
+    pub value: i64,
+}
+
+/// A commune's counts report for a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    /// Commune.
+    pub unit: UnitCode,
+    /// Period.
+    pub period: Period,
+    /// First received.
+    pub first_at: i64,
+    /// Last received.
+    pub last_at: i64,
+    /// Count ops received for it.
+    pub ops: u64,
+}
+
+/// One commune's own data for its page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommuneData {
+    /// Merged state (counts, pledges, self-assessments, verifications).
+    pub view: cchc_common::view::StateView,
+    /// When the hub first / last received each score: (phase, criterion, kind, first, last).
+    pub seen: Vec<(u32, String, String, i64, i64)>,
+    /// Its reports per period.
+    pub reports: Vec<ReportRow>,
+}
+
+/// What the dashboard reads: the rollups, never the op log.
+pub trait Dashboard: Send + Sync {
+    /// The newest published definitions.
+    fn newest_definitions(&self) -> Result<Definitions>;
+    /// Every commune served, by code, with its phase and last sync.
+    fn units(&self) -> Result<Vec<UnitRow>>;
+    /// Standings of the planned communes (of one phase, or all), by code.
+    fn standings(&self, phase: Option<u32>) -> Result<Vec<StandingRow>>;
+    /// Counts per phase.
+    fn phase_totals(&self) -> Result<Vec<PhaseTotal>>;
+    /// Sums per criterion.
+    fn criterion_totals(&self) -> Result<Vec<CriterionTotal>>;
+    /// The province's pledge figures for a year.
+    fn pledge_totals(&self, year: i32) -> Result<PledgeFigures>;
+    /// Each commune's pledge figures for a year (communes with any pledge).
+    fn pledge_units(&self, year: i32) -> Result<Vec<(UnitCode, PledgeFigures)>>;
+    /// Province-wide merged counts for every period recorded within `year`.
+    fn kpi_province(&self, year: i32) -> Result<Vec<KpiValue>>;
+    /// Per-commune merged counts for one period as recorded.
+    fn kpi_units(&self, period: Period) -> Result<Vec<KpiValue>>;
+    /// Per-procedure province-wide merged counts for one period as recorded.
+    fn kpi_procedures(&self, period: Period) -> Result<Vec<KpiValue>>;
+    /// Who reported counts for a period as recorded.
+    fn reports(&self, period: Period) -> Result<Vec<ReportRow>>;
+    /// How many communes reported, for every period recorded within `year`.
+    fn period_totals(&self, year: i32) -> Result<Vec<(Period, u64)>>;
+    /// One commune's data (None if the hub does not serve it).
+    fn commune(&self, unit: UnitCode) -> Result<Option<CommuneData>>;
+}
+
 /// Everything the server needs of a store.
-pub trait HubStore: Store + Access + Rollout {}
-impl<T: Store + Access + Rollout> HubStore for T {}
+pub trait HubStore: Store + Access + Rollout + Dashboard {}
+impl<T: Store + Access + Rollout + Dashboard> HubStore for T {}
 
 /// A hub store.
 pub trait Store: Send + Sync {

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 mod access;
+mod dashboard;
 mod plan;
 mod rollup;
 

@@ -1,0 +1,97 @@
+//! Exports of dashboard tables. In: a [`Table`] and the reader's language. Out: CSV
+//! (UTF-8 with a BOM, so Excel opens Vietnamese text correctly; numbers with a `.`
+//! decimal point, dates dd/mm/yyyy) and XLSX (typed cells: numbers are numbers, dates
+//! are dates shown dd/mm/yyyy, header row bold and frozen).
+
+use crate::dashboard::{round1, Cell, Table};
+use crate::error::{HubError, Result};
+use cchc_common::{Date, Lang};
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+
+/// The byte-order mark that starts every CSV export.
+pub const BOM: &str = "\u{feff}";
+
+/// A cell as CSV text.
+fn csv_text(c: &Cell, lang: Lang) -> String {
+    match c {
+        Cell::Text(s) | Cell::Link(s, _) => s.clone(),
+        Cell::Tag { vi, en, .. } => lang.pick(vi, en).to_string(),
+        Cell::Int(n) => n.to_string(),
+        Cell::Score(s) => s.map(|s| s.to_string()).unwrap_or_default(),
+        Cell::Pct(p) | Cell::Points(p) => p.map(|v| round1(v).to_string()).unwrap_or_default(),
+        Cell::Date(d) => d
+            .map(|ms| Date::from_unix_ms_vn(ms).to_vn_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// The table as CSV: a header of column labels, then one line per row.
+pub fn csv(table: &Table, lang: Lang) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(BOM.as_bytes().to_vec());
+    let fail = |e: csv::Error| HubError::Internal(format!("CSV export: {e}"));
+    w.write_record(table.columns.iter().map(|c| lang.pick(c.vi, c.en)))
+        .map_err(fail)?;
+    for row in &table.rows {
+        w.write_record(row.iter().map(|c| csv_text(c, lang)))
+            .map_err(fail)?;
+    }
+    w.into_inner()
+        .map_err(|e| HubError::Internal(format!("CSV export: {e}")))
+}
+
+/// The table as an XLSX workbook of one sheet.
+pub fn xlsx(table: &Table, lang: Lang) -> Result<Vec<u8>> {
+    let fail = |e: rust_xlsxwriter::XlsxError| HubError::Internal(format!("XLSX export: {e}"));
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    // Sheet names are at most 31 characters and exclude []:*?/\ .
+    let name: String = table.id.chars().take(31).collect();
+    sheet.set_name(&name).map_err(fail)?;
+    let bold = Format::new().set_bold();
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    let one_decimal = Format::new().set_num_format("0.0");
+    for (j, c) in table.columns.iter().enumerate() {
+        sheet
+            .write_string_with_format(0, j as u16, lang.pick(c.vi, c.en), &bold)
+            .map_err(fail)?;
+    }
+    for (i, row) in table.rows.iter().enumerate() {
+        let r = i as u32 + 1;
+        for (j, cell) in row.iter().enumerate() {
+            let j = j as u16;
+            match cell {
+                Cell::Int(n) => {
+                    sheet.write_number(r, j, *n as f64).map_err(fail)?;
+                }
+                Cell::Score(Some(s)) => {
+                    sheet
+                        .write_number_with_format(r, j, s.as_f64(), &one_decimal)
+                        .map_err(fail)?;
+                }
+                Cell::Pct(Some(v)) | Cell::Points(Some(v)) => {
+                    sheet
+                        .write_number_with_format(r, j, round1(*v), &one_decimal)
+                        .map_err(fail)?;
+                }
+                Cell::Date(Some(ms)) => {
+                    let d = Date::from_unix_ms_vn(*ms);
+                    let dt = ExcelDateTime::from_ymd(d.year() as u16, d.month(), d.day())
+                        .map_err(fail)?;
+                    sheet
+                        .write_datetime_with_format(r, j, &dt, &date)
+                        .map_err(fail)?;
+                }
+                Cell::Score(None) | Cell::Pct(None) | Cell::Points(None) | Cell::Date(None) => {}
+                other => {
+                    let text = csv_text(other, lang);
+                    if !text.is_empty() {
+                        sheet.write_string(r, j, &text).map_err(fail)?;
+                    }
+                }
+            }
+        }
+    }
+    sheet.set_freeze_panes(1, 0).map_err(fail)?;
+    sheet.autofit();
+    book.save_to_buffer().map_err(fail)
+}
