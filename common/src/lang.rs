@@ -35,6 +35,11 @@ impl Lang {
             .unwrap_or_default()
     }
 
+    /// The language tag: `vi` or `en`.
+    pub fn code(self) -> &'static str {
+        self.pick("vi", "en")
+    }
+
     /// Picks the Vietnamese or English text.
     pub fn pick<'a>(self, vi: &'a str, en: &'a str) -> &'a str {
         match self {

@@ -20,6 +20,7 @@ mod store;
 mod sync;
 mod tls;
 mod views;
+mod web;
 
 use cchc_common::{Lang, Localize};
 use clap::{Parser, Subcommand};

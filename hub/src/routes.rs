@@ -146,8 +146,18 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             require_session,
         ));
+    let pages = Router::new()
+        .route("/", get(html_page))
+        .route("/completeness", get(html_page))
+        .route("/figures", get(html_page))
+        .route("/phase/{phase}", get(html_page))
+        .route("/commune/{unit}", get(html_page))
+        .route("/logout", post(html_logout))
+        .route_layer(middleware::from_fn_with_state(state.clone(), html_session));
     Router::new()
         .route("/health", get(health))
+        .route("/login", get(login_form).post(login_submit))
+        .merge(pages)
         .route(SYNC_PATH, post(sync_route))
         .route(ENROLL_PATH, post(enroll_route))
         .route("/api/v1/login", post(login))
@@ -445,34 +455,7 @@ async fn login(
         target = format!("user:{}", req.user);
         let store = state.store.clone();
         let ip = addr.ip().to_string();
-        blocking(move || {
-            let user = store.user(&req.user)?;
-            let hash = user
-                .as_ref()
-                .map(|u| u.password_hash.as_str())
-                .unwrap_or(auth::dummy_hash());
-            let ok = auth::verify_password(hash, &req.password);
-            let user = match user {
-                Some(u) if ok => u,
-                _ => return Err(Denied::LoginFailed.into()),
-            };
-            let (token, hash) = auth::new_token()?;
-            let now = now_ms();
-            let expires = now + SESSION_TTL_MS;
-            let actor = Actor {
-                name: format!("user:{}", user.name),
-                ip: Some(ip),
-            };
-            store.create_session(
-                &hash,
-                &user.name,
-                expires,
-                &actor.entry("login", format!("user:{}", user.name), "ok", ""),
-                now,
-            )?;
-            Ok((token, user, expires))
-        })
-        .await
+        blocking(move || open_session(store.as_ref(), &req.user, &req.password, ip)).await
     }
     .await;
     match result {
@@ -486,13 +469,7 @@ async fn login(
                     "expires": cchc_common::Date::rfc3339_vn(expires),
                 }),
             );
-            let cookie = format!(
-                "{SESSION_COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
-                SESSION_TTL_MS / 1000
-            );
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                resp.headers_mut().insert(header::SET_COOKIE, v);
-            }
+            set_session_cookie(&mut resp, &token);
             resp
         }
         Err(e) => {
@@ -502,6 +479,50 @@ async fn login(
             e.into_response()
         }
     }
+}
+
+fn set_session_cookie(resp: &mut Response, token: &str) {
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
+        SESSION_TTL_MS / 1000
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+}
+
+/// Checks a password and opens a session: (token, user, expiry).
+fn open_session(
+    store: &dyn HubStore,
+    name: &str,
+    password: &str,
+    ip: String,
+) -> Result<(String, crate::store::User, i64), HubError> {
+    let user = store.user(name)?;
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.as_str())
+        .unwrap_or(auth::dummy_hash());
+    let ok = auth::verify_password(hash, password);
+    let user = match user {
+        Some(u) if ok => u,
+        _ => return Err(Denied::LoginFailed.into()),
+    };
+    let (token, hash) = auth::new_token()?;
+    let now = now_ms();
+    let expires = now + SESSION_TTL_MS;
+    let actor = Actor {
+        name: format!("user:{}", user.name),
+        ip: Some(ip),
+    };
+    store.create_session(
+        &hash,
+        &user.name,
+        expires,
+        &actor.entry("login", format!("user:{}", user.name), "ok", ""),
+        now,
+    )?;
+    Ok((token, user, expires))
 }
 
 /// What a signed-in handler answers: a JSON document or a file to download.
@@ -979,4 +1000,285 @@ async fn api_assign(
         },
     )
     .await
+}
+
+/// The reader's language: `?lang=` (remembered in a cookie), else the cookie, else Vietnamese.
+fn lang_of(uri: &Uri, headers: &HeaderMap) -> (Lang, bool) {
+    if let Some(l) = query_param(uri, "lang").and_then(|l| Lang::parse(&l)) {
+        return (l, true);
+    }
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix("cchc_lang="))
+        .and_then(Lang::parse);
+    (cookie.unwrap_or_default(), false)
+}
+
+fn html_response(status: StatusCode, html: String, lang: Lang, remember: bool) -> Response {
+    let mut resp = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        html,
+    )
+        .into_response();
+    if remember {
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "cchc_lang={}; Path=/; Max-Age=31536000; Secure; SameSite=Strict",
+            lang.code()
+        )) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+fn redirect(to: &str) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+/// Pages need a session; without one the browser is sent to the sign-in form.
+async fn html_session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    match session_of(&state, req.headers()).await {
+        Ok(s) => {
+            req.extensions_mut().insert(s);
+            next.run(req).await
+        }
+        Err(_) => {
+            let next = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/".into());
+            redirect(&format!("/login?next={}", form_encode(&next)))
+        }
+    }
+}
+
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn form_field(body: &str, name: &str) -> Option<String> {
+    body.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (percent_decode(k) == name).then(|| percent_decode(v))
+    })
+}
+
+/// Only a local path may be the target after signing in (no open redirect).
+fn safe_next(next: Option<String>) -> String {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or_else(|| "/".into())
+}
+
+fn login_page(lang: Lang, next: &str, error: Option<&str>) -> String {
+    use crate::web::esc;
+    let error = error
+        .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, esc(e)))
+        .unwrap_or_default();
+    format!(
+        r#"<!doctype html><html lang="{code}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title><style>body{{font-family:system-ui,Arial,sans-serif;background:#f5f6f8;display:flex;justify-content:center;padding-top:10vh}}form{{background:#fff;border:1px solid #dde;border-radius:6px;padding:20px;min-width:300px}}label{{display:block;margin:8px 0}}input{{width:100%;font:inherit;padding:4px}}button{{font:inherit;margin-top:8px}}.error{{background:#fbeaea;border:1px solid #d99;padding:8px}}</style></head><body><form method="post" action="/login"><h1>{title}</h1><p>{sub}</p>{error}<label>{user} <input name="user" autocomplete="username" required autofocus></label><label>{pass} <input name="password" type="password" autocomplete="current-password" required></label><input type="hidden" name="next" value="{next}"><input type="hidden" name="lang" value="{code}"><button type="submit">{go}</button> <a href="/login?lang={other}&amp;next={next_enc}">{other_name}</a></form></body></html>"#,
+        code = lang.code(),
+        title = lang.pick("Đăng nhập", "Sign in"),
+        sub = lang.pick(
+            "Theo dõi triển khai mô hình cải cách hành chính Công an cấp xã",
+            "Rollout of the commune police reform model"
+        ),
+        user = lang.pick("Tên đăng nhập", "User name"),
+        pass = lang.pick("Mật khẩu", "Password"),
+        go = lang.pick("Đăng nhập", "Sign in"),
+        next = esc(next),
+        next_enc = esc(&form_encode(next)),
+        other = lang.pick("en", "vi"),
+        other_name = lang.pick("English", "Tiếng Việt"),
+    )
+}
+
+async fn login_form(uri: Uri, headers: HeaderMap) -> Response {
+    let (lang, remember) = lang_of(&uri, &headers);
+    let next = safe_next(query_param(&uri, "next"));
+    html_response(
+        StatusCode::OK,
+        login_page(lang, &next, None),
+        lang,
+        remember,
+    )
+}
+
+/// `POST /login` from the sign-in form: on success a session cookie and a redirect.
+async fn login_submit(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Response {
+    let (cookie_lang, _) = lang_of(&uri, &headers);
+    let mut target = String::new();
+    let mut lang = cookie_lang;
+    let mut next = "/".to_string();
+    let result = async {
+        state.limits.guess(addr.ip())?;
+        let body = read_body(body, SMALL_BODY, state.body_idle).await?;
+        let body = String::from_utf8_lossy(&body).into_owned();
+        lang = form_field(&body, "lang")
+            .and_then(|l| Lang::parse(&l))
+            .unwrap_or(cookie_lang);
+        next = safe_next(form_field(&body, "next"));
+        let user = form_field(&body, "user").unwrap_or_default();
+        let password = form_field(&body, "password").unwrap_or_default();
+        target = format!("user:{user}");
+        let store = state.store.clone();
+        let ip = addr.ip().to_string();
+        blocking(move || open_session(store.as_ref(), &user, &password, ip)).await
+    }
+    .await;
+    match result {
+        Ok((token, _, _)) => {
+            let mut resp = redirect(&next);
+            set_session_cookie(&mut resp, &token);
+            resp
+        }
+        Err(e) => {
+            state
+                .audit_refusal(addr.ip(), None, "login", target, &e)
+                .await;
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+            let msg = cchc_common::Localize::localize(&e, lang);
+            html_response(status, login_page(lang, &next, Some(&msg)), lang, false)
+        }
+    }
+}
+
+/// `POST /logout` from the page header.
+async fn html_logout(State(state): State<AppState>, Extension(s): Extension<Session>) -> Response {
+    let hash = s.token_hash;
+    let actor = s.actor();
+    let store = state.store.clone();
+    let _ = blocking(move || {
+        store.end_session(
+            &hash,
+            &Actor {
+                name: actor.clone(),
+                ip: None,
+            }
+            .entry("logout", actor, "ok", ""),
+            now_ms(),
+        )
+    })
+    .await;
+    let mut resp = redirect("/login");
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "cchc_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict",
+        ),
+    );
+    resp
+}
+
+/// The HTML dashboard pages.
+async fn html_page(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let (lang, remember) = lang_of(&uri, &headers);
+    let path = uri.path().to_string();
+    let name = match path.trim_start_matches('/').split_once('/') {
+        Some(("phase", n)) => format!("phase-{n}"),
+        Some(("commune", c)) => format!("commune-{c}"),
+        _ if path == "/" => "overview".to_string(),
+        _ => path.trim_start_matches('/').to_string(),
+    };
+    let user = s.user.clone();
+    let role = s.role;
+    let result = async {
+        s.require(Role::Viewer)?;
+        let r = PageRef::parse(
+            &name,
+            query_param(&uri, "period").as_deref(),
+            query_param(&uri, "year").as_deref(),
+            now_ms(),
+        )?;
+        let store = state.store.clone();
+        blocking(move || {
+            let page = r.build(store.as_ref() as &dyn Dashboard)?;
+            let phases: Vec<u32> = store
+                .newest_definitions()?
+                .phases
+                .iter()
+                .map(|p| p.phase)
+                .collect();
+            Ok((page, phases))
+        })
+        .await
+    }
+    .await;
+    let reader = crate::web::Reader {
+        user: &user,
+        role: role.as_str(),
+    };
+    match result {
+        Ok((page, phases)) => {
+            let body = crate::web::page_body(&page, &path, lang, "");
+            let html = crate::web::layout(
+                lang.pick(&page.vi, &page.en),
+                &body,
+                &reader,
+                &path,
+                lang,
+                &phases,
+            );
+            html_response(StatusCode::OK, html, lang, remember)
+        }
+        Err(e) => {
+            state
+                .audit_refusal(addr.ip(), Some(s.actor()), "dashboard", path.clone(), &e)
+                .await;
+            let status =
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let msg = if status.is_server_error() {
+                lang.pick(
+                    "Máy chủ gặp lỗi; lỗi đã được ghi lại.",
+                    "The hub failed; it has been logged.",
+                )
+                .to_string()
+            } else {
+                cchc_common::Localize::localize(&e, lang)
+            };
+            let body = format!(
+                r#"<p class="error" role="alert">{}</p>"#,
+                crate::web::esc(&msg)
+            );
+            let html = crate::web::layout(
+                lang.pick("Lỗi", "Error"),
+                &body,
+                &reader,
+                &path,
+                lang,
+                &[1, 2, 3],
+            );
+            html_response(status, html, lang, remember)
+        }
+    }
 }
