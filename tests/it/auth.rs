@@ -511,8 +511,18 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "{\"user\": \"admin\", \"password\": \"not the password\"}",
     ),
     ("GET", "/api/v1/no-such-route", ""),
-    ("GET", "/", ""),
+    ("GET", "/api/v1/overview", ""),
+    ("GET", "/api/v1/completeness", ""),
+    ("GET", "/api/v1/figures", ""),
+    ("GET", "/api/v1/phases/1", ""),
+    ("GET", "/api/v1/communes/70", ""),
+    ("GET", "/api/v1/export/overview/phases.csv", ""),
+    ("POST", "/api/v1/communes/70/verification", "{}"),
+    ("POST", "/api/v1/phases", "{}"),
 ];
+
+/// Dashboard pages: without a session a browser is sent to the sign-in form.
+const PAGES: &[&str] = &["/", "/phase/1", "/commune/70", "/completeness", "/figures"];
 
 fn call(
     http: &reqwest::blocking::Client,
@@ -552,6 +562,16 @@ fn people_need_a_session_and_the_right_role() {
     let base = hub.url();
     let ok = call(&http, &base, "GET", "/health", "", None);
     assert_eq!(ok.0, 200);
+    for page in PAGES {
+        let resp = http.get(format!("{base}{page}")).send().unwrap();
+        assert_eq!(resp.url().path(), "/login", "{page} without a session");
+        let html = resp.text().unwrap();
+        assert!(
+            html.contains(r#"name="password""#),
+            "{page}: the sign-in form"
+        );
+        assert!(!html.contains("data-key="), "{page}: no figure is shown");
+    }
     for &(method, path, body) in ROUTES {
         let (status, err) = call(&http, &base, method, path, body, None);
         assert_eq!(status, 401, "{method} {path} without a session: {err}");
