@@ -1058,35 +1058,30 @@ pub fn figures(store: &dyn Dashboard, period: Period) -> Result<Page> {
     };
     let now = by_unit(Some(period))?;
     let before = by_unit(prev)?;
-    let mut province = Counts::default();
-    let mut province_before = Counts::default();
-    for c in now.values() {
-        for m in Metric::ALL {
-            province.add(m, c.get(m));
-        }
-    }
-    for c in before.values() {
-        for m in Metric::ALL {
-            province_before.add(m, c.get(m));
-        }
-    }
-    let mut procs: BTreeMap<String, Counts> = BTreeMap::new();
-    for k in store.kpi_procedures(period)? {
-        if let Some(p) = &k.procedure {
-            procs.entry(p.clone()).or_default().add(k.metric, k.value);
-        }
-    }
-    let mut proc_prev: BTreeMap<String, Counts> = BTreeMap::new();
-    if let Some(p) = prev {
-        for k in store.kpi_procedures(p)? {
-            if let Some(code) = &k.procedure {
-                proc_prev
-                    .entry(code.clone())
-                    .or_default()
-                    .add(k.metric, k.value);
+    let total = |by: &BTreeMap<UnitCode, Counts>| {
+        let mut sum = Counts::default();
+        for c in by.values() {
+            for m in Metric::ALL {
+                sum.add(m, c.get(m));
             }
         }
-    }
+        sum
+    };
+    let province = total(&now);
+    let province_before = total(&before);
+    let by_procedure = |p: Option<Period>| -> Result<BTreeMap<String, Counts>> {
+        let mut m: BTreeMap<String, Counts> = BTreeMap::new();
+        if let Some(p) = p {
+            for k in store.kpi_procedures(p)? {
+                if let Some(code) = k.procedure {
+                    m.entry(code).or_default().add(k.metric, k.value);
+                }
+            }
+        }
+        Ok(m)
+    };
+    let procs = by_procedure(Some(period))?;
+    let proc_prev = by_procedure(prev)?;
     let proc_rows = procs
         .iter()
         .map(|(code, c)| {

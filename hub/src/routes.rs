@@ -491,6 +491,15 @@ fn set_session_cookie(resp: &mut Response, token: &str) {
     }
 }
 
+fn clear_session_cookie(resp: &mut Response) {
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "cchc_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict",
+        ),
+    );
+}
+
 /// Checks a password and opens a session: (token, user, expiry).
 fn open_session(
     store: &dyn HubStore,
@@ -627,12 +636,7 @@ async fn logout(
         },
     )
     .await;
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "cchc_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict",
-        ),
-    );
+    clear_session_cookie(&mut resp);
     resp
 }
 
@@ -1185,12 +1189,7 @@ async fn html_logout(State(state): State<AppState>, Extension(s): Extension<Sess
     })
     .await;
     let mut resp = redirect("/login");
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "cchc_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict",
-        ),
-    );
+    clear_session_cookie(&mut resp);
     resp
 }
 

@@ -285,6 +285,49 @@ fn i2a(i: i64) -> ActorId {
     ActorId(i as u64)
 }
 
+/// Whether the hub serves the commune (inside any transaction).
+fn unit_served(conn: &Connection, unit: UnitCode) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM units WHERE code = ?1")?
+        .query_row([unit.0], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// An HLC stamp from the columns `hlc_ms, hlc_c, actor` starting at column `at`.
+fn stamp_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Stamp> {
+    Ok(Stamp {
+        wall_ms: r.get::<_, i64>(at)? as u64,
+        counter: r.get(at + 1)?,
+        actor: i2a(r.get(at + 2)?),
+    })
+}
+
+/// An assessment register from the columns `score, evidence, hlc_ms, hlc_c, actor`
+/// starting at column `at`.
+fn assess_reg_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<AssessReg> {
+    Ok(AssessReg {
+        val: AssessValue {
+            score: Score(r.get(at)?),
+            evidence: r.get(at + 1)?,
+        },
+        marker: stamp_at(r, at + 2)?,
+    })
+}
+
+/// A verification register from the columns `score, comment, by, hlc_ms, hlc_c, actor`
+/// starting at column `at`.
+fn verify_reg_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<VerifyReg> {
+    Ok(VerifyReg {
+        val: VerifyValue {
+            score: Score(r.get(at)?),
+            comment: r.get(at + 1)?,
+            by: r.get(at + 2)?,
+        },
+        marker: stamp_at(r, at + 3)?,
+    })
+}
+
 /// The hub's SQLite database.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -436,11 +479,7 @@ impl Store for SqliteStore {
     }
 
     fn serves(&self, unit: UnitCode) -> Result<bool> {
-        let conn = self.conn();
-        Ok(conn
-            .query_row("SELECT 1 FROM units WHERE code = ?1", [unit.0], |_| Ok(()))
-            .optional()?
-            .is_some())
+        unit_served(&self.conn(), unit)
     }
 
     fn merge(
@@ -710,13 +749,21 @@ impl<'a, 'c> TxLog<'a, 'c> {
     /// Refuses, from a device, a province-side op (a verification) or an op under a
     /// province actor's id that the hub does not already hold byte for byte.
     fn refuse_new_province_ops(&mut self, ops: &[Op]) -> Result<()> {
+        let mut province_actors = BTreeMap::new();
         for op in ops {
-            let province_actor = self
-                .tx
-                .prepare_cached("SELECT 1 FROM province_actors WHERE actor = ?1")?
-                .query_row([a2i(op.actor)], |_| Ok(()))
-                .optional()?
-                .is_some();
+            let province_actor = match province_actors.get(&op.actor) {
+                Some(p) => *p,
+                None => {
+                    let p = self
+                        .tx
+                        .prepare_cached("SELECT 1 FROM province_actors WHERE actor = ?1")?
+                        .query_row([a2i(op.actor)], |_| Ok(()))
+                        .optional()?
+                        .is_some();
+                    province_actors.insert(op.actor, p);
+                    p
+                }
+            };
             if (op.body.is_province_side() || province_actor)
                 && self.held(op.id())?.as_deref() != Some(op.to_json().as_str())
             {
@@ -817,17 +864,7 @@ impl Objects for TxLog<'_, '_> {
                  WHERE unit = ?1 AND phase = ?2 AND criterion = ?3",
             )?
             .query_row(params![self.unit.0, phase, criterion], |r| {
-                Ok(AssessReg {
-                    val: AssessValue {
-                        score: Score(r.get(0)?),
-                        evidence: r.get(1)?,
-                    },
-                    marker: Stamp {
-                        wall_ms: r.get::<_, i64>(2)? as u64,
-                        counter: r.get(3)?,
-                        actor: i2a(r.get(4)?),
-                    },
-                })
+                assess_reg_at(r, 0)
             })
             .optional()?)
     }
@@ -862,18 +899,7 @@ impl Objects for TxLog<'_, '_> {
                  WHERE unit = ?1 AND phase = ?2 AND criterion = ?3",
             )?
             .query_row(params![self.unit.0, phase, criterion], |r| {
-                Ok(VerifyReg {
-                    val: VerifyValue {
-                        score: Score(r.get(0)?),
-                        comment: r.get(1)?,
-                        by: r.get(2)?,
-                    },
-                    marker: Stamp {
-                        wall_ms: r.get::<_, i64>(3)? as u64,
-                        counter: r.get(4)?,
-                        actor: i2a(r.get(5)?),
-                    },
-                })
+                verify_reg_at(r, 0)
             })
             .optional()?)
     }

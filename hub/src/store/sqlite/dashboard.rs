@@ -1,15 +1,13 @@
 //! [`Dashboard`] on SQLite: reads of the rollups (see `rollup.rs`) and of one
 //! commune's merged objects. Nothing here reads the op log.
 
-use super::{bad_db, i2a, rollup, SqliteStore};
+use super::{assess_reg_at, bad_db, i2a, rollup, unit_served, verify_reg_at, SqliteStore};
 use crate::error::Result;
 use crate::store::{
     CommuneData, CriterionTotal, Dashboard, KpiValue, PhaseTotal, PledgeFigures, ReportRow,
     StandingRow, UnitRow,
 };
-use cchc_common::crdt::{AssessReg, AssessValue, CountCell, CountKey, PledgeCrdt};
-use cchc_common::crdt::{VerifyReg, VerifyValue};
-use cchc_common::hlc::Stamp;
+use cchc_common::crdt::{AssessReg, CountCell, CountKey, PledgeCrdt, VerifyReg};
 use cchc_common::rollout::Standing;
 use cchc_common::view::StateView;
 use cchc_common::{ActorId, Definitions, Metric, Period, Score, UnitCode};
@@ -284,11 +282,7 @@ impl Dashboard for SqliteStore {
 
     fn commune(&self, unit: UnitCode) -> Result<Option<CommuneData>> {
         let conn = self.conn();
-        let served = conn
-            .query_row("SELECT 1 FROM units WHERE code = ?1", [unit.0], |_| Ok(()))
-            .optional()?
-            .is_some();
-        if !served {
+        if !unit_served(&conn, unit)? {
             return Ok(None);
         }
         let mut desks: BTreeMap<CountKey, BTreeMap<ActorId, (u64, u64)>> = BTreeMap::new();
@@ -332,29 +326,13 @@ impl Dashboard for SqliteStore {
                 .map(|s| super::parse_pledge_state(&self.path, s))
                 .collect::<Result<_>>()?
         };
-        let stamp = |r: &Row<'_>, at: usize| -> rusqlite::Result<Stamp> {
-            Ok(Stamp {
-                wall_ms: r.get::<_, i64>(at)? as u64,
-                counter: r.get(at + 1)?,
-                actor: i2a(r.get(at + 2)?),
-            })
-        };
         let assessments: BTreeMap<(u32, String), AssessReg> = {
             let mut st = conn.prepare_cached(
                 "SELECT phase, criterion, score, evidence, hlc_ms, hlc_c, actor FROM assessments
                  WHERE unit = ?1",
             )?;
             let rows = st.query_map([unit.0], |r| {
-                Ok((
-                    (r.get(0)?, r.get(1)?),
-                    AssessReg {
-                        val: AssessValue {
-                            score: Score(r.get(2)?),
-                            evidence: r.get(3)?,
-                        },
-                        marker: stamp(r, 4)?,
-                    },
-                ))
+                Ok(((r.get(0)?, r.get(1)?), assess_reg_at(r, 2)?))
             })?;
             rows.collect::<rusqlite::Result<_>>()?
         };
@@ -364,17 +342,7 @@ impl Dashboard for SqliteStore {
                  WHERE unit = ?1",
             )?;
             let rows = st.query_map([unit.0], |r| {
-                Ok((
-                    (r.get(0)?, r.get(1)?),
-                    VerifyReg {
-                        val: VerifyValue {
-                            score: Score(r.get(2)?),
-                            comment: r.get(3)?,
-                            by: r.get(4)?,
-                        },
-                        marker: stamp(r, 5)?,
-                    },
-                ))
+                Ok(((r.get(0)?, r.get(1)?), verify_reg_at(r, 2)?))
             })?;
             rows.collect::<rusqlite::Result<_>>()?
         };

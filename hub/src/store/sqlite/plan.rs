@@ -3,7 +3,7 @@
 //! merged through the same rules (and rollups) as a device's upload, so it syncs down
 //! to the commune's agents with their other desks' ops.
 
-use super::{a2i, access, i2a, rollup, SqliteStore, TxLog};
+use super::{a2i, access, i2a, rollup, unit_served, SqliteStore, TxLog};
 use crate::error::{HubError, Result};
 use crate::store::{AuditEntry, Rollout, Verification};
 use cchc_common::crdt::{self, Objects, OpCtx};
@@ -62,6 +62,23 @@ fn province_actor(conn: &Connection, unit: UnitCode) -> Result<(ActorId, Hlc)> {
     ))
 }
 
+/// Refuses a commune the hub does not serve, naming the province it does.
+fn check_served(conn: &Connection, unit: UnitCode) -> Result<()> {
+    if unit_served(conn, unit)? {
+        return Ok(());
+    }
+    let province = conn
+        .query_row("SELECT value FROM meta WHERE key = 'province'", [], |r| {
+            r.get::<_, String>(0)
+        })?
+        .parse()
+        .unwrap_or(0);
+    Err(HubError::UnknownUnit {
+        unit: unit.0,
+        province,
+    })
+}
+
 impl Rollout for SqliteStore {
     fn assign_phases(
         &self,
@@ -72,25 +89,9 @@ impl Rollout for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let defs = rollup::newest_definitions(&tx)?;
-        let province = tx
-            .query_row("SELECT value FROM meta WHERE key = 'province'", [], |r| {
-                r.get::<_, String>(0)
-            })?
-            .parse()
-            .unwrap_or(0);
         for (unit, phase) in plan {
             defs.phase(*phase).map_err(HubError::Invalid)?;
-            let served = tx
-                .prepare_cached("SELECT 1 FROM units WHERE code = ?1")?
-                .query_row([unit.0], |_| Ok(()))
-                .optional()?
-                .is_some();
-            if !served {
-                return Err(HubError::UnknownUnit {
-                    unit: unit.0,
-                    province,
-                });
-            }
+            check_served(&tx, *unit)?;
             let same = tx
                 .prepare_cached("SELECT phase FROM phase_plan WHERE unit = ?1")?
                 .query_row([unit.0], |r| r.get::<_, u32>(0))
@@ -123,22 +124,7 @@ impl Rollout for SqliteStore {
     ) -> Result<Vec<Op>> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let served = tx
-            .query_row("SELECT 1 FROM units WHERE code = ?1", [unit.0], |_| Ok(()))
-            .optional()?
-            .is_some();
-        if !served {
-            let province = tx
-                .query_row("SELECT value FROM meta WHERE key = 'province'", [], |r| {
-                    r.get::<_, String>(0)
-                })?
-                .parse()
-                .unwrap_or(0);
-            return Err(HubError::UnknownUnit {
-                unit: unit.0,
-                province,
-            });
-        }
+        check_served(&tx, unit)?;
         let assigned: Option<u32> = tx
             .query_row(
                 "SELECT phase FROM phase_plan WHERE unit = ?1",
