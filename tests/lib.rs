@@ -3,6 +3,7 @@
 //! output and the database rows. No sleeps as synchronisation anywhere.
 #![deny(missing_docs)]
 
+pub mod browser;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};

@@ -134,6 +134,32 @@ impl Session {
         }
     }
 
+    /// The token a form of this session carries (derived from the session, so a page
+    /// from another site cannot know it, and signing out makes old forms stale).
+    pub fn form_token(&self) -> String {
+        let mut input = b"cchc form token\0".to_vec();
+        input.extend_from_slice(&self.token_hash);
+        sha256(&input).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Refuses a form whose token is not this session's.
+    pub fn check_form_token(&self, given: Option<&str>) -> Result<()> {
+        let want = self.form_token();
+        let given = given.unwrap_or("").as_bytes();
+        // Constant time over the expected length: no early exit on the first difference.
+        let same = given.len() == want.len()
+            && given
+                .iter()
+                .zip(want.as_bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same {
+            Ok(())
+        } else {
+            Err(Denied::StaleForm.into())
+        }
+    }
+
     /// Refuses unless the user's role is at least `needs`.
     pub fn require(&self, needs: Role) -> Result<()> {
         if self.role >= needs {

@@ -108,6 +108,9 @@ pub enum Denied {
         /// The op.
         op: String,
     },
+    /// A form posted without this session's form token (an old page, or another site).
+    #[error("the form is out of date or did not come from this hub; open it again and resubmit (nothing was stored)")]
+    StaleForm,
     /// Too many requests from one address or device.
     #[error("too many {what}; try again in {retry_after_s} s")]
     RateLimited {
@@ -126,7 +129,8 @@ impl Denied {
             | Denied::WrongCommune { .. }
             | Denied::CodeForOtherUnit { .. }
             | Denied::Role { .. }
-            | Denied::ProvinceOnly { .. } => 403,
+            | Denied::ProvinceOnly { .. }
+            | Denied::StaleForm => 403,
             Denied::DeviceExists { .. } | Denied::StaleNonce { .. } => 409,
             Denied::RateLimited { .. } => 429,
             _ => 401,
@@ -152,6 +156,7 @@ impl Denied {
             Denied::Role { .. } => "forbidden",
             Denied::RateLimited { .. } => "rate_limited",
             Denied::ProvinceOnly { .. } => "province_only",
+            Denied::StaleForm => "stale_form",
         }
     }
 
@@ -175,6 +180,7 @@ impl Denied {
             Denied::Role { user, role, needs } => format!("người dùng {user} có vai trò {role}; việc này cần vai trò {needs}"),
             Denied::RateLimited { retry_after_s, .. } => format!("quá nhiều yêu cầu; hãy thử lại sau {retry_after_s} giây"),
             Denied::ProvinceOnly { op } => format!("bản ghi {op} là kết quả thẩm định: chỉ Công an tỉnh được ghi, nên không có gì được lưu"),
+            Denied::StaleForm => "biểu mẫu đã cũ hoặc không phải do máy chủ này tạo; hãy mở lại biểu mẫu và gửi lại (chưa có gì được lưu)".into(),
         }
     }
 }

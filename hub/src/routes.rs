@@ -152,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .route("/figures", get(html_page))
         .route("/phase/{phase}", get(html_page))
         .route("/commune/{unit}", get(html_page))
+        .route("/verify/{unit}", get(verify_page).post(verify_submit))
         .route("/logout", post(html_logout))
         .route_layer(middleware::from_fn_with_state(state.clone(), html_session));
     Router::new()
@@ -1193,6 +1194,77 @@ async fn html_logout(State(state): State<AppState>, Extension(s): Extension<Sess
     resp
 }
 
+/// Who reads a page and how: the frame's inputs shared by every HTML handler.
+struct HtmlCtx {
+    lang: Lang,
+    remember: bool,
+    path: String,
+    session: Session,
+    addr: SocketAddr,
+}
+
+impl HtmlCtx {
+    fn new(s: Session, addr: SocketAddr, headers: &HeaderMap, uri: &Uri) -> HtmlCtx {
+        let (lang, remember) = lang_of(uri, headers);
+        HtmlCtx {
+            lang,
+            remember,
+            path: uri.path().to_string(),
+            session: s,
+            addr,
+        }
+    }
+
+    /// A page in the frame.
+    fn page(&self, status: StatusCode, title: &str, body: &str, phases: &[u32]) -> Response {
+        let reader = crate::web::Reader {
+            user: &self.session.user,
+            role: self.session.role.as_str(),
+        };
+        let html = crate::web::layout(title, body, &reader, &self.path, self.lang, phases);
+        html_response(status, html, self.lang, self.remember)
+    }
+
+    /// A refusal or failure as a page; refusals are audited, failures not detailed.
+    async fn error(&self, state: &AppState, action: &str, e: HubError) -> Response {
+        state
+            .audit_refusal(
+                self.addr.ip(),
+                Some(self.session.actor()),
+                action,
+                self.path.clone(),
+                &e,
+            )
+            .await;
+        let lang = self.lang;
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let msg = if status.is_server_error() {
+            lang.pick(
+                "Máy chủ gặp lỗi; lỗi đã được ghi lại.",
+                "The hub failed; it has been logged.",
+            )
+            .to_string()
+        } else {
+            cchc_common::Localize::localize(&e, lang)
+        };
+        let body = format!(
+            r#"<p class="error" role="alert">{}</p>"#,
+            crate::web::esc(&msg)
+        );
+        self.page(status, lang.pick("Lỗi", "Error"), &body, &[1, 2, 3])
+    }
+}
+
+/// The phase numbers of the definitions in force, for the navigation.
+fn phase_numbers(store: &dyn HubStore) -> Result<Vec<u32>, HubError> {
+    Ok(store
+        .newest_definitions()?
+        .phases
+        .iter()
+        .map(|p| p.phase)
+        .collect())
+}
+
 /// The HTML dashboard pages.
 async fn html_page(
     State(state): State<AppState>,
@@ -1201,18 +1273,16 @@ async fn html_page(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let (lang, remember) = lang_of(&uri, &headers);
-    let path = uri.path().to_string();
+    let cx = HtmlCtx::new(s, addr, &headers, &uri);
+    let path = cx.path.clone();
     let name = match path.trim_start_matches('/').split_once('/') {
         Some(("phase", n)) => format!("phase-{n}"),
         Some(("commune", c)) => format!("commune-{c}"),
         _ if path == "/" => "overview".to_string(),
         _ => path.trim_start_matches('/').to_string(),
     };
-    let user = s.user.clone();
-    let role = s.role;
     let result = async {
-        s.require(Role::Viewer)?;
+        cx.session.require(Role::Viewer)?;
         let r = PageRef::parse(
             &name,
             query_param(&uri, "period").as_deref(),
@@ -1222,62 +1292,225 @@ async fn html_page(
         let store = state.store.clone();
         blocking(move || {
             let page = r.build(store.as_ref() as &dyn Dashboard)?;
-            let phases: Vec<u32> = store
-                .newest_definitions()?
-                .phases
-                .iter()
-                .map(|p| p.phase)
-                .collect();
-            Ok((page, phases))
+            Ok((page, phase_numbers(store.as_ref())?))
         })
         .await
     }
     .await;
-    let reader = crate::web::Reader {
-        user: &user,
-        role: role.as_str(),
-    };
     match result {
         Ok((page, phases)) => {
-            let body = crate::web::page_body(&page, &path, lang, "");
-            let html = crate::web::layout(
+            let lang = cx.lang;
+            let mut extra = String::new();
+            if let Some(unit) = path.strip_prefix("/commune/") {
+                extra = commune_extra(&cx, unit, &uri);
+            }
+            let body = crate::web::page_body(&page, &path, lang, &extra);
+            cx.page(
+                StatusCode::OK,
                 lang.pick(&page.vi, &page.en),
                 &body,
-                &reader,
-                &path,
-                lang,
                 &phases,
-            );
-            html_response(StatusCode::OK, html, lang, remember)
+            )
         }
-        Err(e) => {
-            state
-                .audit_refusal(addr.ip(), Some(s.actor()), "dashboard", path.clone(), &e)
-                .await;
-            let status =
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let msg = if status.is_server_error() {
-                lang.pick(
-                    "Máy chủ gặp lỗi; lỗi đã được ghi lại.",
-                    "The hub failed; it has been logged.",
-                )
-                .to_string()
-            } else {
-                cchc_common::Localize::localize(&e, lang)
-            };
-            let body = format!(
-                r#"<p class="error" role="alert">{}</p>"#,
-                crate::web::esc(&msg)
-            );
-            let html = crate::web::layout(
-                lang.pick("Lỗi", "Error"),
+        Err(e) => cx.error(&state, "dashboard", e).await,
+    }
+}
+
+/// On a commune page: the note after a verification was recorded, and the way to the
+/// verification form for those who may verify.
+fn commune_extra(cx: &HtmlCtx, unit: &str, uri: &Uri) -> String {
+    use crate::web::esc;
+    let lang = cx.lang;
+    let mut s = String::new();
+    if let Some(n) = query_param(uri, "saved").and_then(|n| n.parse::<u32>().ok()) {
+        let msg = if n == 0 {
+            lang.pick(
+                "Không có điểm thẩm định nào thay đổi.",
+                "No verified score changed.",
+            )
+            .to_string()
+        } else {
+            match lang {
+                Lang::Vi => {
+                    format!("Đã ghi {n} điểm thẩm định; xã sẽ nhận được ở lần đồng bộ tới.")
+                }
+                Lang::En => format!(
+                    "Recorded {n} verified score(s); the commune receives them on its next sync."
+                ),
+            }
+        };
+        s.push_str(&format!(
+            r#"<p class="flash" role="status" id="flash">{}</p>"#,
+            esc(&msg)
+        ));
+    }
+    if cx.session.require(Role::Analyst).is_ok() {
+        s.push_str(&format!(
+            r#"<p><a href="/verify/{}" id="verify-link">{}</a></p>"#,
+            esc(unit),
+            lang.pick("Thẩm định xã này", "Verify this commune"),
+        ));
+    }
+    s
+}
+
+/// `GET /verify/{unit}` (analyst): the verification form.
+async fn verify_page(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+    UrlPath(unit): UrlPath<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let cx = HtmlCtx::new(s, addr, &headers, &uri);
+    let result = async {
+        cx.session.require(Role::Analyst)?;
+        let unit = UnitCode::parse(&unit).map_err(HubError::Invalid)?;
+        let store = state.store.clone();
+        blocking(move || {
+            let form = crate::dashboard::verify_form(store.as_ref() as &dyn Dashboard, unit)?;
+            Ok((form, phase_numbers(store.as_ref())?))
+        })
+        .await
+    }
+    .await;
+    match result {
+        Ok((form, phases)) => {
+            let body =
+                crate::web::verify_form_html(&form, &cx.session.form_token(), None, None, cx.lang);
+            cx.page(
+                StatusCode::OK,
+                &verify_title(&form, cx.lang),
                 &body,
-                &reader,
-                &path,
-                lang,
-                &[1, 2, 3],
-            );
-            html_response(status, html, lang, remember)
+                &phases,
+            )
         }
+        Err(e) => cx.error(&state, "verify", e).await,
+    }
+}
+
+fn verify_title(form: &crate::dashboard::VerifyForm, lang: Lang) -> String {
+    format!(
+        "{} {} ({})",
+        lang.pick("Thẩm định", "Verification of"),
+        form.name,
+        form.unit
+    )
+}
+
+/// `POST /verify/{unit}` (analyst) from the form: every score is checked before any is
+/// stored; on a mistake the form comes back with what was typed and the reason.
+async fn verify_submit(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Extension(s): Extension<Session>,
+    UrlPath(unit): UrlPath<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Response {
+    let cx = HtmlCtx::new(s, addr, &headers, &uri);
+    let lang = cx.lang;
+    let ready = async {
+        cx.session.require(Role::Analyst)?;
+        let body = read_body(body, SMALL_BODY, state.body_idle).await?;
+        let body = String::from_utf8_lossy(&body).into_owned();
+        cx.session
+            .check_form_token(form_field(&body, "csrf").as_deref())?;
+        let unit = UnitCode::parse(&unit).map_err(HubError::Invalid)?;
+        Ok::<_, HubError>((unit, body))
+    }
+    .await;
+    let (unit, body) = match ready {
+        Ok(v) => v,
+        Err(e) => return cx.error(&state, "verify", e).await,
+    };
+    let store = state.store.clone();
+    let by = cx.session.user.clone();
+    let actor = Actor {
+        name: cx.session.actor(),
+        ip: Some(addr.ip().to_string()),
+    };
+    let outcome = blocking(move || {
+        let form = crate::dashboard::verify_form(store.as_ref() as &dyn Dashboard, unit)?;
+        let phases = phase_numbers(store.as_ref())?;
+        let mut entered = crate::web::Entered::new();
+        let mut scores = Vec::new();
+        let mut problems = Vec::new();
+        for r in &form.rows {
+            let text = form_field(&body, &format!("s_{}", r.code)).unwrap_or_default();
+            let comment = form_field(&body, &format!("c_{}", r.code)).unwrap_or_default();
+            entered.insert(r.code.clone(), (text.clone(), comment.clone()));
+            if text.trim().is_empty() {
+                continue;
+            }
+            match Score::parse(&text) {
+                Ok(score) => scores.push(Verification {
+                    criterion: r.code.clone(),
+                    score,
+                    comment,
+                }),
+                Err(e) => problems.push(format!(
+                    "{}: {}",
+                    r.code,
+                    cchc_common::Localize::localize(&e, lang)
+                )),
+            }
+        }
+        let phase = form_field(&body, "phase")
+            .and_then(|p| p.trim().parse::<u32>().ok())
+            .unwrap_or(0);
+        let result = if problems.is_empty() {
+            admin::verify(store.as_ref(), unit, phase, &scores, &by, &actor, now_ms())
+                .map(|ops| ops.len())
+        } else {
+            Err(HubError::Invalid(cchc_common::DomainError::BadOp {
+                op: format!("{unit}/{phase}"),
+                detail: problems.join("; "),
+            }))
+        };
+        Ok::<_, HubError>((form, phases, entered, problems, result))
+    })
+    .await;
+    match outcome {
+        Ok((_, _, _, _, Ok(n))) => redirect(&format!("/commune/{unit}?saved={n}")),
+        Ok((form, phases, entered, problems, Err(e))) => {
+            let status =
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            if status.is_server_error() {
+                return cx.error(&state, "verify", e).await;
+            }
+            state
+                .audit_refusal(
+                    addr.ip(),
+                    Some(cx.session.actor()),
+                    "verify",
+                    cx.path.clone(),
+                    &e,
+                )
+                .await;
+            let msg = if problems.is_empty() {
+                cchc_common::Localize::localize(&e, lang)
+            } else {
+                format!(
+                    "{} {}",
+                    lang.pick(
+                        "Chưa ghi gì: có điểm không hợp lệ —",
+                        "Nothing was recorded: some scores are not valid —"
+                    ),
+                    problems.join("; ")
+                )
+            };
+            let body = crate::web::verify_form_html(
+                &form,
+                &cx.session.form_token(),
+                Some(&entered),
+                Some(&msg),
+                lang,
+            );
+            cx.page(status, &verify_title(&form, lang), &body, &phases)
+        }
+        Err(e) => cx.error(&state, "verify", e).await,
     }
 }

@@ -409,6 +409,91 @@ pub fn page_body(page: &Page, path: &str, lang: Lang, extra: &str) -> String {
     s
 }
 
+/// What an analyst typed per criterion (score text, comment), to show again after an error.
+pub type Entered = std::collections::BTreeMap<String, (String, String)>;
+
+/// The analysts' verification form (thẩm định) of one commune's assigned phase: per
+/// criterion the self-score and evidence, and inputs for the verified score and comment,
+/// prefilled with the verified score so far or else the self-score. A blank score leaves
+/// that criterion unverified.
+pub fn verify_form_html(
+    form: &crate::dashboard::VerifyForm,
+    csrf: &str,
+    entered: Option<&Entered>,
+    error: Option<&str>,
+    lang: Lang,
+) -> String {
+    let mut s = String::new();
+    let unit = form.unit;
+    if let Some(e) = error {
+        let _ = write!(s, r#"<p class="error" role="alert">{}</p>"#, esc(e));
+    }
+    let Some(phase) = form.phase else {
+        let _ = write!(
+            s,
+            r#"<p class="note">{}</p>"#,
+            esc(lang.pick(
+                "Xã này chưa được giao giai đoạn nào trong kế hoạch triển khai, nên chưa có gì để thẩm định.",
+                "This commune is not in the rollout plan yet, so there is nothing to verify."
+            ))
+        );
+        return s;
+    };
+    let _ = write!(
+        s,
+        r#"<p class="note">{} {phase} · {} {}. {}</p><form method="post" action="/verify/{unit}" class="verify"><input type="hidden" name="csrf" value="{}"><input type="hidden" name="phase" value="{phase}"><section class="table"><table class="data" id="verify"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>"#,
+        lang.pick("Giai đoạn", "Phase"),
+        lang.pick("ngưỡng đạt", "pass threshold"),
+        esc(&score_text(form.pass_threshold, lang)),
+        esc(lang.pick(
+            "Ô điểm để trống thì tiêu chí đó chưa được thẩm định. Điểm có thể có một chữ số thập phân (ví dụ 8,5).",
+            "A blank score leaves that criterion unverified. Scores may have one decimal (e.g. 8.5)."
+        )),
+        esc(csrf),
+        lang.pick("Mã", "Code"),
+        lang.pick("Tiêu chí", "Criterion"),
+        lang.pick("Điểm tối đa", "Max score"),
+        lang.pick("Tự chấm", "Self-score"),
+        lang.pick("Minh chứng", "Evidence"),
+        lang.pick("Điểm thẩm định", "Verified score"),
+        lang.pick("Nhận xét", "Comment"),
+    );
+    for r in &form.rows {
+        let (score, comment) = match entered.and_then(|e| e.get(&r.code)) {
+            Some((sc, c)) => (sc.clone(), c.clone()),
+            None => (
+                crate::dashboard::VerifyForm::prefill(r)
+                    .map(|v| score_text(v, lang))
+                    .unwrap_or_default(),
+                r.comment.clone(),
+            ),
+        };
+        let code = esc(&r.code);
+        let _ = write!(
+            s,
+            r#"<tr><td>{code}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td><td><input name="s_{code}" value="{}" inputmode="decimal" size="6" aria-label="{} {code}"></td><td><input name="c_{code}" value="{}" size="40" maxlength="500" aria-label="{} {code}"></td></tr>"#,
+            esc(&r.name),
+            esc(&score_text(r.max, lang)),
+            esc(&r
+                .self_score
+                .map(|v| score_text(v, lang))
+                .unwrap_or_default()),
+            esc(&r.evidence),
+            esc(&score),
+            lang.pick("Điểm thẩm định", "Verified score"),
+            esc(&comment),
+            lang.pick("Nhận xét", "Comment"),
+        );
+    }
+    let _ = write!(
+        s,
+        r#"</tbody></table></section><button type="submit" id="save">{}</button> <a href="/commune/{unit}">{}</a></form>"#,
+        lang.pick("Ghi kết quả thẩm định", "Record the verification"),
+        lang.pick("Quay lại trang xã", "Back to the commune"),
+    );
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

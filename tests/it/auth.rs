@@ -522,7 +522,14 @@ const ROUTES: &[(&str, &str, &str)] = &[
 ];
 
 /// Dashboard pages: without a session a browser is sent to the sign-in form.
-const PAGES: &[&str] = &["/", "/phase/1", "/commune/70", "/completeness", "/figures"];
+const PAGES: &[&str] = &[
+    "/",
+    "/phase/1",
+    "/commune/70",
+    "/verify/70",
+    "/completeness",
+    "/figures",
+];
 
 fn call(
     http: &reqwest::blocking::Client,

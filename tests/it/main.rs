@@ -6,6 +6,7 @@ mod bad_input;
 mod bad_peers;
 mod clock;
 mod crash;
+mod dashboard;
 mod desks;
 mod faults;
 mod sync;
