@@ -123,6 +123,32 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
         "3",
     ]);
     agent.ok(&["sync"]);
+    // The province has verified one of the commune's scores: its province actor holds ops.
+    hub.ok(&["phase", "assign", "--phase", "1", "--unit", "4"]);
+    hub.ok(&[
+        "verify",
+        "--unit",
+        "4",
+        "--phase",
+        "1",
+        "--criterion",
+        "TC-01",
+        "--score",
+        "10",
+        "--by",
+        "thu",
+    ]);
+    let province_actor: ActorId = {
+        let conn = rusqlite::Connection::open(hub.db()).unwrap();
+        let id: i64 = conn
+            .query_row(
+                "SELECT actor FROM province_actors WHERE unit = 4",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        ActorId(id as u64)
+    };
     // The test device: enrolled for commune 4 like any agent, then used to send what
     // no honest agent would.
     let device = Signer::new(DEVICE.0, 0x5e);
@@ -261,6 +287,37 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
             422,
             "refused_op",
             "above the maximum 15",
+        ),
+        case(
+            "a verification (thẩm định) forged by a commune's device",
+            {
+                let mut forged = count_op(2, 1, 6);
+                forged.body = OpBody::Verify {
+                    phase: 1,
+                    criterion: "TC-02".into(),
+                    score: Score(100),
+                    comment: "tự thẩm định".into(),
+                    by: "thu".into(),
+                };
+                enc(&request(vec![count_op(1, 5, 5), forged]))
+            },
+            403,
+            "province_only",
+            "only the province records these",
+        ),
+        case(
+            "an op in the name of the province's own actor for the commune",
+            {
+                let mut op = count_op(2, 5, 5);
+                op.actor = province_actor;
+                let mut r = request(vec![op]);
+                r.have = VersionVector::new();
+                r.have.advance(province_actor, 2);
+                enc(&r)
+            },
+            403,
+            "province_only",
+            "province-side op",
         ),
         case(
             "unknown procedure",
