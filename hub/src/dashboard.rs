@@ -474,7 +474,9 @@ fn criteria_table(
             .collect();
         let keys: Vec<u32> = avgs
             .iter()
-            .map(|a| a.map_or(u32::MAX, |v| u32::MAX - 1 - (v * 10.0).round() as u32))
+            // Lower share, larger key, ranked first; an unscored criterion ranks last
+            // and does not push the scored ones down.
+            .map(|a| a.map_or(0, |v| u32::MAX - 1 - (v * 10.0).round() as u32))
             .collect();
         let weak = competition_ranks(&keys);
         for (i, c) in ph.criteria.iter().enumerate() {

@@ -9,4 +9,5 @@ mod crash;
 mod dashboard;
 mod desks;
 mod faults;
+mod rollout;
 mod sync;
