@@ -20,8 +20,10 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Quảng Ninh-sized: the province whose communes are generated (code from the unit list).
 const PROVINCE: u32 = 12;
 
-/// (phase, [(criterion, max tenths)], pass threshold tenths) of definitions v1.
-fn phases(defs: &Value) -> Vec<(u32, Vec<(String, u32)>, u32)> {
+/// A phase of definitions v1: (phase, [(criterion, max tenths)], pass threshold tenths).
+type PhaseDef = (u32, Vec<(String, u32)>, u32);
+
+fn phases(defs: &Value) -> Vec<PhaseDef> {
     defs["phases"]
         .as_array()
         .unwrap()
