@@ -44,7 +44,8 @@ struct Cli {
 enum Command {
     /// Create the hub of one province: database, local CA and server certificate.
     Init {
-        /// Province code from the official unit list (e.g. 1 for Hà Nội).
+        /// Province code from the official unit list (e.g. 1 for Hà Nội), or `all` for
+        /// one hub holding every commune of the country.
         #[arg(long)]
         province: String,
         /// Host names or IP addresses agents will use to reach the hub (repeatable;

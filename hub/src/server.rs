@@ -40,21 +40,36 @@ fn open(dir: &Path) -> Result<SqliteStore> {
 
 /// `cchc-hub init`.
 pub fn init(dir: &Path, province: &str, hosts: Vec<String>, lang: Lang) -> Result<()> {
-    let code: u32 = province.trim().parse().map_err(|_| {
-        HubError::Invalid(cchc_common::DomainError::UnknownUnit {
-            code: format!("province '{province}'"),
-        })
-    })?;
     let catalog = UnitCatalog::builtin();
-    let communes: Vec<_> = catalog.communes_of(code).collect();
-    let Some(first) = communes.first() else {
-        return Err(HubError::Invalid(cchc_common::DomainError::UnknownUnit {
-            code: format!("province {code}"),
-        }));
-    };
-    let province = Province {
-        code,
-        name: first.province_name.clone(),
+    // `all`: one hub for the whole country (a ministry-level view, and the dashboard
+    // bench's 3,321 communes); province code 0.
+    let (province, communes): (Province, Vec<_>) = if province.trim().eq_ignore_ascii_case("all") {
+        (
+            Province {
+                code: 0,
+                name: "Toàn quốc".to_string(),
+            },
+            catalog.communes().collect(),
+        )
+    } else {
+        let code: u32 = province.trim().parse().map_err(|_| {
+            HubError::Invalid(cchc_common::DomainError::UnknownUnit {
+                code: format!("province '{province}'"),
+            })
+        })?;
+        let communes: Vec<_> = catalog.communes_of(code).collect();
+        let Some(first) = communes.first() else {
+            return Err(HubError::Invalid(cchc_common::DomainError::UnknownUnit {
+                code: format!("province {code}"),
+            }));
+        };
+        (
+            Province {
+                code,
+                name: first.province_name.clone(),
+            },
+            communes,
+        )
     };
     let db = db_path(dir);
     if db.exists() {
