@@ -122,6 +122,17 @@ impl Browser {
         }
     }
 
+    /// Clicks an element.
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
     /// Text of an element.
     pub async fn text(&self, css: &str) -> String {
         self.client

@@ -193,13 +193,7 @@ fn analyst_verifies_in_the_browser_and_the_commune_passes_down_to_its_agent() {
         // Ba Đình's page: self-assessed, provisional; the analyst opens the form.
         b.open(&format!("{base}/commune/4"), "#verify-link").await;
         assert_eq!(b.text(".fig[data-key=stage] b").await, "Đã tự đánh giá");
-        b.client
-            .find(fantoccini::Locator::Css("#verify-link"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        b.click("#verify-link").await;
         let field = b.wait_for("input[name='s_TC-03']").await;
         assert_eq!(
             field.prop("value").await.unwrap().as_deref(),
@@ -223,13 +217,7 @@ fn analyst_verifies_in_the_browser_and_the_commune_passes_down_to_its_agent() {
         };
         set("s_TC-05", "25").await;
         set("c_TC-03", "Thiếu biên bản họp dân").await;
-        b.client
-            .find(fantoccini::Locator::Css("#save"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        b.click("#save").await;
         let err = b.wait_for("p.error").await.text().await.unwrap();
         assert!(
             err.contains("TC-05"),
@@ -248,13 +236,7 @@ fn analyst_verifies_in_the_browser_and_the_commune_passes_down_to_its_agent() {
         // Corrected (TC-03 lowered to 12,5 in the Vietnamese way): recorded, passed.
         set("s_TC-05", "16").await;
         set("s_TC-03", "12,5").await;
-        b.client
-            .find(fantoccini::Locator::Css("#save"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        b.click("#save").await;
         let flash = b.wait_for("#flash").await.text().await.unwrap();
         assert!(flash.contains("7 điểm thẩm định"), "{flash}");
         assert_eq!(b.text(".fig[data-key=stage] b").await, "Đạt");
@@ -268,13 +250,7 @@ fn analyst_verifies_in_the_browser_and_the_commune_passes_down_to_its_agent() {
         b.shot("05-overview-after").await;
 
         // A viewer reads the page but gets no form.
-        b.client
-            .find(fantoccini::Locator::Css("header form button"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        b.click("header form button").await;
         b.wait_for("input[name=user]").await;
         b.sign_in(&base, "xem", &viewer).await;
         b.open(&format!("{base}/commune/4"), ".fig[data-key=stage]")
