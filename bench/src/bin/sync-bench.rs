@@ -255,6 +255,16 @@ fn signed(
         .body(body)
 }
 
+/// An HTTPS client trusting only the hub's CA.
+fn http(pem: &[u8]) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(pem).expect("pem"))
+        .timeout(Duration::from_secs(600))
+        .build()
+        .expect("client")
+}
+
 struct Hub {
     child: Child,
     port: u16,
@@ -403,14 +413,6 @@ fn main() {
     let hub = Hub::start(&hub_bin, &tmp.join("hub"));
     let pem = std::fs::read(tmp.join("hub/tls/ca.pem")).expect("CA");
     let base = format!("https://localhost:{}", hub.port);
-    let http = |pem: &[u8]| {
-        reqwest::blocking::Client::builder()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(pem).expect("pem"))
-            .timeout(Duration::from_secs(600))
-            .build()
-            .expect("client")
-    };
     // Every agent enrolls first (one code each), as deployed; not timed.
     let keys: Vec<DeviceKey> = (0..agents)
         .map(|a| {
@@ -603,12 +605,7 @@ fn dashboard(hub_bin: &Path, dir: &Path) {
     let hub = Hub::start_province(hub_bin, dir, "all");
     let base = format!("https://localhost:{}", hub.port);
     let pem = std::fs::read(dir.join("tls/ca.pem")).expect("CA");
-    let client = reqwest::blocking::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
-        .timeout(Duration::from_secs(600))
-        .build()
-        .expect("client");
+    let client = http(&pem);
     let hub_cmd = |args: &[&str]| {
         let mut c = Command::new(hub_bin);
         c.arg("--data-dir").arg(dir).args(args);
