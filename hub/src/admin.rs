@@ -4,7 +4,7 @@
 //! `--json` and `/api/v1` print.
 
 use crate::auth::{self, sha256};
-use crate::error::{Denied, HubError, Result};
+use crate::error::{HubError, Result, Rule};
 use crate::store::{
     Access, AuditEntry, AuditRow, DeviceInfo, HubStore, NewEnrollment, Role, User, Verification,
 };
@@ -59,11 +59,18 @@ impl Actor {
 pub fn parse_lifetime(s: &str) -> Result<i64> {
     let t = s.trim();
     let bad = || {
-        HubError::Denied(Denied::Malformed(format!(
-            "--expires '{s}': write a number and d, h or m, like 7d, 12h or 30m (at most {MAX_CODE_DAYS}d)"
-        )))
+        HubError::input(
+            "--expires",
+            s,
+            Rule::Lifetime {
+                max_days: MAX_CODE_DAYS,
+            },
+        )
     };
-    let (num, unit) = t.split_at(t.len().saturating_sub(1));
+    // The unit is the last character, whatever its width (`7é` is refused, not split
+    // inside a character).
+    let unit_at = t.char_indices().last().map(|(i, _)| i).unwrap_or(0);
+    let (num, unit) = t.split_at(unit_at);
     let n: i64 = num.parse().map_err(|_| bad())?;
     let ms = match unit {
         "d" => n.checked_mul(86_400_000),
@@ -142,11 +149,10 @@ pub fn revoke(
     by: &Actor,
     now_ms: i64,
 ) -> Result<(ActorId, bool)> {
-    let id: ActorId = device.trim().parse().map_err(|_| {
-        HubError::NotFound(format!(
-            "'{device}' is not a device id (16 hex digits, see `cchc-hub device list`)"
-        ))
-    })?;
+    let id: ActorId = device
+        .trim()
+        .parse()
+        .map_err(|_| HubError::input("device", device, Rule::DeviceId))?;
     let done = store.revoke_device(
         id,
         &by.entry("device.revoke", format!("device:{id}"), "ok", ""),
@@ -165,9 +171,7 @@ pub fn check_user_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(HubError::Denied(Denied::Malformed(format!(
-            "user name '{name}': use 1–64 letters, digits, '.', '_' or '-'"
-        ))))
+        Err(HubError::input("user name", name, Rule::UserName))
     }
 }
 
@@ -207,8 +211,10 @@ pub fn publish(
     by: &Actor,
     now_ms: i64,
 ) -> Result<u32> {
-    let defs = cchc_common::Definitions::from_json(text)
-        .map_err(|e| HubError::BadDefinitions(format!("{source}: {e}")))?;
+    let defs = cchc_common::Definitions::from_json(text).map_err(|e| HubError::BadDefinitions {
+        source: source.to_string(),
+        detail: e.to_string(),
+    })?;
     store.publish_definitions(&defs, now_ms)?;
     store.audit(
         &by.entry(
@@ -439,6 +445,7 @@ pub fn audit_text(rows: &[AuditRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::BadInput;
 
     fn units(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
@@ -484,5 +491,34 @@ mod tests {
             parse_plan(&units(&["7x"]), Some("1"), None),
             Err(HubError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn a_lifetime_is_a_number_and_a_unit_and_anything_else_names_the_rule() {
+        assert_eq!(parse_lifetime("7d").unwrap(), 7 * 86_400_000);
+        assert_eq!(parse_lifetime(" 12h ").unwrap(), 12 * 3_600_000);
+        assert_eq!(parse_lifetime("30m").unwrap(), 30 * 60_000);
+        // Multi-byte characters used to split inside a character and panic.
+        for bad in [
+            "7é",
+            "é",
+            "ngày",
+            "7",
+            "",
+            "d",
+            "-1d",
+            "0h",
+            "99999999999999999d",
+            "91d",
+        ] {
+            match parse_lifetime(bad) {
+                Err(HubError::Input(BadInput { field, value, rule })) => {
+                    assert_eq!(field, "--expires");
+                    assert_eq!(value, bad);
+                    assert!(matches!(rule, Rule::Lifetime { .. }));
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
     }
 }

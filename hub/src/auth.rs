@@ -9,7 +9,7 @@
 //!   signature with the key bound at enrollment, then the nonce inside the store's
 //!   transaction.
 
-use crate::error::{Denied, HubError, Result};
+use crate::error::{Denied, HubError, Result, Rule};
 use crate::store::{Access, DeviceAuth, Role};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -44,9 +44,11 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 /// Checks a new password against the policy.
 pub fn check_password(password: &str) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD {
-        return Err(HubError::Denied(Denied::Malformed(format!(
-            "a password needs at least {MIN_PASSWORD} characters"
-        ))));
+        return Err(HubError::input(
+            "password",
+            "…",
+            Rule::PasswordLength { min: MIN_PASSWORD },
+        ));
     }
     Ok(())
 }
@@ -199,17 +201,26 @@ impl Signed {
                 .get(h)
                 .ok_or(Denied::NotSigned { missing: h })?
                 .to_str()
-                .map_err(|_| Denied::Malformed(format!("header {h} is not text")).into())
+                .map_err(|_| {
+                    Denied::BadHeader {
+                        header: h,
+                        value: String::from_utf8_lossy(headers[h].as_bytes()).into_owned(),
+                        rule: Rule::Utf8,
+                    }
+                    .into()
+                })
         };
         let device = get(DEVICE_HEADER)?;
-        let device: ActorId = device.trim().parse().map_err(|_| {
-            Denied::Malformed(format!(
-                "header {DEVICE_HEADER} '{device}' is not a device id (16 hex digits)"
-            ))
+        let device: ActorId = device.trim().parse().map_err(|_| Denied::BadHeader {
+            header: DEVICE_HEADER,
+            value: device.to_string(),
+            rule: Rule::DeviceId,
         })?;
         let nonce = get(NONCE_HEADER)?;
-        let nonce: u64 = nonce.trim().parse().map_err(|_| {
-            Denied::Malformed(format!("header {NONCE_HEADER} '{nonce}' is not a number"))
+        let nonce: u64 = nonce.trim().parse().map_err(|_| Denied::BadHeader {
+            header: NONCE_HEADER,
+            value: nonce.to_string(),
+            rule: Rule::WholeNumber,
         })?;
         Ok(Signed {
             device,

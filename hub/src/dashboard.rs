@@ -6,7 +6,7 @@
 //! received; satisfaction = satisfied / (satisfied + not satisfied). A rate with a zero
 //! denominator is absent, never 0. Month-over-month trends are percentage points.
 
-use crate::error::{HubError, Result};
+use crate::error::{HubError, Missing, Result, Rule};
 use crate::store::{Dashboard, KpiValue, PhaseTotal, StandingRow, UnitRow};
 use cchc_common::rollout::{competition_ranks, Stage};
 use cchc_common::{Date, Definitions, Lang, Metric, Period, Score, UnitCode};
@@ -1197,7 +1197,7 @@ pub fn commune(store: &dyn Dashboard, unit: UnitCode, year: i32) -> Result<Optio
         .units()?
         .into_iter()
         .find(|u| u.unit == unit)
-        .ok_or_else(|| HubError::NotFound(format!("commune {unit}")))?;
+        .ok_or(HubError::NotFound(Missing::Commune(unit.0)))?;
     let mut figures = vec![figure(
         "phase",
         "Giai đoạn",
@@ -1500,7 +1500,7 @@ pub fn verify_form(store: &dyn Dashboard, unit: UnitCode) -> Result<VerifyForm> 
         .units()?
         .into_iter()
         .find(|u| u.unit == unit)
-        .ok_or_else(|| HubError::NotFound(format!("commune {unit}")))?;
+        .ok_or(HubError::NotFound(Missing::Commune(unit.0)))?;
     let data = store.commune(unit)?;
     let defs = store.newest_definitions()?;
     let mut form = VerifyForm {
@@ -1557,24 +1557,13 @@ pub enum PageRef {
     Figures(Period),
 }
 
-fn bad_param(what: &str, value: &str, rule: &str) -> HubError {
-    HubError::Invalid(cchc_common::DomainError::BadOp {
-        op: format!("{what}={value}"),
-        detail: rule.to_string(),
-    })
-}
-
 /// Reads `?period=` (a month; default: the current month in Vietnam).
 pub fn month_param(period: Option<&str>, now_ms: i64) -> Result<Period> {
     match period.map(str::trim).filter(|p| !p.is_empty()) {
         None => Ok(this_month(now_ms)),
         Some(p) => match p.parse::<Period>().map_err(HubError::Invalid)? {
             m @ Period::Month(..) => Ok(m),
-            _ => Err(bad_param(
-                "period",
-                p,
-                "the dashboard works by month: use YYYY-MM",
-            )),
+            _ => Err(HubError::input("period", p, Rule::Month)),
         },
     }
 }
@@ -1592,7 +1581,7 @@ impl PageRef {
         if let Some(n) = name.strip_prefix("phase-") {
             let p = n
                 .parse::<u32>()
-                .map_err(|_| bad_param("phase", n, "a phase number"))?;
+                .map_err(|_| HubError::input("phase", n, Rule::Phase))?;
             return Ok(PageRef::Phase(p));
         }
         if let Some(c) = name.strip_prefix("commune-") {
@@ -1605,7 +1594,16 @@ impl PageRef {
                     .filter(|y| {
                         (cchc_common::period::MIN_YEAR..=cchc_common::period::MAX_YEAR).contains(y)
                     })
-                    .ok_or_else(|| bad_param("year", y, "a year such as 2026"))?,
+                    .ok_or_else(|| {
+                        HubError::input(
+                            "year",
+                            y,
+                            Rule::Year {
+                                min: cchc_common::period::MIN_YEAR,
+                                max: cchc_common::period::MAX_YEAR,
+                            },
+                        )
+                    })?,
             };
             return Ok(PageRef::Commune(unit, year));
         }
@@ -1613,7 +1611,7 @@ impl PageRef {
             "overview" => Ok(PageRef::Overview(month()?)),
             "completeness" => Ok(PageRef::Completeness(month()?)),
             "figures" => Ok(PageRef::Figures(month()?)),
-            other => Err(HubError::NotFound(format!("no dashboard page '{other}'"))),
+            other => Err(HubError::NotFound(Missing::Page(other.to_string()))),
         }
     }
 
@@ -1622,9 +1620,9 @@ impl PageRef {
         match self {
             PageRef::Overview(p) => overview(store, p),
             PageRef::Phase(n) => phase(store, n),
-            PageRef::Commune(u, y) => commune(store, u, y)?.ok_or_else(|| {
-                HubError::NotFound(format!("commune {u} is not served by this hub"))
-            }),
+            PageRef::Commune(u, y) => {
+                commune(store, u, y)?.ok_or(HubError::NotFound(Missing::Commune(u.0)))
+            }
             PageRef::Completeness(p) => completeness(store, p),
             PageRef::Figures(p) => figures(store, p),
         }

@@ -10,7 +10,7 @@
 use crate::admin::{self, Actor};
 use crate::auth::{self, Limits, Session, Signed, SESSION_COOKIE, SESSION_TTL_MS};
 use crate::dashboard::PageRef;
-use crate::error::{Denied, HubError};
+use crate::error::{Body as JsonBody, Denied, HubError, Missing, Rule};
 use crate::export;
 use crate::server::now_ms;
 use crate::store::{Access, Dashboard, Enrolled, HubStore, Role, Store, Verification};
@@ -246,7 +246,7 @@ async fn require_session(State(state): State<AppState>, mut req: Request, next: 
 /// Unknown paths: 401 without a session (nothing is revealed), 404 with one.
 async fn fallback(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     match session_of(&state, &headers).await {
-        Ok(_) => HubError::NotFound(format!("no such page: {}", uri.path())).into_response(),
+        Ok(_) => HubError::NotFound(Missing::Path(uri.path().to_string())).into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -266,13 +266,14 @@ async fn read_body(body: Body, limit: usize, idle: Duration) -> Result<Bytes, Hu
     loop {
         let frame = match tokio::time::timeout(idle, body.frame()).await {
             Err(_) => {
-                return Err(HubError::BodyRead(format!(
-                    "no data for {} s; the request was dropped",
-                    idle.as_secs()
-                )))
+                return Err(HubError::BodyStalled {
+                    idle_s: idle.as_secs(),
+                })
             }
             Ok(None) => break,
-            Ok(Some(f)) => f.map_err(|e| HubError::BodyRead(e.to_string()))?,
+            Ok(Some(f)) => f.map_err(|e| HubError::BodyCut {
+                detail: e.to_string(),
+            })?,
         };
         let Ok(data) = frame.into_data() else {
             continue;
@@ -305,8 +306,11 @@ fn json_response(status: StatusCode, v: &Value) -> Response {
         .into_response()
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, HubError> {
-    serde_json::from_slice(body).map_err(|e| HubError::BodyRead(format!("{what}: {e}")))
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: JsonBody) -> Result<T, HubError> {
+    serde_json::from_slice(body).map_err(|e| HubError::BadJson {
+        body: what,
+        detail: e.to_string(),
+    })
 }
 
 async fn sync_route(
@@ -370,13 +374,13 @@ async fn enroll_route(
         state.limits.guess(addr.ip())?;
         let signed = Signed::from_headers(&headers)?;
         let body = read_body(body, SMALL_BODY, state.body_idle).await?;
-        let req: EnrollRequest = parse_json(&body, "enrollment request")?;
+        let req: EnrollRequest = parse_json(&body, JsonBody::Enrollment)?;
         target = format!("unit:{} device:{}", req.unit, req.device);
         if signed.device != req.device {
-            return Err(Denied::Malformed(format!(
-                "the request enrolls device {} but is signed as {}",
-                req.device, signed.device
-            ))
+            return Err(Denied::SignerMismatch {
+                signed: signed.device.to_string(),
+                named: req.device.to_string(),
+            }
             .into());
         }
         req.public_key
@@ -452,7 +456,7 @@ async fn login(
     let result = async {
         state.limits.guess(addr.ip())?;
         let body = read_body(body, SMALL_BODY, state.body_idle).await?;
-        let req: LoginRequest = parse_json(&body, "sign-in request")?;
+        let req: LoginRequest = parse_json(&body, JsonBody::SignIn)?;
         target = format!("user:{}", req.user);
         let store = state.store.clone();
         let ip = addr.ip().to_string();
@@ -692,9 +696,7 @@ async fn report(
     let period = query_param(&uri, "period");
     signed_in(&state, &s, addr, "report", Role::Viewer, move |store, _| {
         let period: Period = period
-            .ok_or_else(|| {
-                HubError::BodyRead("add ?period=2026-11 (a month, quarter or year)".into())
-            })?
+            .ok_or_else(|| HubError::input("period", "", Rule::Required))?
             .parse()
             .map_err(HubError::Invalid)?;
         views::report_doc(store.as_ref() as &dyn Store, period)
@@ -757,7 +759,7 @@ async fn create_enrollment(
         "enroll.create",
         Role::Admin,
         move |store, actor| {
-            let req: EnrollmentRequest = parse_json(&body, "enrollment code request")?;
+            let req: EnrollmentRequest = parse_json(&body, JsonBody::EnrollmentCode)?;
             let lifetime = admin::parse_lifetime(req.expires.as_deref().unwrap_or("7d"))?;
             let unit = UnitCode(req.unit);
             let (code, expires) = admin::create_code(
@@ -790,9 +792,8 @@ async fn publish_definitions(
         "definitions.publish",
         Role::Admin,
         move |store, actor| {
-            let text = std::str::from_utf8(&body).map_err(|_| {
-                HubError::BadDefinitions("the definitions are not UTF-8 text".into())
-            })?;
+            let text = std::str::from_utf8(&body)
+                .map_err(|_| HubError::input("definitions", "request body", Rule::Utf8))?;
             let version = admin::publish(store.as_ref(), text, "request body", &actor, now_ms())?;
             Ok(json!({"published": version}))
         },
@@ -871,7 +872,7 @@ async fn api_export(
     signed_in(&state, &s, addr, "export", Role::Viewer, move |store, _| {
         let (table, ext) = file
             .rsplit_once('.')
-            .ok_or_else(|| HubError::NotFound(format!("export '{file}': add .csv or .xlsx")))?;
+            .ok_or_else(|| HubError::input("file", &file, Rule::ExportFormat))?;
         let r = PageRef::parse(
             &page,
             query_param(&uri, "period").as_deref(),
@@ -879,9 +880,12 @@ async fn api_export(
             now_ms(),
         )?;
         let p = r.build(store.as_ref() as &dyn Dashboard)?;
-        let t = p
-            .table(table)
-            .ok_or_else(|| HubError::NotFound(format!("page {page} has no table '{table}'")))?;
+        let t = p.table(table).ok_or_else(|| {
+            HubError::NotFound(Missing::Table {
+                page: page.clone(),
+                table: table.to_string(),
+            })
+        })?;
         let suffix = p.period.map(|p| format!("-{p}")).unwrap_or_default();
         let name = format!("cchc-{page}-{table}{suffix}.{ext}");
         match ext {
@@ -895,9 +899,7 @@ async fn api_export(
                 name,
                 bytes: export::xlsx(t, lang)?,
             }),
-            other => Err(HubError::NotFound(format!(
-                "export format '{other}': use csv or xlsx"
-            ))),
+            _ => Err(HubError::input("file", &file, Rule::ExportFormat)),
         }
     })
     .await
@@ -941,7 +943,7 @@ async fn api_verify(
         Role::Analyst,
         move |store, actor| {
             let unit = UnitCode::parse(&unit).map_err(HubError::Invalid)?;
-            let req: VerifyRequest = parse_json(&body, "verification")?;
+            let req: VerifyRequest = parse_json(&body, JsonBody::Verification)?;
             let scores = req
                 .scores
                 .iter()
@@ -997,7 +999,7 @@ async fn api_assign(
         "phase.assign",
         Role::Admin,
         move |store, actor| {
-            let req: AssignRequest = parse_json(&body, "phase assignment")?;
+            let req: AssignRequest = parse_json(&body, JsonBody::PhaseAssignment)?;
             let units: Vec<String> = req.units.iter().map(|u| u.to_string()).collect();
             let plan = admin::parse_plan(&units, Some(&req.phase.to_string()), None)?;
             admin::assign(store.as_ref(), &plan, &actor, now_ms())?;
@@ -1451,11 +1453,7 @@ async fn verify_submit(
                     score,
                     comment,
                 }),
-                Err(e) => problems.push(format!(
-                    "{}: {}",
-                    r.code,
-                    cchc_common::Localize::localize(&e, lang)
-                )),
+                Err(e) => problems.push((r.code.clone(), e)),
             }
         }
         let phase = form_field(&body, "phase")
@@ -1465,17 +1463,14 @@ async fn verify_submit(
             admin::verify(store.as_ref(), unit, phase, &scores, &by, &actor, now_ms())
                 .map(|ops| ops.len())
         } else {
-            Err(HubError::Invalid(cchc_common::DomainError::BadOp {
-                op: format!("{unit}/{phase}"),
-                detail: problems.join("; "),
-            }))
+            Err(HubError::BadForm { problems })
         };
-        Ok::<_, HubError>((form, phases, entered, problems, result))
+        Ok::<_, HubError>((form, phases, entered, result))
     })
     .await;
     match outcome {
-        Ok((_, _, _, _, Ok(n))) => redirect(&format!("/commune/{unit}?saved={n}")),
-        Ok((form, phases, entered, problems, Err(e))) => {
+        Ok((_, _, _, Ok(n))) => redirect(&format!("/commune/{unit}?saved={n}")),
+        Ok((form, phases, entered, Err(e))) => {
             let status =
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
             if status.is_server_error() {
@@ -1490,18 +1485,7 @@ async fn verify_submit(
                     &e,
                 )
                 .await;
-            let msg = if problems.is_empty() {
-                cchc_common::Localize::localize(&e, lang)
-            } else {
-                format!(
-                    "{} {}",
-                    lang.pick(
-                        "Chưa ghi gì: có điểm không hợp lệ —",
-                        "Nothing was recorded: some scores are not valid —"
-                    ),
-                    problems.join("; ")
-                )
-            };
+            let msg = cchc_common::Localize::localize(&e, lang);
             let body = crate::web::verify_form_html(
                 &form,
                 &cx.session.form_token(),

@@ -5,7 +5,7 @@
 
 use crate::admin::{self, Actor};
 use crate::auth::{Limits, Rates};
-use crate::error::{HubError, Result};
+use crate::error::{HubError, Missing, Result, Rule};
 use crate::routes::{router, AppState};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Access, HubStore, Province, Role, Store};
@@ -302,12 +302,10 @@ pub fn verify(
 ) -> Result<()> {
     let store = open(dir)?;
     let unit = cchc_common::UnitCode::parse(unit).map_err(HubError::Invalid)?;
-    let phase: u32 = phase.trim().parse().map_err(|_| {
-        HubError::Invalid(cchc_common::DomainError::BadOp {
-            op: "--phase".into(),
-            detail: format!("'{phase}' is not a phase number"),
-        })
-    })?;
+    let phase: u32 = phase
+        .trim()
+        .parse()
+        .map_err(|_| HubError::input("--phase", phase, Rule::Phase))?;
     let score = cchc_common::Score::parse(score).map_err(HubError::Invalid)?;
     let scores = [crate::store::Verification {
         criterion: criterion.to_string(),
@@ -357,9 +355,7 @@ pub fn enroll_create(
             if store.serves(code)? {
                 Ok(code)
             } else {
-                Err(HubError::NotFound(format!(
-                    "commune {code} is not served by this hub"
-                )))
+                Err(HubError::NotFound(Missing::Commune(code.0)))
             }
         })
         .collect::<Result<Vec<_>>>()?;
@@ -468,9 +464,7 @@ fn read_password(lang: Lang) -> Result<String> {
         let b = rpassword::prompt_password(lang.pick("Nhập lại: ", "Again: "))
             .map_err(|e| HubError::io("terminal", e))?;
         if a != b {
-            return Err(HubError::Denied(crate::error::Denied::Malformed(
-                "the two passwords differ".into(),
-            )));
+            return Err(HubError::input("password", "…", Rule::PasswordsDiffer));
         }
         a
     } else {
@@ -487,11 +481,7 @@ fn read_password(lang: Lang) -> Result<String> {
 /// `cchc-hub user add`.
 pub fn user_add(dir: &Path, name: &str, role: &str, lang: Lang) -> Result<()> {
     let store = open(dir)?;
-    let role = Role::parse(role).ok_or_else(|| {
-        HubError::Denied(crate::error::Denied::Malformed(format!(
-            "role '{role}': use admin, analyst or viewer"
-        )))
-    })?;
+    let role = Role::parse(role).ok_or_else(|| HubError::input("role", role, Rule::Role))?;
     admin::check_user_name(name)?;
     let pw = read_password(lang)?;
     admin::add_user(&store, name, role, &pw, &Actor::cli(), now_ms())?;
@@ -507,7 +497,7 @@ pub fn user_add(dir: &Path, name: &str, role: &str, lang: Lang) -> Result<()> {
 pub fn user_passwd(dir: &Path, name: &str, lang: Lang) -> Result<()> {
     let store = open(dir)?;
     if store.user(name)?.is_none() {
-        return Err(HubError::NotFound(format!("no user '{name}'")));
+        return Err(HubError::NotFound(Missing::User(name.to_string())));
     }
     let pw = read_password(lang)?;
     let hash = crate::auth::hash_password(&pw)?;

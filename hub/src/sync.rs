@@ -44,10 +44,10 @@ pub fn exchange(
         });
     }
     if req.device != device.device {
-        return Err(Denied::Malformed(format!(
-            "the body names device {} but the request is signed by {}",
-            req.device, device.device
-        ))
+        return Err(Denied::SignerMismatch {
+            signed: device.device.to_string(),
+            named: req.device.to_string(),
+        }
         .into());
     }
     // The commune is the device's, never the body's: any other is refused whole.
@@ -74,7 +74,7 @@ pub fn exchange(
         device: req.device,
         nonce,
         agent_version: req.agent_version.chars().take(64).collect(),
-        clock_offset_ms: req.sent_ms as i64 - now_ms,
+        clock_offset_ms: clock_offset_ms(req.sent_ms, now_ms),
     };
     let merged = store.merge(req.unit, &contact, req.ops, now_ms)?;
     // `have` covers everything the agent holds, this batch included, so the delta
@@ -93,4 +93,26 @@ pub fn exchange(
         hub_ms: now_ms.max(0) as u64,
     };
     Ok(sync::encode(&response))
+}
+
+/// How far the device's clock is ahead of the hub's. A device's clock may say
+/// anything, even past 2^63 ms: the offset saturates, never wraps or overflows.
+fn clock_offset_ms(sent_ms: u64, now_ms: i64) -> i64 {
+    i64::try_from(sent_ms)
+        .unwrap_or(i64::MAX)
+        .saturating_sub(now_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clock_offset_ms;
+
+    #[test]
+    fn any_device_clock_gives_an_offset_without_overflow() {
+        assert_eq!(clock_offset_ms(1_500, 1_000), 500);
+        assert_eq!(clock_offset_ms(0, 1_000), -1_000);
+        assert_eq!(clock_offset_ms(1 << 63, 1_000), i64::MAX - 1_000);
+        assert_eq!(clock_offset_ms(u64::MAX, -5), i64::MAX);
+        assert_eq!(clock_offset_ms(0, i64::MAX), -i64::MAX);
+    }
 }

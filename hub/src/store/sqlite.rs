@@ -580,8 +580,10 @@ impl Store for SqliteStore {
     }
 
     fn publish_definitions(&self, defs: &Definitions, now_ms: i64) -> Result<()> {
-        defs.validate()
-            .map_err(|e| HubError::BadDefinitions(e.to_string()))?;
+        defs.validate().map_err(|e| HubError::BadDefinitions {
+            source: format!("version {}", defs.version),
+            detail: e.to_string(),
+        })?;
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let newest: u32 = tx
@@ -590,10 +592,10 @@ impl Store for SqliteStore {
             })?
             .unwrap_or(0);
         if defs.version <= newest {
-            return Err(HubError::BadDefinitions(format!(
-                "definitions version {} is not newer than the published version {newest}",
-                defs.version
-            )));
+            return Err(HubError::DefinitionsNotNewer {
+                version: defs.version,
+                newest,
+            });
         }
         tx.execute(
             "INSERT INTO definitions (version, body, published_at) VALUES (?1, ?2, ?3)",

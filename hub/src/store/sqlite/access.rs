@@ -3,7 +3,7 @@
 //! its audit row are one transaction.
 
 use super::{a2i, i2a, SqliteStore};
-use crate::error::{Denied, HubError, Result};
+use crate::error::{Denied, HubError, Missing, Result};
 use crate::store::{
     Access, AuditEntry, AuditRow, Contact, DeviceAuth, DeviceInfo, Enrolled, NewEnrollment, Role,
     User,
@@ -102,10 +102,7 @@ impl Access for SqliteStore {
             .optional()?
             .is_some();
         if !known {
-            return Err(HubError::NotFound(format!(
-                "commune {} is not served by this hub",
-                e.unit
-            )));
+            return Err(HubError::NotFound(Missing::Commune(e.unit.0)));
         }
         tx.execute(
             "INSERT INTO enrollments (code_hash, unit, created_at, created_by, expires_at)
@@ -301,9 +298,7 @@ impl Access for SqliteStore {
             )
             .optional()?;
         match row {
-            None => Err(HubError::NotFound(format!(
-                "device {device} is not enrolled with this hub (see `cchc-hub device list`)"
-            ))),
+            None => Err(HubError::NotFound(Missing::Device(device.to_string()))),
             Some(Some(_)) => Ok(false),
             Some(None) => {
                 tx.execute(
@@ -327,10 +322,9 @@ impl Access for SqliteStore {
             .optional()?
             .is_some();
         if taken {
-            return Err(HubError::Denied(Denied::Malformed(format!(
-                "user '{}' already exists (use `cchc-hub user passwd` to change the password)",
-                user.name
-            ))));
+            return Err(HubError::UserExists {
+                user: user.name.clone(),
+            });
         }
         tx.execute(
             "INSERT INTO users (name, role, password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
@@ -349,7 +343,7 @@ impl Access for SqliteStore {
             params![name, hash, now_ms],
         )?;
         if n == 0 {
-            return Err(HubError::NotFound(format!("no user '{name}'")));
+            return Err(HubError::NotFound(Missing::User(name.to_string())));
         }
         tx.execute("DELETE FROM sessions WHERE user = ?1", [name])?;
         append(&tx, audit, now_ms)?;
@@ -363,7 +357,7 @@ impl Access for SqliteStore {
         tx.execute("DELETE FROM sessions WHERE user = ?1", [name])?;
         let n = tx.execute("DELETE FROM users WHERE name = ?1", [name])?;
         if n == 0 {
-            return Err(HubError::NotFound(format!("no user '{name}'")));
+            return Err(HubError::NotFound(Missing::User(name.to_string())));
         }
         append(&tx, audit, now_ms)?;
         tx.commit()?;

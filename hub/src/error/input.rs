@@ -1,0 +1,237 @@
+//! The parts of a message: [`Text`] (English and Vietnamese side by side), the
+//! [`Rule`] a [`BadInput`] broke, the JSON [`Body`] a route reads and what was
+//! [`Missing`]. In: values people and peers typed. Out: both languages' texts.
+
+use cchc_common::Lang;
+
+/// One message in both languages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text {
+    /// English (logs, `--lang en`, API `message`).
+    pub en: String,
+    /// Vietnamese (people's default, API `message_vi`).
+    pub vi: String,
+}
+
+impl Text {
+    /// The message in `lang`.
+    pub fn pick(self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.en,
+            Lang::Vi => self.vi,
+        }
+    }
+}
+
+pub(super) fn t(en: impl Into<String>, vi: impl Into<String>) -> Text {
+    Text {
+        en: en.into(),
+        vi: vi.into(),
+    }
+}
+
+/// A value as quoted in a message: control characters escaped, at most 80 characters.
+pub(super) fn quoted(v: &str) -> String {
+    let mut s: String = v.chars().take(80).flat_map(char::escape_debug).collect();
+    if v.chars().count() > 80 {
+        s.push('…');
+    }
+    s
+}
+
+/// The rule a [`BadInput`] broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// The value must be given.
+    Required,
+    /// A lifetime like `7d`, `12h`, `30m`, up to `max_days`.
+    Lifetime {
+        /// Longest lifetime, in days.
+        max_days: i64,
+    },
+    /// A user name: 1–64 ASCII letters, digits, `.`, `_`, `-`.
+    UserName,
+    /// A role name.
+    Role,
+    /// A password of at least `min` characters.
+    PasswordLength {
+        /// Fewest characters.
+        min: usize,
+    },
+    /// The password and its confirmation differ.
+    PasswordsDiffer,
+    /// A month `YYYY-MM` (the dashboard works by month).
+    Month,
+    /// A year within the supported range.
+    Year {
+        /// Smallest year.
+        min: i32,
+        /// Largest year.
+        max: i32,
+    },
+    /// A phase number.
+    Phase,
+    /// A whole number from 0.
+    WholeNumber,
+    /// A device id: 16 hex digits.
+    DeviceId,
+    /// An export file name ending in `.csv` or `.xlsx`.
+    ExportFormat,
+    /// UTF-8 text.
+    Utf8,
+}
+
+impl Rule {
+    /// What the rule asks for, in both languages.
+    pub fn text(&self) -> Text {
+        match self {
+            Rule::Required => t("a value is required", "cần có giá trị"),
+            Rule::Lifetime { max_days } => t(
+                format!("write a number and d, h or m, like 7d, 12h or 30m (at most {max_days}d)"),
+                format!("ghi một số và d (ngày), h (giờ) hoặc m (phút), ví dụ 7d, 12h, 30m (tối đa {max_days}d)"),
+            ),
+            Rule::UserName => t(
+                "use 1–64 letters without accents, digits, '.', '_' or '-'",
+                "dùng 1–64 chữ cái không dấu, chữ số, '.', '_' hoặc '-'",
+            ),
+            Rule::Role => t(
+                "use admin, analyst or viewer",
+                "dùng admin (quản trị), analyst (phân tích) hoặc viewer (xem)",
+            ),
+            Rule::PasswordLength { min } => t(
+                format!("a password needs at least {min} characters"),
+                format!("mật khẩu cần ít nhất {min} ký tự"),
+            ),
+            Rule::PasswordsDiffer => t(
+                "the two passwords typed differ",
+                "hai lần nhập mật khẩu không giống nhau",
+            ),
+            Rule::Month => t(
+                "the dashboard works by month: use YYYY-MM, like 2026-11",
+                "trang tổng hợp xem theo tháng: dùng YYYY-MM, ví dụ 2026-11",
+            ),
+            Rule::Year { min, max } => t(
+                format!("use a year from {min} to {max}, like 2026"),
+                format!("dùng một năm từ {min} đến {max}, ví dụ 2026"),
+            ),
+            Rule::Phase => t(
+                "use a phase number such as 1, 2 or 3",
+                "dùng số giai đoạn, ví dụ 1, 2 hoặc 3",
+            ),
+            Rule::WholeNumber => t("use a whole number from 0", "dùng số nguyên từ 0"),
+            Rule::DeviceId => t(
+                "a device id is 16 hex digits (see `cchc-hub device list`)",
+                "mã máy gồm 16 chữ số hệ 16 (xem `cchc-hub device list`)",
+            ),
+            Rule::ExportFormat => t(
+                "name the file .csv or .xlsx",
+                "tên tệp phải có đuôi .csv hoặc .xlsx",
+            ),
+            Rule::Utf8 => t("must be UTF-8 text", "phải là văn bản UTF-8"),
+        }
+    }
+}
+
+/// A value from a person, a file or a peer that breaks a rule. Names the field, the
+/// value and the rule; nothing was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadInput {
+    /// Where the value came from: a flag (`--expires`), a query parameter (`period`),
+    /// a form or JSON field.
+    pub field: String,
+    /// The value given (quoted, shortened, in messages).
+    pub value: String,
+    /// The rule it breaks.
+    pub rule: Rule,
+}
+
+impl BadInput {
+    /// A refusal of `value` given for `field`.
+    pub fn new(field: impl Into<String>, value: impl Into<String>, rule: Rule) -> BadInput {
+        BadInput {
+            field: field.into(),
+            value: value.into(),
+            rule,
+        }
+    }
+}
+
+/// A request body a route reads as JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// `POST /api/v1/login`.
+    SignIn,
+    /// `POST /api/v1/enroll` (an agent).
+    Enrollment,
+    /// `POST /api/v1/enrollments` (an admin).
+    EnrollmentCode,
+    /// `POST /api/v1/communes/{unit}/verification`.
+    Verification,
+    /// `POST /api/v1/phases`.
+    PhaseAssignment,
+}
+
+impl Body {
+    pub(super) fn text(self) -> Text {
+        match self {
+            Body::SignIn => t("sign-in request", "yêu cầu đăng nhập"),
+            Body::Enrollment => t("enrollment request", "yêu cầu đăng ký máy"),
+            Body::EnrollmentCode => t("enrollment code request", "yêu cầu tạo mã đăng ký"),
+            Body::Verification => t("verification", "kết quả thẩm định"),
+            Body::PhaseAssignment => t("phase assignment", "phân giai đoạn"),
+        }
+    }
+}
+
+/// Something named that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Missing {
+    /// An unknown path.
+    Path(String),
+    /// An unknown dashboard page name.
+    Page(String),
+    /// A page's table that does not exist.
+    Table {
+        /// Page name.
+        page: String,
+        /// Table id asked for.
+        table: String,
+    },
+    /// A commune this hub does not serve.
+    Commune(u32),
+    /// A device id the hub never enrolled.
+    Device(String),
+    /// A user name with no account.
+    User(String),
+}
+
+impl Missing {
+    pub(super) fn text(&self) -> Text {
+        match self {
+            Missing::Path(p) => t(
+                format!("no such page: {}", quoted(p)),
+                format!("không có trang {}", quoted(p)),
+            ),
+            Missing::Page(p) => t(
+                format!("no dashboard page '{}'", quoted(p)),
+                format!("không có trang tổng hợp '{}'", quoted(p)),
+            ),
+            Missing::Table { page, table } => t(
+                format!("page {} has no table '{}'", quoted(page), quoted(table)),
+                format!("trang {} không có bảng '{}'", quoted(page), quoted(table)),
+            ),
+            Missing::Commune(u) => t(
+                format!("commune {u} is not served by this hub"),
+                format!("đơn vị {u} không thuộc máy chủ tỉnh này"),
+            ),
+            Missing::Device(d) => t(
+                format!("device {d} is not enrolled with this hub (see `cchc-hub device list`)"),
+                format!("máy {d} chưa được đăng ký với máy chủ này (xem `cchc-hub device list`)"),
+            ),
+            Missing::User(u) => t(
+                format!("no user '{}'", quoted(u)),
+                format!("không có người dùng '{}'", quoted(u)),
+            ),
+        }
+    }
+}

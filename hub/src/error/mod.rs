@@ -1,0 +1,578 @@
+//! Hub errors and the one place they become HTTP statuses, machine codes, exit codes
+//! and messages. In: failures from every layer. Out: a status, a stable code and a
+//! message that says what was wrong and where.
+//!
+//! Every message is written once, English and Vietnamese side by side ([`HubError::text`],
+//! [`Denied::text`], [`Rule::text`]), so a Vietnamese reviewer reads this one file.
+//! Every mapping is an exhaustive `match`: a new variant does not compile until it
+//! has its status, code, exit code and both messages.
+
+use cchc_common::state::VersionVector;
+use cchc_common::sync::{ErrorBody, WireError};
+use cchc_common::{DomainError, Lang, Localize};
+use std::fmt;
+use std::path::PathBuf;
+
+mod denied;
+mod input;
+
+pub use denied::Denied;
+use input::{quoted, t};
+pub use input::{BadInput, Body, Missing, Rule, Text};
+
+/// Everything a hub command or request can fail with.
+#[derive(Debug)]
+pub enum HubError {
+    /// A body that cannot be decoded, or a protocol this hub does not speak.
+    Wire(WireError),
+    /// The request's protocol header is missing or not a number.
+    ProtocolHeader {
+        /// Header name.
+        header: &'static str,
+        /// What was found.
+        found: String,
+    },
+    /// The client stopped sending its body for longer than the idle limit.
+    BodyStalled {
+        /// The idle limit, in seconds.
+        idle_s: u64,
+    },
+    /// The body was cut off before its end.
+    BodyCut {
+        /// What the connection reported.
+        detail: String,
+    },
+    /// A JSON request body that does not have the expected shape.
+    BadJson {
+        /// Which body.
+        body: Body,
+        /// What the decoder reported (where and what).
+        detail: String,
+    },
+    /// More ops in one request than a batch may hold.
+    BatchTooLarge {
+        /// Ops sent.
+        count: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// A commune this hub does not serve.
+    UnknownUnit {
+        /// Commune code.
+        unit: u32,
+        /// This hub's province code.
+        province: u32,
+    },
+    /// A device already bound to another commune.
+    ForeignDevice {
+        /// Device id.
+        device: String,
+        /// Commune it belongs to.
+        bound: u32,
+        /// Commune it tried to write.
+        unit: u32,
+    },
+    /// An op refused by the merge rules; `acked` is what the hub holds for the commune
+    /// when the refusal is a gap the agent can repair by re-sending.
+    Refused {
+        /// Why.
+        source: DomainError,
+        /// What the hub holds for the commune (gaps only).
+        acked: Option<VersionVector>,
+    },
+    /// A commune verified for a phase it is not assigned to.
+    NotAssigned {
+        /// Commune.
+        unit: u32,
+        /// Its assigned phase.
+        assigned: Option<u32>,
+        /// The phase asked for.
+        phase: u32,
+    },
+    /// A rollout plan (command line or CSV) that cannot be used; nothing was assigned.
+    BadPlan {
+        /// What and where, in English.
+        en: String,
+        /// The same in Vietnamese.
+        vi: String,
+    },
+    /// A form with one or more bad values (criterion code, why); nothing was stored.
+    BadForm {
+        /// Each bad field and why.
+        problems: Vec<(String, DomainError)>,
+    },
+    /// A definitions document refused at publishing.
+    BadDefinitions {
+        /// Where it came from (a file, the request body).
+        source: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A definitions document whose version is not above the newest published.
+    DefinitionsNotNewer {
+        /// Its version.
+        version: u32,
+        /// The newest published.
+        newest: u32,
+    },
+    /// The hub's data directory is not set up.
+    NotInitialised {
+        /// Data directory.
+        dir: PathBuf,
+    },
+    /// `init` on a directory that already holds a hub.
+    AlreadyInitialised {
+        /// Data directory.
+        dir: PathBuf,
+        /// Its province.
+        province: u32,
+    },
+    /// A database that is damaged or not a hub's.
+    BadDatabase {
+        /// File.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A domain rule refused a value (a period, score, commune code…).
+    Invalid(DomainError),
+    /// A value for a flag, parameter or field that breaks its rule.
+    Input(BadInput),
+    /// SQLite failed.
+    Sql(rusqlite::Error),
+    /// A file could not be read or written.
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Refused for who is asking.
+    Denied(Denied),
+    /// Something named that does not exist.
+    NotFound(Missing),
+    /// A user name that is taken.
+    UserExists {
+        /// The name.
+        user: String,
+    },
+    /// An internal failure (a task that died, no randomness).
+    Internal(String),
+    /// TLS set-up failed.
+    Tls(String),
+}
+
+impl From<WireError> for HubError {
+    fn from(e: WireError) -> Self {
+        HubError::Wire(e)
+    }
+}
+
+impl From<rusqlite::Error> for HubError {
+    fn from(e: rusqlite::Error) -> Self {
+        HubError::Sql(e)
+    }
+}
+
+impl From<Denied> for HubError {
+    fn from(e: Denied) -> Self {
+        HubError::Denied(e)
+    }
+}
+
+impl From<BadInput> for HubError {
+    fn from(e: BadInput) -> Self {
+        HubError::Input(e)
+    }
+}
+
+/// Domain refusals reached through the merge rules are refusals of the request.
+impl From<DomainError> for HubError {
+    fn from(source: DomainError) -> Self {
+        HubError::refused(source)
+    }
+}
+
+/// Result alias for the hub.
+pub type Result<T, E = HubError> = std::result::Result<T, E>;
+
+/// Process exit codes of `cchc-hub`, one per kind of failure (see README).
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// Unexpected failure (I/O, TLS, SQL).
+    pub const FAILURE: i32 = 1;
+    /// Command-line usage error (clap).
+    pub const USAGE: i32 = 2;
+    /// Invalid input: nothing was stored.
+    pub const INVALID: i32 = 3;
+    /// The hub is not set up for this (not initialised, already initialised).
+    pub const STATE: i32 = 4;
+    /// The database is damaged or foreign.
+    pub const DATABASE: i32 = 5;
+    /// Refused: not allowed, or already done (a used name, a revoked device).
+    pub const DENIED: i32 = 6;
+}
+
+/// The machine code of a domain refusal met in the merge rules.
+fn refused_code(e: &DomainError) -> &'static str {
+    use DomainError::*;
+    match e {
+        SeqGap { .. } => "seq_gap",
+        OpConflict { .. } => "op_conflict",
+        WrongUnit { .. } => "wrong_unit",
+        UnknownDefinitions { .. } => "unknown_definitions",
+        PeriodFormat { .. }
+        | PeriodRange { .. }
+        | YearRange { .. }
+        | FuturePeriod { .. }
+        | BadDate { .. }
+        | UnknownUnit { .. }
+        | UnitCsv { .. }
+        | UnknownProcedure { .. }
+        | UnknownMetric { .. }
+        | UnknownPhase { .. }
+        | UnknownCriterion { .. }
+        | BadScore { .. }
+        | ScoreAboveMax { .. }
+        | BadCount { .. }
+        | NoCounts
+        | CountTooLarge { .. }
+        | CorrectionBelowZero { .. }
+        | EmptyText { .. }
+        | TextTooLong { .. }
+        | ControlChars { .. }
+        | UnknownTaskStatus { .. }
+        | UnknownPledge { .. }
+        | UnknownTask { .. }
+        | BadOp { .. }
+        | OpVersion { .. } => "refused_op",
+    }
+}
+
+fn domain(e: &DomainError) -> Text {
+    t(e.to_string(), e.localize(Lang::Vi))
+}
+
+impl HubError {
+    /// Wraps an I/O error with its path.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> HubError {
+        HubError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A refusal by the merge rules.
+    pub fn refused(source: DomainError) -> HubError {
+        HubError::Refused {
+            source,
+            acked: None,
+        }
+    }
+
+    /// A value for `field` that breaks `rule`.
+    pub fn input(field: impl Into<String>, value: impl Into<String>, rule: Rule) -> HubError {
+        HubError::Input(BadInput::new(field, value, rule))
+    }
+
+    /// The HTTP status for this error when it ends a request.
+    pub fn status(&self) -> u16 {
+        match self {
+            HubError::Wire(WireError::TooLarge { .. }) | HubError::BatchTooLarge { .. } => 413,
+            HubError::Wire(
+                WireError::Compression(_) | WireError::Json(_) | WireError::Protocol { .. },
+            )
+            | HubError::ProtocolHeader { .. }
+            | HubError::BodyCut { .. }
+            | HubError::BadJson { .. }
+            | HubError::Input(_) => 400,
+            HubError::BodyStalled { .. } => 408,
+            HubError::UnknownUnit { .. } | HubError::ForeignDevice { .. } => 403,
+            HubError::Refused {
+                source: DomainError::SeqGap { .. },
+                ..
+            }
+            | HubError::NotAssigned { .. }
+            | HubError::DefinitionsNotNewer { .. }
+            | HubError::UserExists { .. } => 409,
+            HubError::Refused { .. }
+            | HubError::BadPlan { .. }
+            | HubError::BadForm { .. }
+            | HubError::BadDefinitions { .. }
+            | HubError::Invalid(_) => 422,
+            HubError::Denied(d) => d.status(),
+            HubError::NotFound(_) => 404,
+            HubError::NotInitialised { .. }
+            | HubError::AlreadyInitialised { .. }
+            | HubError::BadDatabase { .. }
+            | HubError::Sql(_)
+            | HubError::Io { .. }
+            | HubError::Internal(_)
+            | HubError::Tls(_) => 500,
+        }
+    }
+
+    /// A stable machine code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            HubError::Wire(WireError::Protocol { .. }) | HubError::ProtocolHeader { .. } => {
+                "protocol_version"
+            }
+            HubError::Wire(WireError::TooLarge { .. }) | HubError::BatchTooLarge { .. } => {
+                "too_large"
+            }
+            HubError::Wire(WireError::Compression(_) | WireError::Json(_))
+            | HubError::BodyCut { .. }
+            | HubError::BadJson { .. } => "bad_body",
+            HubError::BodyStalled { .. } => "body_timeout",
+            HubError::Input(_) => "bad_input",
+            HubError::UnknownUnit { .. } => "unknown_unit",
+            HubError::ForeignDevice { .. } => "foreign_device",
+            HubError::Refused { source, .. } => refused_code(source),
+            HubError::BadDefinitions { .. } => "bad_definitions",
+            HubError::DefinitionsNotNewer { .. } => "definitions_not_newer",
+            HubError::NotAssigned { .. } => "not_assigned",
+            HubError::BadPlan { .. } => "bad_plan",
+            HubError::BadForm { .. } | HubError::Invalid(_) => "invalid",
+            HubError::Denied(d) => d.code(),
+            HubError::NotFound(_) => "not_found",
+            HubError::UserExists { .. } => "user_exists",
+            HubError::NotInitialised { .. } => "not_initialised",
+            HubError::AlreadyInitialised { .. } => "already_initialised",
+            HubError::BadDatabase { .. } => "bad_database",
+            HubError::Sql(_) | HubError::Io { .. } | HubError::Internal(_) | HubError::Tls(_) => {
+                "internal"
+            }
+        }
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            HubError::Wire(_)
+            | HubError::ProtocolHeader { .. }
+            | HubError::BodyStalled { .. }
+            | HubError::BodyCut { .. }
+            | HubError::BadJson { .. }
+            | HubError::BatchTooLarge { .. }
+            | HubError::ForeignDevice { .. }
+            | HubError::Refused { .. }
+            | HubError::Invalid(_)
+            | HubError::Input(_)
+            | HubError::BadDefinitions { .. }
+            | HubError::DefinitionsNotNewer { .. }
+            | HubError::NotFound(_)
+            | HubError::NotAssigned { .. }
+            | HubError::BadPlan { .. }
+            | HubError::BadForm { .. }
+            | HubError::UnknownUnit { .. } => exit::INVALID,
+            HubError::Denied(_) | HubError::UserExists { .. } => exit::DENIED,
+            HubError::NotInitialised { .. } | HubError::AlreadyInitialised { .. } => exit::STATE,
+            HubError::BadDatabase { .. } | HubError::Sql(_) => exit::DATABASE,
+            HubError::Io { .. } | HubError::Internal(_) | HubError::Tls(_) => exit::FAILURE,
+        }
+    }
+
+    /// The message, English and Vietnamese side by side.
+    pub fn text(&self) -> Text {
+        match self {
+            HubError::Wire(WireError::Protocol { got, supported }) => t(
+                format!("protocol version {got} is not supported; this hub speaks version {supported}: update the software"),
+                format!("phiên bản giao thức {got} không được hỗ trợ; máy chủ tỉnh dùng phiên bản {supported}: hãy cập nhật phần mềm"),
+            ),
+            HubError::Wire(WireError::TooLarge { size, limit }) => t(
+                format!("body is {size} bytes; the limit is {limit} bytes"),
+                format!("dữ liệu gửi lên dài {size} byte, vượt giới hạn {limit} byte"),
+            ),
+            HubError::Wire(WireError::Compression(e)) => t(
+                format!("body is not valid gzip: {e}"),
+                format!("dữ liệu gửi lên không phải gzip hợp lệ: {e}"),
+            ),
+            HubError::Wire(WireError::Json(e)) => t(
+                format!("body is not a valid sync message: {e}"),
+                format!("dữ liệu gửi lên không phải bản tin đồng bộ hợp lệ: {e}"),
+            ),
+            HubError::ProtocolHeader { header, found } => t(
+                format!("header {header} is {}; send the protocol version number", quoted(found)),
+                format!("tiêu đề {header} là {}; hãy gửi số phiên bản giao thức", quoted(found)),
+            ),
+            HubError::BodyStalled { idle_s } => t(
+                format!("no data for {idle_s} s; the request was dropped"),
+                format!("không nhận được dữ liệu trong {idle_s} giây; yêu cầu bị hủy"),
+            ),
+            HubError::BodyCut { detail } => t(
+                format!("the request body was cut off: {detail}"),
+                format!("nội dung yêu cầu bị ngắt giữa chừng: {detail}"),
+            ),
+            HubError::BadJson { body, detail } => {
+                let b = body.text();
+                t(
+                    format!("the {} is not valid JSON of the expected shape: {detail}", b.en),
+                    format!("{} không phải JSON đúng cấu trúc: {detail}", b.vi),
+                )
+            }
+            HubError::BatchTooLarge { count, max } => t(
+                format!("the request carries {count} ops; one batch holds at most {max}"),
+                format!("một lần gửi có {count} bản ghi; tối đa {max}"),
+            ),
+            HubError::UnknownUnit { unit, province } => t(
+                format!("commune {unit} is not served by this hub (province {province})"),
+                format!("đơn vị {unit} không thuộc tỉnh {province} do máy chủ này phục vụ"),
+            ),
+            HubError::ForeignDevice { device, bound, unit } => t(
+                format!("device {device} belongs to commune {bound}; it cannot send data for commune {unit}"),
+                format!("máy {device} thuộc đơn vị {bound}; không được gửi dữ liệu của đơn vị {unit}"),
+            ),
+            HubError::Refused { source, .. } | HubError::Invalid(source) => domain(source),
+            HubError::NotAssigned { unit, assigned: Some(p), phase } => t(
+                format!("commune {unit} is assigned to phase {p}; it cannot be verified for phase {phase}"),
+                format!("đơn vị {unit} được giao giai đoạn {p}; không thể thẩm định giai đoạn {phase}"),
+            ),
+            HubError::NotAssigned { unit, assigned: None, phase } => t(
+                format!("commune {unit} is not in the rollout plan (cchc-hub phase assign); it cannot be verified for phase {phase}"),
+                format!("đơn vị {unit} chưa có trong kế hoạch triển khai (cchc-hub phase assign); không thể thẩm định giai đoạn {phase}"),
+            ),
+            HubError::BadPlan { en, vi } => t(
+                format!("rollout plan: {en}"),
+                format!("kế hoạch triển khai: {vi}"),
+            ),
+            HubError::BadForm { problems } => {
+                let each = |lang: Lang| {
+                    problems
+                        .iter()
+                        .map(|(field, e)| format!("{field}: {}", e.localize(lang)))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                t(
+                    format!("nothing was recorded: some values are not valid — {}", each(Lang::En)),
+                    format!("chưa ghi gì: có giá trị không hợp lệ — {}", each(Lang::Vi)),
+                )
+            }
+            HubError::BadDefinitions { source, detail } => t(
+                format!("definitions {source}: {detail}"),
+                format!("bộ định nghĩa {source} không dùng được: {detail}"),
+            ),
+            HubError::DefinitionsNotNewer { version, newest } => t(
+                format!("definitions version {version} is not newer than the published version {newest}"),
+                format!("bộ định nghĩa phiên bản {version} không mới hơn phiên bản đã ban hành {newest}"),
+            ),
+            HubError::NotInitialised { dir } => {
+                let d = dir.display();
+                t(
+                    format!("no hub in {d}: run `cchc-hub init --province <code> --data-dir {d}` first"),
+                    format!("chưa có máy chủ tỉnh trong {d}: hãy chạy `cchc-hub init --province <mã tỉnh> --data-dir {d}` trước"),
+                )
+            }
+            HubError::AlreadyInitialised { dir, province } => {
+                let d = dir.display();
+                t(
+                    format!("{d} already holds the hub of province {province}; refusing to overwrite it"),
+                    format!("{d} đã chứa máy chủ của tỉnh {province}; không ghi đè"),
+                )
+            }
+            HubError::BadDatabase { path, detail } => {
+                let p = path.display();
+                t(
+                    format!("database {p} cannot be used: {detail}"),
+                    format!("không dùng được cơ sở dữ liệu {p}: {detail}"),
+                )
+            }
+            HubError::Input(BadInput { field, value, rule }) => {
+                let r = rule.text();
+                t(
+                    format!("{field} '{}': {}", quoted(value), r.en),
+                    format!("{field} '{}': {}", quoted(value), r.vi),
+                )
+            }
+            HubError::Sql(e) => t(format!("database error: {e}"), format!("lỗi cơ sở dữ liệu: {e}")),
+            HubError::Io { path, source } => t(
+                format!("{}: {source}", path.display()),
+                format!("lỗi đọc/ghi tệp {}: {source}", path.display()),
+            ),
+            HubError::Denied(d) => d.text(),
+            HubError::NotFound(m) => m.text(),
+            HubError::UserExists { user } => t(
+                format!("user '{}' already exists (use `cchc-hub user passwd` to change the password)", quoted(user)),
+                format!("người dùng '{}' đã có (đổi mật khẩu bằng `cchc-hub user passwd`)", quoted(user)),
+            ),
+            HubError::Internal(e) => t(e.clone(), format!("lỗi nội bộ: {e}")),
+            HubError::Tls(e) => t(format!("TLS: {e}"), format!("lỗi TLS: {e}")),
+        }
+    }
+
+    /// The body sent with the status. Internal failures are not detailed to peers.
+    pub fn body(&self) -> ErrorBody {
+        let text = if self.status() >= 500 {
+            t(
+                "the hub failed while handling the request; it has been logged",
+                "máy chủ tỉnh gặp lỗi khi xử lý yêu cầu; lỗi đã được ghi lại",
+            )
+        } else {
+            self.text()
+        };
+        ErrorBody {
+            error: self.code().to_string(),
+            message: text.en,
+            message_vi: text.vi,
+            acked: if let HubError::Refused { acked, .. } = self {
+                acked.clone()
+            } else {
+                None
+            },
+            last_nonce: if let HubError::Denied(Denied::StaleNonce { last, .. }) = self {
+                Some(*last)
+            } else {
+                None
+            },
+        }
+    }
+}
+
+impl fmt::Display for HubError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text().en)
+    }
+}
+
+impl std::error::Error for HubError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HubError::Wire(e) => Some(e),
+            HubError::Refused { source, .. } | HubError::Invalid(source) => Some(source),
+            HubError::Sql(e) => Some(e),
+            HubError::Io { source, .. } => Some(source),
+            HubError::Denied(d) => Some(d),
+            HubError::ProtocolHeader { .. }
+            | HubError::BodyStalled { .. }
+            | HubError::BodyCut { .. }
+            | HubError::BadJson { .. }
+            | HubError::BatchTooLarge { .. }
+            | HubError::UnknownUnit { .. }
+            | HubError::ForeignDevice { .. }
+            | HubError::NotAssigned { .. }
+            | HubError::BadPlan { .. }
+            | HubError::BadForm { .. }
+            | HubError::BadDefinitions { .. }
+            | HubError::DefinitionsNotNewer { .. }
+            | HubError::NotInitialised { .. }
+            | HubError::AlreadyInitialised { .. }
+            | HubError::BadDatabase { .. }
+            | HubError::Input(_)
+            | HubError::NotFound(_)
+            | HubError::UserExists { .. }
+            | HubError::Internal(_)
+            | HubError::Tls(_) => None,
+        }
+    }
+}
+
+impl Localize for HubError {
+    fn localize(&self, lang: Lang) -> String {
+        self.text().pick(lang)
+    }
+}
+
+#[cfg(test)]
+mod tests;
