@@ -3,7 +3,8 @@
 //! files, no clock, no network. Callers pass in text and time.
 //!
 //! Layers, each in its own module: [`lang`] and [`error`] (messages), [`units`],
-//! [`period`], [`score`], [`text`], [`definitions`] (the domain vocabulary), [`hlc`]
+//! [`period`], [`score`], [`text`], [`definitions`] (the domain vocabulary), [`kpi`]
+//! (the key figures and their rates), [`hlc`]
 //! (time), [`op`] (the versioned op envelope), [`crdt`] (objects and `apply_op`),
 //! [`merge`] (the rules for integrating a peer's ops), [`rollout`] (where a commune
 //! stands in its phase), [`state`] (an in-memory replica),
@@ -16,6 +17,7 @@ pub mod crdt;
 pub mod definitions;
 pub mod error;
 pub mod hlc;
+pub mod kpi;
 pub mod lang;
 pub mod merge;
 pub mod op;

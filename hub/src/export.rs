@@ -3,8 +3,9 @@
 //! decimal point, dates dd/mm/yyyy) and XLSX (typed cells: numbers are numbers, dates
 //! are dates shown dd/mm/yyyy, header row bold and frozen).
 
-use crate::dashboard::{round1, Cell, Table};
 use crate::error::{HubError, Result};
+use crate::pages::{Cell, Table};
+use cchc_common::kpi::round1;
 use cchc_common::{Date, Lang};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 

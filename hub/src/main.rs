@@ -10,10 +10,10 @@
 
 mod admin;
 mod auth;
-mod dashboard;
 mod demo;
 mod error;
 mod export;
+mod pages;
 mod routes;
 mod server;
 mod store;

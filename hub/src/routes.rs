@@ -9,9 +9,9 @@
 
 use crate::admin::{self, Actor};
 use crate::auth::{self, Limits, Session, Signed, SESSION_COOKIE, SESSION_TTL_MS};
-use crate::dashboard::PageRef;
 use crate::error::{Body as JsonBody, Denied, HubError, Missing, Rule};
 use crate::export;
+use crate::pages::PageRef;
 use crate::server::now_ms;
 use crate::store::{Access, Dashboard, Enrolled, HubStore, Role, Store, Verification};
 use crate::{sync, views};
@@ -1371,7 +1371,7 @@ async fn verify_page(
         let unit = UnitCode::parse(&unit).map_err(HubError::Invalid)?;
         let store = state.store.clone();
         blocking(move || {
-            let form = crate::dashboard::verify_form(store.as_ref() as &dyn Dashboard, unit)?;
+            let form = crate::pages::verify_form(store.as_ref() as &dyn Dashboard, unit)?;
             Ok((form, phase_numbers(store.as_ref())?))
         })
         .await
@@ -1392,7 +1392,7 @@ async fn verify_page(
     }
 }
 
-fn verify_title(form: &crate::dashboard::VerifyForm, lang: Lang) -> String {
+fn verify_title(form: &crate::pages::VerifyForm, lang: Lang) -> String {
     format!(
         "{} {} ({})",
         lang.pick("Thẩm định", "Verification of"),
@@ -1435,7 +1435,7 @@ async fn verify_submit(
         ip: Some(addr.ip().to_string()),
     };
     let outcome = blocking(move || {
-        let form = crate::dashboard::verify_form(store.as_ref() as &dyn Dashboard, unit)?;
+        let form = crate::pages::verify_form(store.as_ref() as &dyn Dashboard, unit)?;
         let phases = phase_numbers(store.as_ref())?;
         let mut entered = crate::web::Entered::new();
         let mut scores = Vec::new();

@@ -6,7 +6,8 @@
 //! Numbers follow the reader's language: `1.234,5` and dd/mm/yyyy in Vietnamese,
 //! `1,234.5` in English. Every cell also carries its raw value (`data-v`) for sorting.
 
-use crate::dashboard::{round1, Cell, Chart, Page, Table};
+use crate::pages::{Cell, Chart, Page, Table};
+use cchc_common::kpi::round1;
 use cchc_common::{Date, Lang, Score};
 use std::fmt::Write;
 
@@ -417,7 +418,7 @@ pub type Entered = std::collections::BTreeMap<String, (String, String)>;
 /// prefilled with the verified score so far or else the self-score. A blank score leaves
 /// that criterion unverified.
 pub fn verify_form_html(
-    form: &crate::dashboard::VerifyForm,
+    form: &crate::pages::VerifyForm,
     csrf: &str,
     entered: Option<&Entered>,
     error: Option<&str>,
@@ -462,7 +463,7 @@ pub fn verify_form_html(
         let (score, comment) = match entered.and_then(|e| e.get(&r.code)) {
             Some((sc, c)) => (sc.clone(), c.clone()),
             None => (
-                crate::dashboard::VerifyForm::prefill(r)
+                crate::pages::VerifyForm::prefill(r)
                     .map(|v| score_text(v, lang))
                     .unwrap_or_default(),
                 r.comment.clone(),

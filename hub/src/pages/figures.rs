@@ -1,0 +1,155 @@
+//! The procedure figures page: per procedure and per commune for a month, with the
+//! month-over-month trend. In: KPI rollups. Out: a [`Page`].
+
+use super::kpi::{kpi_cells, KPI_COLUMNS};
+use super::{col, figure, Cell, Page, Table};
+use crate::error::Result;
+use crate::store::Dashboard;
+use cchc_common::kpi::{previous_month, trend, Counts};
+use cchc_common::{Metric, Period, UnitCode};
+use std::collections::BTreeMap;
+
+/// The procedure figures page: per procedure and per commune for a month, with the
+/// month-over-month trend.
+pub fn figures(store: &dyn Dashboard, period: Period) -> Result<Page> {
+    let defs = store.newest_definitions()?;
+    let units = store.units()?;
+    let prev = previous_month(period);
+    let by_unit = |p: Option<Period>| -> Result<BTreeMap<UnitCode, Counts>> {
+        let mut m: BTreeMap<UnitCode, Counts> = BTreeMap::new();
+        if let Some(p) = p {
+            for k in store.kpi_units(p)? {
+                if let Some(u) = k.unit {
+                    m.entry(u).or_default().add(k.metric, k.value);
+                }
+            }
+        }
+        Ok(m)
+    };
+    let now = by_unit(Some(period))?;
+    let before = by_unit(prev)?;
+    let total = |by: &BTreeMap<UnitCode, Counts>| {
+        let mut sum = Counts::default();
+        for c in by.values() {
+            for m in Metric::ALL {
+                sum.add(m, c.get(m));
+            }
+        }
+        sum
+    };
+    let province = total(&now);
+    let province_before = total(&before);
+    let by_procedure = |p: Option<Period>| -> Result<BTreeMap<String, Counts>> {
+        let mut m: BTreeMap<String, Counts> = BTreeMap::new();
+        if let Some(p) = p {
+            for k in store.kpi_procedures(p)? {
+                if let Some(code) = k.procedure {
+                    m.entry(code).or_default().add(k.metric, k.value);
+                }
+            }
+        }
+        Ok(m)
+    };
+    let procs = by_procedure(Some(period))?;
+    let proc_prev = by_procedure(prev)?;
+    let proc_rows = procs
+        .iter()
+        .map(|(code, c)| {
+            let mut row = vec![
+                Cell::Text(code.clone()),
+                Cell::Text(
+                    defs.procedure(code)
+                        .map(|p| p.name.clone())
+                        .unwrap_or_default(),
+                ),
+            ];
+            row.extend(kpi_cells(c, proc_prev.get(code)));
+            row
+        })
+        .collect();
+    let unit_rows = units
+        .iter()
+        .filter_map(|u| {
+            let c = now.get(&u.unit)?;
+            let mut row = vec![
+                Cell::Int(u.unit.0 as i64),
+                Cell::Link(u.name.clone(), format!("/commune/{}", u.unit)),
+            ];
+            row.extend(kpi_cells(c, before.get(&u.unit)));
+            Some(row)
+        })
+        .collect();
+    let mut proc_cols = vec![
+        col("code", "Mã", "Code"),
+        col("procedure", "Thủ tục", "Procedure"),
+    ];
+    proc_cols.extend(KPI_COLUMNS[1..].iter().cloned());
+    let mut unit_cols = vec![
+        col("unit", "Mã đơn vị", "Code"),
+        col("name", "Đơn vị", "Commune"),
+    ];
+    unit_cols.extend(KPI_COLUMNS[1..].iter().cloned());
+    Ok(Page {
+        name: "figures".into(),
+        vi: format!("Số liệu thủ tục hành chính kỳ {period}"),
+        en: format!("Procedure figures for {period}"),
+        period: Some(period),
+        figures: vec![
+            figure(
+                "received",
+                "Hồ sơ tiếp nhận",
+                "Dossiers received",
+                Cell::Int(province.get(Metric::Received)),
+                None,
+            ),
+            figure(
+                "on_time_rate",
+                "Tỷ lệ đúng hạn (%)",
+                "On-time rate (%)",
+                Cell::Pct(province.on_time_rate()),
+                None,
+            ),
+            figure(
+                "on_time_trend",
+                "so với tháng trước (điểm %)",
+                "vs previous month (pp)",
+                Cell::Points(trend(
+                    province.on_time_rate(),
+                    province_before.on_time_rate(),
+                )),
+                None,
+            ),
+            figure(
+                "online_rate",
+                "Tỷ lệ trực tuyến (%)",
+                "Online rate (%)",
+                Cell::Pct(province.online_rate()),
+                None,
+            ),
+            figure(
+                "satisfaction",
+                "Tỷ lệ hài lòng (%)",
+                "Satisfaction (%)",
+                Cell::Pct(province.satisfaction()),
+                None,
+            ),
+        ],
+        charts: vec![],
+        tables: vec![
+            Table {
+                id: "procedures",
+                vi: format!("Theo thủ tục, toàn tỉnh, kỳ {period}"),
+                en: format!("By procedure, whole province, {period}"),
+                columns: proc_cols,
+                rows: proc_rows,
+            },
+            Table {
+                id: "communes",
+                vi: format!("Theo đơn vị, kỳ {period}"),
+                en: format!("By commune, {period}"),
+                columns: unit_cols,
+                rows: unit_rows,
+            },
+        ],
+    })
+}

@@ -1,0 +1,310 @@
+//! The dashboard's pages as data. In: the rollups read through [`Dashboard`] and the
+//! definitions in force. Out: a [`Page`] of figures, charts and [`Table`]s that the
+//! HTML pages, the JSON API and the CSV/XLSX exports all render, so they always agree.
+//!
+//! One file per page ([`overview`], [`phase`], [`completeness`], [`figures`],
+//! [`commune`]) and the analysts' [`verify`] form; [`kpi`] builds the key-figure
+//! tables and charts (their arithmetic is `cchc_common::kpi`); [`parts`] holds the
+//! cells and tables more than one page shows. The model is here.
+//!
+//! Rates are percentages 0–100 from `cchc_common::kpi`; a rate with a zero
+//! denominator is absent, never 0. Month-over-month trends are percentage points.
+
+pub mod commune;
+pub mod completeness;
+pub mod figures;
+pub mod kpi;
+pub mod overview;
+pub mod parts;
+pub mod phase;
+pub mod verify;
+
+use crate::error::{HubError, Missing, Result, Rule};
+use crate::store::Dashboard;
+use cchc_common::kpi::round1;
+use cchc_common::{Date, Period, Score, UnitCode};
+pub use verify::{verify_form, VerifyForm};
+
+/// One table cell, typed so each renderer formats it its own way.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Text.
+    Text(String),
+    /// Text linking to another dashboard page.
+    Link(String, String),
+    /// A coded value: its stable key for machines, a label per language for people.
+    Tag {
+        /// Stable key (JSON).
+        key: String,
+        /// Vietnamese label.
+        vi: String,
+        /// English label.
+        en: String,
+    },
+    /// A whole number.
+    Int(i64),
+    /// A score (absent: not scored).
+    Score(Option<Score>),
+    /// A percentage 0–100 (absent: no denominator).
+    Pct(Option<f64>),
+    /// A change in percentage points (absent: nothing to compare with).
+    Points(Option<f64>),
+    /// A date (ms since epoch, shown in Vietnam's time zone).
+    Date(Option<i64>),
+}
+
+impl Cell {
+    /// The cell's value for machines: JSON.
+    pub fn json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Cell::Text(s) | Cell::Link(s, _) => json!(s),
+            Cell::Tag { key, .. } => json!(key),
+            Cell::Int(n) => json!(n),
+            Cell::Score(s) => s.map_or(json!(null), |s| json!(s.as_f64())),
+            Cell::Pct(p) | Cell::Points(p) => p.map_or(json!(null), |v| json!(round1(v))),
+            Cell::Date(d) => d.map_or(json!(null), |ms| {
+                json!(Date::from_unix_ms_vn(ms).to_string())
+            }),
+        }
+    }
+}
+
+/// A column: a stable key for machines and labels for people.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Key in JSON documents.
+    pub key: &'static str,
+    /// Vietnamese label.
+    pub vi: &'static str,
+    /// English label.
+    pub en: &'static str,
+}
+
+pub(crate) const fn col(key: &'static str, vi: &'static str, en: &'static str) -> Column {
+    Column { key, vi, en }
+}
+
+/// A table of a page: every table can be exported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Stable id (in export URLs).
+    pub id: &'static str,
+    /// Vietnamese title.
+    pub vi: String,
+    /// English title.
+    pub en: String,
+    /// Columns.
+    pub columns: Vec<Column>,
+    /// Rows.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    /// Rows as JSON objects keyed by column.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::Value::Array(
+            self.rows
+                .iter()
+                .map(|r| {
+                    serde_json::Value::Object(
+                        self.columns
+                            .iter()
+                            .zip(r)
+                            .map(|(c, v)| (c.key.to_string(), v.json()))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+/// A headline figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    /// Stable key.
+    pub key: &'static str,
+    /// Vietnamese label.
+    pub vi: String,
+    /// English label.
+    pub en: String,
+    /// Value.
+    pub value: Cell,
+    /// Out of (shown as "value / of").
+    pub of: Option<i64>,
+}
+
+/// One series of a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Vietnamese name.
+    pub vi: &'static str,
+    /// English name.
+    pub en: &'static str,
+    /// One value per category (absent: no data).
+    pub values: Vec<Option<f64>>,
+}
+
+/// A chart, drawn as inline SVG.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    /// Vietnamese title.
+    pub vi: String,
+    /// English title.
+    pub en: String,
+    /// Bars (grouped) or lines.
+    pub lines: bool,
+    /// Values are percentages (axis 0–100).
+    pub percent: bool,
+    /// Category labels (x axis): Vietnamese, English.
+    pub categories: Vec<(String, String)>,
+    /// Series.
+    pub series: Vec<Series>,
+}
+
+/// A dashboard page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Stable name (`overview`, `phase-1`, `commune-70`…): the JSON `page` field and
+    /// the export URL segment.
+    pub name: String,
+    /// Vietnamese title.
+    pub vi: String,
+    /// English title.
+    pub en: String,
+    /// The period the page is about, if any.
+    pub period: Option<Period>,
+    /// Headline figures.
+    pub figures: Vec<Figure>,
+    /// Charts.
+    pub charts: Vec<Chart>,
+    /// Tables.
+    pub tables: Vec<Table>,
+}
+
+impl Page {
+    /// The JSON API document.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "page": self.name,
+            "title": self.vi,
+            "period": self.period.map(|p| p.to_string()),
+            "figures": serde_json::Value::Object(self.figures.iter().map(|f| {
+                (f.key.to_string(), match f.of {
+                    Some(of) => serde_json::json!({"value": f.value.json(), "of": of}),
+                    None => f.value.json(),
+                })
+            }).collect()),
+            "tables": serde_json::Value::Object(self.tables.iter().map(|t| (t.id.to_string(), t.json())).collect()),
+        })
+    }
+
+    /// A table by id.
+    pub fn table(&self, id: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.id == id)
+    }
+}
+
+pub(crate) fn figure(
+    key: &'static str,
+    vi: &str,
+    en: &str,
+    value: Cell,
+    of: Option<i64>,
+) -> Figure {
+    Figure {
+        key,
+        vi: vi.into(),
+        en: en.into(),
+        value,
+        of,
+    }
+}
+
+/// Which page, with its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageRef {
+    /// Overview for a month.
+    Overview(Period),
+    /// One phase.
+    Phase(u32),
+    /// One commune for a year.
+    Commune(UnitCode, i32),
+    /// Completeness for a month.
+    Completeness(Period),
+    /// Procedure figures for a month.
+    Figures(Period),
+}
+
+/// Reads `?period=` (a month; default: the current month in Vietnam).
+pub fn month_param(period: Option<&str>, now_ms: i64) -> Result<Period> {
+    match period.map(str::trim).filter(|p| !p.is_empty()) {
+        None => Ok(kpi::this_month(now_ms)),
+        Some(p) => match p.parse::<Period>().map_err(HubError::Invalid)? {
+            m @ Period::Month(..) => Ok(m),
+            _ => Err(HubError::input("period", p, Rule::Month)),
+        },
+    }
+}
+
+impl PageRef {
+    /// Resolves a page name (`overview`, `phase-2`, `commune-70`, `completeness`,
+    /// `figures`) and its query parameters.
+    pub fn parse(
+        name: &str,
+        period: Option<&str>,
+        year: Option<&str>,
+        now_ms: i64,
+    ) -> Result<PageRef> {
+        let month = || month_param(period, now_ms);
+        if let Some(n) = name.strip_prefix("phase-") {
+            let p = n
+                .parse::<u32>()
+                .map_err(|_| HubError::input("phase", n, Rule::Phase))?;
+            return Ok(PageRef::Phase(p));
+        }
+        if let Some(c) = name.strip_prefix("commune-") {
+            let unit = UnitCode::parse(c).map_err(HubError::Invalid)?;
+            let year = match year.map(str::trim).filter(|y| !y.is_empty()) {
+                None => month()?.year(),
+                Some(y) => y
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|y| {
+                        (cchc_common::period::MIN_YEAR..=cchc_common::period::MAX_YEAR).contains(y)
+                    })
+                    .ok_or_else(|| {
+                        HubError::input(
+                            "year",
+                            y,
+                            Rule::Year {
+                                min: cchc_common::period::MIN_YEAR,
+                                max: cchc_common::period::MAX_YEAR,
+                            },
+                        )
+                    })?,
+            };
+            return Ok(PageRef::Commune(unit, year));
+        }
+        match name {
+            "overview" => Ok(PageRef::Overview(month()?)),
+            "completeness" => Ok(PageRef::Completeness(month()?)),
+            "figures" => Ok(PageRef::Figures(month()?)),
+            other => Err(HubError::NotFound(Missing::Page(other.to_string()))),
+        }
+    }
+
+    /// Builds the page.
+    pub fn build(self, store: &dyn Dashboard) -> Result<Page> {
+        match self {
+            PageRef::Overview(p) => overview::overview(store, p),
+            PageRef::Phase(n) => phase::phase(store, n),
+            PageRef::Commune(u, y) => {
+                commune::commune(store, u, y)?.ok_or(HubError::NotFound(Missing::Commune(u.0)))
+            }
+            PageRef::Completeness(p) => completeness::completeness(store, p),
+            PageRef::Figures(p) => figures::figures(store, p),
+        }
+    }
+}
