@@ -89,27 +89,6 @@ pub fn new_token() -> Result<(String, [u8; 32])> {
     Ok((token, hash))
 }
 
-/// The session token of a request: `Authorization: Bearer …` or the session cookie.
-pub fn token_of(headers: &axum::http::HeaderMap) -> Option<String> {
-    if let Some(v) = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        if let Some(t) = v.strip_prefix("Bearer ") {
-            return Some(t.trim().to_string());
-        }
-    }
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| {
-            let (k, v) = c.trim().split_once('=')?;
-            (k == SESSION_COOKIE).then(|| v.to_string())
-        })
-}
-
 /// A signed-in user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {

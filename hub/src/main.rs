@@ -13,6 +13,7 @@ mod auth;
 mod demo;
 mod error;
 mod export;
+mod html;
 mod pages;
 mod routes;
 mod server;
@@ -20,7 +21,6 @@ mod store;
 mod sync;
 mod tls;
 mod views;
-mod web;
 
 use cchc_common::{Lang, Localize};
 use clap::{Parser, Subcommand};

@@ -79,6 +79,11 @@ pub enum Rule {
     ExportFormat,
     /// UTF-8 text.
     Utf8,
+    /// A well-formed query string or form body.
+    UrlEncoded {
+        /// What the decoder reported.
+        detail: String,
+    },
 }
 
 impl Rule {
@@ -128,6 +133,10 @@ impl Rule {
                 "tên tệp phải có đuôi .csv hoặc .xlsx",
             ),
             Rule::Utf8 => t("must be UTF-8 text", "phải là văn bản UTF-8"),
+            Rule::UrlEncoded { detail } => t(
+                format!("is not a well-formed query or form: {detail}"),
+                format!("không phải chuỗi truy vấn hay biểu mẫu hợp lệ: {detail}"),
+            ),
         }
     }
 }

@@ -402,6 +402,9 @@ fn all_rules() -> Vec<Rule> {
         Rule::DeviceId,
         Rule::ExportFormat,
         Rule::Utf8,
+        Rule::UrlEncoded {
+            detail: "duplicate field".into(),
+        },
     ]
 }
 
@@ -420,6 +423,7 @@ fn rule_index(r: &Rule) -> usize {
         Rule::DeviceId => 10,
         Rule::ExportFormat => 11,
         Rule::Utf8 => 12,
+        Rule::UrlEncoded { .. } => 13,
     }
 }
 
@@ -486,7 +490,7 @@ fn every_refusal_has_its_status_code_and_both_languages() {
 
 #[test]
 fn every_input_rule_and_missing_thing_is_said_in_both_languages() {
-    let mut seen = [false; 13];
+    let mut seen = [false; 14];
     for r in all_rules() {
         seen[rule_index(&r)] = true;
         two_languages(&format!("{r:?}"), r.text());

@@ -1,0 +1,141 @@
+//! The agents' routes: `POST /api/v1/sync` (one exchange of a signed, enrolled device)
+//! and `POST /api/v1/enroll` (a one-time code binds a new key to a commune). In:
+//! signed requests. Out: the sync response or the enrollment; every refusal is audited
+//! (anonymous floods quieted).
+
+use super::body::{self, SMALL_BODY};
+use super::{extract, json_response, AppState};
+use crate::admin::Actor;
+use crate::auth::{self, Signed};
+use crate::error::{Body as JsonBody, Denied, HubError};
+use crate::server::now_ms;
+use crate::store::Enrolled;
+use crate::sync;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cchc_common::auth::{normalize_code, EnrollRequest, EnrollResponse, ENROLL_PATH};
+use cchc_common::sync::{MAX_WIRE_BYTES, MEDIA_TYPE, PROTOCOL_HEADER, SYNC_PATH};
+
+/// `POST /api/v1/sync`: the signature is checked against the enrolled key before the
+/// body is decompressed; the merge happens in one store transaction.
+pub async fn sync(State(state): State<AppState>, req: Request) -> Response {
+    let ip = extract::client_ip(req.extensions());
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    let mut who = None;
+    let result = async {
+        let signed = Signed::from_headers(&headers)?;
+        sync::check_header(headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()))?;
+        let body = body::read(body, MAX_WIRE_BYTES, state.body_idle).await?;
+        let device = signed.device;
+        let known = state.run(move |store| store.device_auth(device)).await?;
+        let auth = match signed.verify(known, "POST", SYNC_PATH, &body) {
+            Ok(a) => a,
+            Err(e) => {
+                // A revoked device did sign its request: it is who it says it is.
+                if matches!(e, HubError::Denied(Denied::Revoked { .. })) {
+                    who = Some(format!("device:{device}"));
+                }
+                return Err(e);
+            }
+        };
+        who = Some(format!("device:{}", auth.device));
+        state.limits.device(auth.device)?;
+        let nonce = signed.nonce;
+        state
+            .run(move |store| sync::exchange(store, &auth, nonce, &body, now_ms()))
+            .await
+    }
+    .await;
+    match result {
+        Ok(bytes) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE)),
+                (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            state
+                .audit_refusal(ip, who, "sync", String::new(), &e)
+                .await;
+            e.into_response()
+        }
+    }
+}
+
+/// `POST /api/v1/enroll`: a one-time code and the new key's own signature over the
+/// request bind device, key and commune in one transaction.
+pub async fn enroll(State(state): State<AppState>, req: Request) -> Response {
+    let ip = extract::client_ip(req.extensions());
+    let (parts, body) = req.into_parts();
+    let mut target = String::new();
+    let result = async {
+        // Every attempt counts, right or wrong: this is what a code guesser needs.
+        state.limits.guess(ip)?;
+        let signed = Signed::from_headers(&parts.headers)?;
+        let body = body::read(body, SMALL_BODY, state.body_idle).await?;
+        let req: EnrollRequest = body::json(&body, JsonBody::Enrollment)?;
+        target = format!("unit:{} device:{}", req.unit, req.device);
+        if signed.device != req.device {
+            return Err(Denied::SignerMismatch {
+                signed: signed.device.to_string(),
+                named: req.device.to_string(),
+            }
+            .into());
+        }
+        req.public_key
+            .verify(
+                &signed.signature,
+                "POST",
+                ENROLL_PATH,
+                signed.device,
+                signed.nonce,
+                &body,
+            )
+            .map_err(|_| Denied::BadSignature {
+                device: signed.device.to_string(),
+            })?;
+        let code = normalize_code(&req.code).map_err(|_| Denied::BadCode)?;
+        let hash = auth::sha256(code.as_bytes());
+        let actor = Actor {
+            name: format!("device:{}", req.device),
+            ip: Some(ip.to_string()),
+        };
+        let now = now_ms();
+        let entry = actor.entry(
+            "enroll.use",
+            target.clone(),
+            "ok",
+            format!("agent {}", req.agent_version),
+        );
+        let province = state.run(|store| store.province()).await?.code;
+        let nonce = signed.nonce;
+        let (device, unit) = (req.device, req.unit);
+        let done = state
+            .run(move |store| store.enroll(&hash, &req, nonce, &entry, now))
+            .await?;
+        if done == Enrolled::Again {
+            tracing::info!(device = %device, "enrollment repeated by the same device");
+        }
+        Ok(EnrollResponse {
+            device,
+            unit,
+            province,
+            enrolled_ms: now,
+        })
+    }
+    .await;
+    match result {
+        Ok(r) => json_response(StatusCode::OK, &r),
+        Err(e) => {
+            state
+                .audit_refusal(ip, None, "enroll.use", target, &e)
+                .await;
+            e.into_response()
+        }
+    }
+}
