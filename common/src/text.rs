@@ -1,9 +1,16 @@
 //! Free-text fields. In: names, roles, titles and evidence notes typed by people.
-//! Out: trimmed text that is non-empty where required, within its length limit and free
-//! of control characters; and ASCII slugs used as stable keys ("Nguyễn Văn An" →
-//! "nguyen-van-an").
+//! Out: trimmed text in Unicode NFC that is non-empty where required, within its length
+//! limit and free of control characters; and ASCII slugs used as stable keys
+//! ("Nguyễn Văn An" → "nguyen-van-an").
+//!
+//! Vietnamese can be typed precomposed (NFC, "ễ" one code point) or decomposed (NFD,
+//! "e" + two combining marks; some macOS and older Windows input methods do this). Both
+//! look the same but compare, sort, search and count differently, so every text a
+//! person types is stored as NFC. Ops already made elsewhere are never rewritten: their
+//! text is checked, not changed.
 
 use crate::error::DomainError;
+use unicode_normalization::UnicodeNormalization;
 
 /// Limit for names and roles.
 pub const NAME_MAX: usize = 120;
@@ -21,10 +28,11 @@ pub fn required(field: &'static str, value: &str, max: usize) -> Result<String, 
     Ok(v)
 }
 
-/// Trims and checks an optional field (empty allowed). Newlines and tabs are allowed
-/// in long notes; other control characters are not.
+/// Trims, NFC-normalises and checks an optional field (empty allowed). Newlines and
+/// tabs are allowed in long notes; other control characters are not.
 pub fn optional(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
-    let v = value.trim();
+    let v: String = value.trim().nfc().collect();
+    let v = v.as_str();
     let len = v.chars().count();
     if len > max {
         return Err(DomainError::TextTooLong { field, len, max });
@@ -64,5 +72,17 @@ mod tests {
         assert!(required("signer", "a\u{7}b", 10).is_err());
         assert!(required("signer", "abcdefghijk", 10).is_err());
         assert!(optional("evidence", "line1\nline2", 100).is_ok());
+    }
+
+    #[test]
+    fn typed_text_is_stored_precomposed() {
+        // "Nguyễn" typed decomposed: e + circumflex + tilde.
+        let nfd = "Nguye\u{302}\u{303}n Va\u{306}n An";
+        let stored = required("signer", nfd, NAME_MAX).unwrap();
+        assert_eq!(stored, "Nguyễn Văn An");
+        assert_eq!(stored.chars().count(), 13);
+        assert_eq!(slug(nfd), slug(&stored));
+        // The limit counts what is stored, so a decomposed name is not refused early.
+        assert!(required("signer", &"e\u{302}".repeat(10), 10).is_ok());
     }
 }

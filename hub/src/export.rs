@@ -2,6 +2,13 @@
 //! (UTF-8 with a BOM, so Excel opens Vietnamese text correctly; numbers with a `.`
 //! decimal point, dates dd/mm/yyyy) and XLSX (typed cells: numbers are numbers, dates
 //! are dates shown dd/mm/yyyy, header row bold and frozen).
+//!
+//! Text from communes leaves the hub here (task titles, evidence, comments, names) and
+//! is opened in Excel on province PCs. A CSV cell that starts with `=`, `+`, `-`, `@`,
+//! a tab or a carriage return would be read as a formula (CSV injection), so such text
+//! cells get a leading `'` as OWASP's CSV-injection guidance describes; number cells
+//! are never touched (a negative trend stays a number). XLSX cells are typed: text is
+//! written as a string cell, which Excel never evaluates.
 
 use crate::error::{HubError, Result};
 use crate::pages::{Cell, Table};
@@ -26,6 +33,29 @@ fn csv_text(c: &Cell, lang: Lang) -> String {
     }
 }
 
+/// Whether Excel would read text starting like this as a formula.
+fn formula_like(text: &str) -> bool {
+    text.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// A cell as CSV text, with text that Excel would evaluate neutralised.
+fn csv_cell(c: &Cell, lang: Lang) -> String {
+    let text = csv_text(c, lang);
+    match c {
+        Cell::Text(_) | Cell::Link(..) | Cell::Tag { .. } if formula_like(&text) => {
+            format!("'{text}")
+        }
+        Cell::Text(_)
+        | Cell::Link(..)
+        | Cell::Tag { .. }
+        | Cell::Int(_)
+        | Cell::Score(_)
+        | Cell::Pct(_)
+        | Cell::Points(_)
+        | Cell::Date(_) => text,
+    }
+}
+
 /// The table as CSV: a header of column labels, then one line per row.
 pub fn csv(table: &Table, lang: Lang) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(BOM.as_bytes().to_vec());
@@ -33,7 +63,7 @@ pub fn csv(table: &Table, lang: Lang) -> Result<Vec<u8>> {
     w.write_record(table.columns.iter().map(|c| lang.pick(c.vi, c.en)))
         .map_err(fail)?;
     for row in &table.rows {
-        w.write_record(row.iter().map(|c| csv_text(c, lang)))
+        w.write_record(row.iter().map(|c| csv_cell(c, lang)))
             .map_err(fail)?;
     }
     w.into_inner()
@@ -95,4 +125,56 @@ pub fn xlsx(table: &Table, lang: Lang) -> Result<Vec<u8>> {
     sheet.set_freeze_panes(1, 0).map_err(fail)?;
     sheet.autofit();
     book.save_to_buffer().map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pages::Column;
+
+    fn table(rows: Vec<Vec<Cell>>) -> Table {
+        Table {
+            id: "t",
+            vi: "Bảng".into(),
+            en: "Table".into(),
+            columns: vec![
+                Column {
+                    key: "a",
+                    vi: "A",
+                    en: "A",
+                },
+                Column {
+                    key: "b",
+                    vi: "B",
+                    en: "B",
+                },
+            ],
+            rows,
+        }
+    }
+
+    #[test]
+    fn text_that_excel_would_evaluate_is_neutralised_and_numbers_stay_numbers() {
+        let mut rows: Vec<Vec<Cell>> = ["=1+2", "+1", "-1", "@SUM(A1)", "\tx", "\rx"]
+            .iter()
+            .map(|t| vec![Cell::Text(t.to_string()), Cell::Points(Some(-2.5))])
+            .collect();
+        rows.push(vec![Cell::Text("Xã Kỳ Xuân".into()), Cell::Int(-3)]);
+        let bytes = csv(&table(rows), Lang::Vi).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        let mut r = csv::Reader::from_reader(text.trim_start_matches(BOM).as_bytes());
+        let got: Vec<(String, String)> = r
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                (r[0].to_string(), r[1].to_string())
+            })
+            .collect();
+        for (cell, number) in &got[..6] {
+            assert!(cell.starts_with('\''), "{cell:?}");
+            assert_eq!(number, "-2.5");
+        }
+        assert_eq!(got[0].0, "'=1+2");
+        assert_eq!(got[6], ("Xã Kỳ Xuân".to_string(), "-3".to_string()));
+    }
 }

@@ -9,5 +9,6 @@ mod crash;
 mod dashboard;
 mod desks;
 mod faults;
+mod hostile_text;
 mod rollout;
 mod sync;
