@@ -203,3 +203,14 @@ impl Localize for AgentError {
 
 /// Result alias for the agent.
 pub type Result<T, E = AgentError> = std::result::Result<T, E>;
+
+/// Stored CRDT state that cannot be read back is a database error.
+impl From<cchc_sql::BadState> for AgentError {
+    fn from(e: cchc_sql::BadState) -> Self {
+        AgentError::Sql(rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            Box::new(e),
+        ))
+    }
+}

@@ -10,29 +10,28 @@
 //! format changes, it is rebuilt from the log.
 
 use crate::error::{AgentError, Result};
-use cchc_common::crdt::{
-    self, AssessReg, AssessValue, CountCell, CountKey, Objects, OpCtx, PledgeCrdt, VerifyReg,
-    VerifyValue,
-};
-use cchc_common::hlc::{Hlc, Stamp};
+use cchc_common::crdt::{self, OpCtx};
+use cchc_common::hlc::Hlc;
 use cchc_common::merge::{self, OpLog, UnknownDefs};
 use cchc_common::state::{Replica, VersionVector};
 use cchc_common::view::StateView;
-use cchc_common::{ActorId, Definitions, DomainError, Metric, Op, OpId, Period, Score, UnitCode};
+use cchc_common::{ActorId, Definitions, DomainError, Op, OpId, Period, UnitCode};
+use cchc_sql::{a2i, i2a, SqlObjects};
 use rusqlite::{
     params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
 };
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// `PRAGMA application_id` of a cchc agent database ("CCHC").
 pub const APPLICATION_ID: i32 = 0x4343_4843;
 /// Format of the materialized CRDT cache; a change triggers a rebuild from the op log.
-const CACHE_FORMAT: &str = "crdts-7.3.2/1";
+/// 2: the object tables of `cchc-sql`, keyed by commune as on the hub.
+const CACHE_FORMAT: &str = "crdts-7.3.2/2";
 
-/// Schema migrations; `user_version` is the number applied.
-const MIGRATIONS: &[&str] = &[
-    r#"
+/// Schema migrations; `user_version` is the number applied. Each is a list of SQL
+/// batches run in one transaction.
+const MIGRATIONS: &[&[&str]] = &[
+    &[r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE ops (
     actor INTEGER NOT NULL,
@@ -72,9 +71,9 @@ CREATE TABLE peers (
     offset_ms INTEGER NOT NULL,
     via TEXT NOT NULL
 ) STRICT;
-"#,
+"#],
     // 2: the province's verified scores (thẩm định), synced down from the hub.
-    r#"
+    &[r#"
 CREATE TABLE verifications (
     phase INTEGER NOT NULL,
     criterion TEXT NOT NULL,
@@ -86,7 +85,13 @@ CREATE TABLE verifications (
     actor INTEGER NOT NULL,
     PRIMARY KEY (phase, criterion)
 ) STRICT;
-"#,
+"#],
+    // 3: the object tables become cchc-sql's (shared with the hub, keyed by commune).
+    // They are a cache of the op log: dropped here, rebuilt on open (CACHE_FORMAT 2).
+    &[
+        "DROP TABLE count_cells; DROP TABLE pledges; DROP TABLE assessments; DROP TABLE verifications;",
+        cchc_sql::OBJECT_TABLES,
+    ],
 ];
 
 /// Who this install is.
@@ -126,14 +131,6 @@ pub struct Store {
     path: PathBuf,
 }
 
-fn a2i(a: ActorId) -> i64 {
-    a.0 as i64
-}
-
-fn i2a(i: i64) -> ActorId {
-    ActorId(i as u64)
-}
-
 fn bad_db(path: &Path, detail: impl Into<String>) -> AgentError {
     AgentError::BadDatabase {
         path: path.to_path_buf(),
@@ -152,8 +149,8 @@ impl Store {
             conn.execute_batch("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;")?;
             conn.pragma_update(None, "application_id", APPLICATION_ID)?;
             let tx = conn.transaction()?;
-            for m in MIGRATIONS {
-                tx.execute_batch(m)?;
+            for batch in MIGRATIONS.iter().copied().flatten() {
+                tx.execute_batch(batch)?;
             }
             tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
             let defs = Definitions::builtin();
@@ -246,8 +243,8 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for m in &MIGRATIONS[from as usize..] {
-            tx.execute_batch(m)?;
+        for batch in MIGRATIONS[from as usize..].iter().copied().flatten() {
+            tx.execute_batch(batch)?;
         }
         tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
         tx.commit()?;
@@ -365,7 +362,7 @@ impl Store {
     /// Makes one local edit in one transaction (see [`Store::transact_local`]).
     pub fn commit_local<F>(&mut self, physical_ms: i64, make: F) -> Result<Op>
     where
-        F: FnOnce(&mut TxObjects<'_, '_>, &OpCtx, &Definitions) -> Result<Op>,
+        F: FnOnce(&mut TxObjects<'_>, &OpCtx, &Definitions) -> Result<Op>,
     {
         let mut ops = self.transact_local(physical_ms, |tx| tx.edit(make).map(|_| ()))?;
         Ok(ops.remove(0))
@@ -386,10 +383,7 @@ impl Store {
         let hlc = Store::hlc(&tx)?;
         let next_seq = Store::max_seq(&tx, id.actor)? + 1;
         let mut local = LocalTx {
-            objs: TxObjects {
-                tx: &tx,
-                now_ms: physical_ms,
-            },
+            log: TxLog::new(&tx, id.unit, physical_ms),
             hlc,
             id,
             defs,
@@ -473,10 +467,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut hlc = Store::hlc(&tx)?;
-        let mut log = TxObjects {
-            tx: &tx,
-            now_ms: physical_ms,
-        };
+        let mut log = TxLog::new(&tx, id.unit, physical_ms);
         // Ops validated by definitions we do not hold (newer ones another desk already
         // received) are accepted as recorded; ops under definitions we hold must
         // satisfy them.
@@ -686,38 +677,24 @@ impl Store {
     pub fn view(&mut self, period: Option<Period>) -> Result<StateView> {
         let id = self.identity()?;
         let tx = self.conn.transaction()?;
-        let mut objs = TxObjects { tx: &tx, now_ms: 0 };
-        let cells = objs.all_count_cells(period)?;
-        let pledges = objs.all_pledges()?;
-        let assessments = objs.all_assessments()?;
-        let verifications = objs.all_verifications()?;
+        let objects = TxObjects::new(&tx, id.unit).load(period)?;
         tx.commit()?;
-        Ok(StateView::build(
-            id.unit,
-            cells.iter(),
-            pledges.iter(),
-            assessments.iter().map(|((p, c), r)| ((*p, c.as_str()), r)),
-            verifications
-                .iter()
-                .map(|((p, c), r)| ((*p, c.as_str()), r)),
-        ))
+        Ok(objects.view(id.unit))
     }
 
     /// Rebuilds the materialized state from the op log (after a cache-format change).
     pub fn rebuild(&mut self) -> Result<()> {
+        let unit = self.identity()?.unit;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(
-            "DELETE FROM count_cells; DELETE FROM pledges; DELETE FROM assessments;
-             DELETE FROM verifications;",
-        )?;
+        let mut objs = TxObjects::new(&tx, unit);
+        objs.clear()?;
         {
             let mut st = tx.prepare("SELECT body FROM ops ORDER BY actor, seq")?;
             let bodies: Vec<String> = st
                 .query_map([], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut objs = TxObjects { tx: &tx, now_ms: 0 };
             for b in bodies {
                 let op = Op::from_json(&b)
                     .map_err(|e| bad_db(&self.path, format!("op log entry: {e}")))?;
@@ -794,53 +771,9 @@ impl From<rusqlite::Error> for DomainOrStore {
     }
 }
 
-/// An assessment register from the columns `score, evidence, hlc_ms, hlc_c, actor`
-/// starting at column `at`.
-fn assess_reg_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<AssessReg> {
-    Ok(AssessReg {
-        val: AssessValue {
-            score: Score(r.get(at)?),
-            evidence: r.get(at + 1)?,
-        },
-        marker: Stamp {
-            wall_ms: r.get::<_, i64>(at + 2)? as u64,
-            counter: r.get(at + 3)?,
-            actor: i2a(r.get(at + 4)?),
-        },
-    })
-}
-
-/// A verification register from the columns `score, comment, by, hlc_ms, hlc_c, actor`
-/// starting at column `at`.
-fn verify_reg_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<VerifyReg> {
-    Ok(VerifyReg {
-        val: VerifyValue {
-            score: Score(r.get(at)?),
-            comment: r.get(at + 1)?,
-            by: r.get(at + 2)?,
-        },
-        marker: Stamp {
-            wall_ms: r.get::<_, i64>(at + 3)? as u64,
-            counter: r.get(at + 4)?,
-            actor: i2a(r.get(at + 5)?),
-        },
-    })
-}
-
-/// A stored pledge state (the materialized CRDT cache); unreadable state is a database error.
-fn parse_pledge_state(s: &str) -> Result<PledgeCrdt> {
-    serde_json::from_str(s).map_err(|e| {
-        AgentError::Sql(rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            Box::new(e),
-        ))
-    })
-}
-
 /// One user action in progress: edits made through it share one transaction.
 pub struct LocalTx<'a, 'c> {
-    objs: TxObjects<'a, 'c>,
+    log: TxLog<'a, 'c>,
     hlc: Hlc,
     id: Identity,
     defs: Definitions,
@@ -854,7 +787,7 @@ impl LocalTx<'_, '_> {
     /// earlier edits of this action); it is checked, applied and appended to the log.
     pub fn edit<F>(&mut self, make: F) -> Result<&Op>
     where
-        F: FnOnce(&mut TxObjects<'_, '_>, &OpCtx, &Definitions) -> Result<Op>,
+        F: FnOnce(&mut TxObjects<'_>, &OpCtx, &Definitions) -> Result<Op>,
     {
         let stamp = self.hlc.tick(self.physical_ms.max(0) as u64, self.id.actor);
         let ctx = OpCtx {
@@ -864,226 +797,45 @@ impl LocalTx<'_, '_> {
             unit: self.id.unit,
             defs: self.defs.version,
         };
-        let op = make(&mut self.objs, &ctx, &self.defs)?;
+        let op = make(self.log.objects(), &ctx, &self.defs)?;
         op.check_shape()?;
-        crdt::apply_op(&mut self.objs, &op)?;
-        Store::append(self.objs.tx, &op, self.physical_ms)?;
+        crdt::apply_op(self.log.objects(), &op)?;
+        self.log.append(&op)?;
         self.next_seq += 1;
         self.ops.push(op);
         Ok(self.ops.last().expect("just pushed"))
     }
 }
 
-/// The CRDT objects as seen inside one transaction.
-pub struct TxObjects<'a, 'c> {
+/// The CRDT objects of this commune (cchc-sql's tables) inside one transaction.
+pub type TxObjects<'a> = SqlObjects<'a, AgentError>;
+
+/// The op log and objects inside one transaction.
+struct TxLog<'a, 'c> {
     tx: &'a Transaction<'c>,
+    objects: TxObjects<'a>,
     /// When ops appended through it are stored (physical ms).
     now_ms: i64,
 }
 
-impl TxObjects<'_, '_> {
-    fn all_count_cells(&mut self, period: Option<Period>) -> Result<BTreeMap<CountKey, CountCell>> {
-        let mut st = self.tx.prepare(
-            "SELECT period, procedure, metric, actor, inc, dec FROM count_cells
-             WHERE ?1 IS NULL OR period = ?1",
-        )?;
-        let rows = st.query_map([period.map(|p| p.to_string())], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })?;
-        let mut desks: BTreeMap<CountKey, BTreeMap<ActorId, (u64, u64)>> = BTreeMap::new();
-        for row in rows {
-            let (period, procedure, metric, actor, inc, dec): (
-                String,
-                String,
-                String,
-                i64,
-                i64,
-                i64,
-            ) = row?;
-            let key = CountKey {
-                period: period.parse()?,
-                procedure,
-                metric: metric.parse::<Metric>()?,
-            };
-            desks
-                .entry(key)
-                .or_default()
-                .insert(i2a(actor), (inc as u64, dec as u64));
+impl<'a, 'c> TxLog<'a, 'c> {
+    fn new(tx: &'a Transaction<'c>, unit: UnitCode, now_ms: i64) -> TxLog<'a, 'c> {
+        TxLog {
+            tx,
+            objects: TxObjects::new(tx, unit),
+            now_ms,
         }
-        Ok(desks
-            .into_iter()
-            .map(|(k, d)| (k, CountCell::from_desks(d)))
-            .collect())
-    }
-
-    fn all_pledges(&mut self) -> Result<Vec<PledgeCrdt>> {
-        let mut st = self.tx.prepare("SELECT state FROM pledges")?;
-        let rows: Vec<String> = st
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        rows.iter().map(|s| parse_pledge_state(s)).collect()
-    }
-
-    fn all_assessments(&mut self) -> Result<BTreeMap<(u32, String), AssessReg>> {
-        let mut st = self.tx.prepare(
-            "SELECT phase, criterion, score, evidence, hlc_ms, hlc_c, actor FROM assessments",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok((
-                (r.get::<_, u32>(0)?, r.get::<_, String>(1)?),
-                assess_reg_at(r, 2)?,
-            ))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    fn all_verifications(&mut self) -> Result<BTreeMap<(u32, String), VerifyReg>> {
-        let mut st = self.tx.prepare(
-            "SELECT phase, criterion, score, comment, by, hlc_ms, hlc_c, actor FROM verifications",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok((
-                (r.get::<_, u32>(0)?, r.get::<_, String>(1)?),
-                verify_reg_at(r, 2)?,
-            ))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 
-impl Objects for TxObjects<'_, '_> {
+impl<'a> OpLog for TxLog<'a, '_> {
     type Error = AgentError;
+    type Objects = TxObjects<'a>;
 
-    fn count_cell(&mut self, key: &CountKey) -> Result<CountCell> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT actor, inc, dec FROM count_cells WHERE period = ?1 AND procedure = ?2 AND metric = ?3",
-        )?;
-        let rows = st.query_map(
-            params![key.period.to_string(), key.procedure, key.metric.as_str()],
-            |r| {
-                Ok((
-                    i2a(r.get(0)?),
-                    (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
-                ))
-            },
-        )?;
-        Ok(CountCell::from_desks(
-            rows.collect::<rusqlite::Result<_>>()?,
-        ))
+    fn objects(&mut self) -> &mut TxObjects<'a> {
+        &mut self.objects
     }
 
-    fn put_count_cell(&mut self, key: &CountKey, cell: &CountCell) -> Result<()> {
-        let mut st = self.tx.prepare_cached(
-            "INSERT INTO count_cells (period, procedure, metric, actor, inc, dec) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (period, procedure, metric, actor) DO UPDATE SET inc = excluded.inc, dec = excluded.dec",
-        )?;
-        for (actor, (inc, dec)) in cell.desks() {
-            st.execute(params![
-                key.period.to_string(),
-                key.procedure,
-                key.metric.as_str(),
-                a2i(*actor),
-                *inc as i64,
-                *dec as i64
-            ])?;
-        }
-        Ok(())
-    }
-
-    fn pledge(&mut self, year: i32, key: &str) -> Result<Option<PledgeCrdt>> {
-        let s: Option<String> = self
-            .tx
-            .query_row(
-                "SELECT state FROM pledges WHERE year = ?1 AND key = ?2",
-                params![year, key],
-                |r| r.get(0),
-            )
-            .optional()?;
-        s.as_deref().map(parse_pledge_state).transpose()
-    }
-
-    fn put_pledge(&mut self, p: &PledgeCrdt) -> Result<()> {
-        let state = serde_json::to_string(p).expect("pledge state serializes");
-        self.tx.execute(
-            "INSERT INTO pledges (year, key, state) VALUES (?1, ?2, ?3)
-             ON CONFLICT (year, key) DO UPDATE SET state = excluded.state",
-            params![p.year, p.key, state],
-        )?;
-        Ok(())
-    }
-
-    fn assessment(&mut self, phase: u32, criterion: &str) -> Result<Option<AssessReg>> {
-        Ok(self
-            .tx
-            .query_row(
-                "SELECT score, evidence, hlc_ms, hlc_c, actor FROM assessments WHERE phase = ?1 AND criterion = ?2",
-                params![phase, criterion],
-                |r| assess_reg_at(r, 0),
-            )
-            .optional()?)
-    }
-
-    fn put_assessment(&mut self, phase: u32, criterion: &str, reg: &AssessReg) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO assessments (phase, criterion, score, evidence, hlc_ms, hlc_c, actor)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (phase, criterion) DO UPDATE SET score = excluded.score, evidence = excluded.evidence,
-                 hlc_ms = excluded.hlc_ms, hlc_c = excluded.hlc_c, actor = excluded.actor",
-            params![
-                phase,
-                criterion,
-                reg.val.score.0,
-                reg.val.evidence,
-                reg.marker.wall_ms as i64,
-                reg.marker.counter,
-                a2i(reg.marker.actor)
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn verification(&mut self, phase: u32, criterion: &str) -> Result<Option<VerifyReg>> {
-        Ok(self
-            .tx
-            .query_row(
-                "SELECT score, comment, by, hlc_ms, hlc_c, actor FROM verifications
-                 WHERE phase = ?1 AND criterion = ?2",
-                params![phase, criterion],
-                |r| verify_reg_at(r, 0),
-            )
-            .optional()?)
-    }
-
-    fn put_verification(&mut self, phase: u32, criterion: &str, reg: &VerifyReg) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO verifications (phase, criterion, score, comment, by, hlc_ms, hlc_c, actor)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (phase, criterion) DO UPDATE SET score = excluded.score,
-                 comment = excluded.comment, by = excluded.by, hlc_ms = excluded.hlc_ms,
-                 hlc_c = excluded.hlc_c, actor = excluded.actor",
-            params![
-                phase,
-                criterion,
-                reg.val.score.0,
-                reg.val.comment,
-                reg.val.by,
-                reg.marker.wall_ms as i64,
-                reg.marker.counter,
-                a2i(reg.marker.actor)
-            ],
-        )?;
-        Ok(())
-    }
-}
-
-impl OpLog for TxObjects<'_, '_> {
     fn held(&mut self, id: OpId) -> Result<Option<String>> {
         Ok(self
             .tx
@@ -1110,5 +862,83 @@ impl OpLog for TxObjects<'_, '_> {
     }
     fn append(&mut self, op: &Op) -> Result<()> {
         Store::append(self.tx, op, self.now_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table_names(conn: &Connection) -> Vec<String> {
+        let mut st = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        let names = st.query_map([], |r| r.get(0)).unwrap();
+        names.collect::<rusqlite::Result<_>>().unwrap()
+    }
+
+    /// The agent's CRDT object tables are cchc-sql's, on a new database and on one
+    /// migrated from schema 2 (whose cache is rebuilt from its op log, losing nothing).
+    #[test]
+    fn the_object_tables_are_the_shared_ones_and_an_old_cache_is_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.db");
+        let unit = UnitCode(70);
+        let mut store = Store::create(&path, unit, ActorId(7), 0).unwrap();
+        assert_eq!(
+            cchc_sql::table_sql(&store.conn).unwrap(),
+            cchc_sql::reference_table_sql().unwrap()
+        );
+        let op = store
+            .commit_local(1_790_000_000_000, |_, ctx, _| {
+                Ok(crdt::pledge_sign_op(
+                    ctx,
+                    2026,
+                    "Nguyễn Văn An",
+                    "Trưởng Công an xã",
+                    "2026-01-15".parse().unwrap(),
+                )?)
+            })
+            .unwrap();
+        let before = store.view(None).unwrap();
+        assert_eq!(before.pledges.len(), 1);
+        drop(store);
+
+        // The same data as schema 2 held it: the old tables, without the commune.
+        let old = dir.path().join("old.db");
+        {
+            let mut conn = Connection::open(&old).unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            let tx = conn.transaction().unwrap();
+            for batch in MIGRATIONS[..2].iter().copied().flatten() {
+                tx.execute_batch(batch).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 2).unwrap();
+            tx.execute_batch(&format!(
+                "INSERT INTO meta VALUES ('unit', '70'), ('actor', '7'), ('hlc_ms', '0'),
+                    ('hlc_c', '0'), ('created_at_ms', '0'), ('cache_format', 'crdts-7.3.2/1');
+                 INSERT INTO definitions VALUES (1, '{}', 0);",
+                serde_json::to_string(&Definitions::builtin())
+                    .unwrap()
+                    .replace('\'', "''")
+            ))
+            .unwrap();
+            Store::append(&tx, &op, 0).unwrap();
+            tx.execute("INSERT INTO pledges VALUES (2026, 'stale', '{}')", [])
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        let mut migrated = Store::open(&old).unwrap();
+        assert_eq!(
+            cchc_sql::table_sql(&migrated.conn).unwrap(),
+            cchc_sql::reference_table_sql().unwrap()
+        );
+        assert_eq!(
+            table_names(&migrated.conn),
+            table_names(&Store::open(&path).unwrap().conn)
+        );
+        assert_eq!(migrated.view(None).unwrap(), before);
+        assert!(migrated.check().unwrap().is_empty());
     }
 }

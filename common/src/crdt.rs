@@ -141,6 +141,21 @@ pub struct PledgeCrdt {
     pub titles: BTreeMap<String, LWWReg<String, Stamp>>,
     /// Task statuses by id.
     pub statuses: BTreeMap<String, LWWReg<TaskStatus, Stamp>>,
+    /// Withdrawals that arrived before the task's add (another device's op, applied
+    /// in a different order): kept here until the add they saw is held, then applied.
+    /// Keeping them out of the Orswot keeps its own deferred set empty, which JSON
+    /// could not store (its keys are vector clocks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_removes: Vec<PendingRemove>,
+}
+
+/// A withdrawal of a task whose add this replica has not seen yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRemove {
+    /// Task id.
+    pub task: String,
+    /// The add-dots the withdrawing device had seen.
+    pub seen: Vec<(ActorId, u64)>,
 }
 
 impl PledgeCrdt {
@@ -153,6 +168,47 @@ impl PledgeCrdt {
             tasks: Orswot::new(),
             titles: BTreeMap::new(),
             statuses: BTreeMap::new(),
+            pending_removes: Vec::new(),
+        }
+    }
+
+    /// Whether every add-dot in `seen` is held here.
+    fn has_seen(&self, seen: &[(ActorId, u64)]) -> bool {
+        let clock = self.tasks.clock();
+        seen.iter().all(|(a, c)| clock.get(a) >= *c)
+    }
+
+    /// Withdraws a task: now if every add the withdrawing device saw is held, else
+    /// once they are (see [`PledgeCrdt::pending_removes`]).
+    fn remove_task(&mut self, task: &str, seen: &[(ActorId, u64)]) {
+        if self.has_seen(seen) {
+            let clock: VClock<ActorId> = seen.iter().map(|(a, c)| Dot::new(*a, *c)).collect();
+            self.tasks.apply(crdts::orswot::Op::Rm {
+                clock,
+                members: vec![task.to_string()],
+            });
+        } else {
+            let pending = PendingRemove {
+                task: task.to_string(),
+                seen: seen.to_vec(),
+            };
+            if !self.pending_removes.contains(&pending) {
+                self.pending_removes.push(pending);
+                self.pending_removes
+                    .sort_by(|a, b| (&a.task, &a.seen).cmp(&(&b.task, &b.seen)));
+            }
+        }
+    }
+
+    /// Applies the pending withdrawals whose adds are now held.
+    fn apply_pending_removes(&mut self) {
+        let (ready, waiting): (Vec<PendingRemove>, Vec<PendingRemove>) =
+            std::mem::take(&mut self.pending_removes)
+                .into_iter()
+                .partition(|r| self.has_seen(&r.seen));
+        self.pending_removes = waiting;
+        for r in ready {
+            self.remove_task(&r.task, &r.seen);
         }
     }
 
@@ -315,6 +371,7 @@ pub fn apply_op<O: Objects>(o: &mut O, op: &Op) -> Result<(), O::Error> {
                 dot: Dot::new(op.actor, *dot),
                 members: vec![task.clone()],
             });
+            p.apply_pending_removes();
             set_lww(&mut p.titles, task, title.clone(), stamp);
             o.put_pledge(&p)?;
         }
@@ -335,11 +392,7 @@ pub fn apply_op<O: Objects>(o: &mut O, op: &Op) -> Result<(), O::Error> {
             seen,
         } => {
             let mut p = pledge_or_new(o, *year, pledge)?;
-            let clock: VClock<ActorId> = seen.iter().map(|(a, c)| Dot::new(*a, *c)).collect();
-            p.tasks.apply(crdts::orswot::Op::Rm {
-                clock,
-                members: vec![task.clone()],
-            });
+            p.remove_task(task, seen);
             o.put_pledge(&p)?;
         }
         OpBody::Assess {

@@ -25,7 +25,13 @@ pub enum UnknownDefs {
 }
 
 /// The op log and objects of one commune inside one open transaction.
-pub trait OpLog: Objects {
+pub trait OpLog {
+    /// Error of the backing store; domain refusals convert into it.
+    type Error: From<DomainError>;
+    /// The CRDT objects the log's ops are applied to, in the same transaction.
+    type Objects: Objects<Error = Self::Error>;
+    /// The objects.
+    fn objects(&mut self) -> &mut Self::Objects;
     /// The canonical JSON of the op held under `id`, if any.
     fn held(&mut self, id: OpId) -> Result<Option<String>, Self::Error>;
     /// The highest sequence number held from `actor` (0 if none).
@@ -100,7 +106,7 @@ pub fn merge<L: OpLog>(
             }
             _ => {}
         }
-        crdt::apply_op(log, op)?;
+        crdt::apply_op(log.objects(), op)?;
         log.append(op)?;
         report.applied.push(id);
     }

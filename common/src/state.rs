@@ -98,6 +98,23 @@ pub struct MemObjects {
     pub verifications: BTreeMap<(u32, String), VerifyReg>,
 }
 
+impl MemObjects {
+    /// The `show --json` document of these objects for commune `unit`.
+    pub fn view(&self, unit: UnitCode) -> StateView {
+        StateView::build(
+            unit,
+            self.counts.iter(),
+            self.pledges.values(),
+            self.assessments
+                .iter()
+                .map(|((p, c), r)| ((*p, c.as_str()), r)),
+            self.verifications
+                .iter()
+                .map(|((p, c), r)| ((*p, c.as_str()), r)),
+        )
+    }
+}
+
 impl Objects for MemObjects {
     type Error = DomainError;
     fn count_cell(&mut self, key: &CountKey) -> Result<CountCell, DomainError> {
@@ -293,18 +310,6 @@ impl Replica {
 
     /// The materialized view.
     pub fn view(&self) -> StateView {
-        StateView::build(
-            self.unit,
-            self.objects.counts.iter(),
-            self.objects.pledges.values(),
-            self.objects
-                .assessments
-                .iter()
-                .map(|((p, c), r)| ((*p, c.as_str()), r)),
-            self.objects
-                .verifications
-                .iter()
-                .map(|((p, c), r)| ((*p, c.as_str()), r)),
-        )
+        self.objects.view(self.unit)
     }
 }

@@ -186,6 +186,16 @@ impl From<BadInput> for HubError {
     }
 }
 
+/// Stored CRDT state that cannot be read back: the database is damaged.
+impl From<cchc_sql::BadState> for HubError {
+    fn from(e: cchc_sql::BadState) -> Self {
+        HubError::BadDatabase {
+            path: PathBuf::from("hub.db"),
+            detail: e.to_string(),
+        }
+    }
+}
+
 /// Domain refusals reached through the merge rules are refusals of the request.
 impl From<DomainError> for HubError {
     fn from(source: DomainError) -> Self {

@@ -5,15 +5,12 @@
 
 use super::{Contact, CountSum, Merged, Province, Store, UnitStatus};
 use crate::error::{HubError, Result};
-use cchc_common::crdt::{
-    AssessReg, AssessValue, CountCell, CountKey, Objects, PledgeCrdt, VerifyReg, VerifyValue,
-};
-use cchc_common::hlc::Stamp;
 use cchc_common::merge::{self, OpLog, UnknownDefs};
 use cchc_common::op::TaskStatus;
 use cchc_common::state::VersionVector;
 use cchc_common::units::Unit;
 use cchc_common::{ActorId, Definitions, DomainError, Metric, Op, OpId, Period, Score, UnitCode};
+use cchc_sql::{a2i, i2a, parse_pledge, SqlObjects};
 use rusqlite::{
     params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
 };
@@ -277,14 +274,6 @@ CREATE TABLE pledge_totals (
 /// has them rebuilt once from its op log.
 const ROLLUPS_FROM: i64 = 3;
 
-fn a2i(a: ActorId) -> i64 {
-    a.0 as i64
-}
-
-fn i2a(i: i64) -> ActorId {
-    ActorId(i as u64)
-}
-
 /// Whether the hub serves the commune (inside any transaction).
 fn unit_served(conn: &Connection, unit: UnitCode) -> Result<bool> {
     Ok(conn
@@ -292,40 +281,6 @@ fn unit_served(conn: &Connection, unit: UnitCode) -> Result<bool> {
         .query_row([unit.0], |_| Ok(()))
         .optional()?
         .is_some())
-}
-
-/// An HLC stamp from the columns `hlc_ms, hlc_c, actor` starting at column `at`.
-fn stamp_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Stamp> {
-    Ok(Stamp {
-        wall_ms: r.get::<_, i64>(at)? as u64,
-        counter: r.get(at + 1)?,
-        actor: i2a(r.get(at + 2)?),
-    })
-}
-
-/// An assessment register from the columns `score, evidence, hlc_ms, hlc_c, actor`
-/// starting at column `at`.
-fn assess_reg_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<AssessReg> {
-    Ok(AssessReg {
-        val: AssessValue {
-            score: Score(r.get(at)?),
-            evidence: r.get(at + 1)?,
-        },
-        marker: stamp_at(r, at + 2)?,
-    })
-}
-
-/// A verification register from the columns `score, comment, by, hlc_ms, hlc_c, actor`
-/// starting at column `at`.
-fn verify_reg_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<VerifyReg> {
-    Ok(VerifyReg {
-        val: VerifyValue {
-            score: Score(r.get(at)?),
-            comment: r.get(at + 1)?,
-            by: r.get(at + 2)?,
-        },
-        marker: stamp_at(r, at + 3)?,
-    })
 }
 
 /// The hub's SQLite database.
@@ -659,7 +614,7 @@ impl Store for SqliteStore {
         let mut st = conn.prepare("SELECT unit, state FROM pledges")?;
         for row in st.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))? {
             let (unit, state) = row?;
-            let p = parse_pledge_state(&self.path, &state)?;
+            let p = parse_pledge(&state).map_err(|e| bad_db(&self.path, e.to_string()))?;
             if let Some(u) = units.get_mut(&unit) {
                 u.pledges += 1;
                 let ids = p.task_ids();
@@ -725,14 +680,11 @@ impl Store for SqliteStore {
     }
 }
 
-fn parse_pledge_state(path: &Path, s: &str) -> Result<PledgeCrdt> {
-    serde_json::from_str(s).map_err(|e| bad_db(path, format!("pledge state: {e}")))
-}
-
 /// One commune's op log and objects inside one transaction, noting what the ops it
 /// appends change in the rollups.
 struct TxLog<'a, 'c> {
     tx: &'a Transaction<'c>,
+    objects: SqlObjects<'a, HubError>,
     unit: UnitCode,
     now_ms: i64,
     touched: rollup::Touched,
@@ -742,6 +694,7 @@ impl<'a, 'c> TxLog<'a, 'c> {
     fn new(tx: &'a Transaction<'c>, unit: UnitCode, now_ms: i64) -> TxLog<'a, 'c> {
         TxLog {
             tx,
+            objects: SqlObjects::new(tx, unit),
             unit,
             now_ms,
             touched: rollup::Touched::default(),
@@ -779,158 +732,14 @@ impl<'a, 'c> TxLog<'a, 'c> {
     }
 }
 
-impl Objects for TxLog<'_, '_> {
+impl<'a> OpLog for TxLog<'a, '_> {
     type Error = HubError;
+    type Objects = SqlObjects<'a, HubError>;
 
-    fn count_cell(&mut self, key: &CountKey) -> Result<CountCell> {
-        let mut st = self.tx.prepare_cached(
-            "SELECT actor, inc, dec FROM count_cells
-             WHERE unit = ?1 AND period = ?2 AND procedure = ?3 AND metric = ?4",
-        )?;
-        let rows = st.query_map(
-            params![
-                self.unit.0,
-                key.period.to_string(),
-                key.procedure,
-                key.metric.as_str()
-            ],
-            |r| {
-                Ok((
-                    i2a(r.get(0)?),
-                    (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
-                ))
-            },
-        )?;
-        Ok(CountCell::from_desks(
-            rows.collect::<rusqlite::Result<_>>()?,
-        ))
+    fn objects(&mut self) -> &mut SqlObjects<'a, HubError> {
+        &mut self.objects
     }
 
-    fn put_count_cell(&mut self, key: &CountKey, cell: &CountCell) -> Result<()> {
-        let mut st = self.tx.prepare_cached(
-            "INSERT INTO count_cells (unit, period, procedure, metric, actor, inc, dec)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (unit, period, procedure, metric, actor)
-             DO UPDATE SET inc = excluded.inc, dec = excluded.dec",
-        )?;
-        for (actor, (inc, dec)) in cell.desks() {
-            st.execute(params![
-                self.unit.0,
-                key.period.to_string(),
-                key.procedure,
-                key.metric.as_str(),
-                a2i(*actor),
-                *inc as i64,
-                *dec as i64
-            ])?;
-        }
-        Ok(())
-    }
-
-    fn pledge(&mut self, year: i32, key: &str) -> Result<Option<PledgeCrdt>> {
-        let state: Option<String> = self
-            .tx
-            .prepare_cached("SELECT state FROM pledges WHERE unit = ?1 AND year = ?2 AND key = ?3")?
-            .query_row(params![self.unit.0, year, key], |r| r.get(0))
-            .optional()?;
-        state
-            .map(|s| {
-                serde_json::from_str(&s).map_err(|e| HubError::BadDatabase {
-                    path: PathBuf::from("hub.db"),
-                    detail: format!("pledge state: {e}"),
-                })
-            })
-            .transpose()
-    }
-
-    fn put_pledge(&mut self, p: &PledgeCrdt) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO pledges (unit, year, key, state) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (unit, year, key) DO UPDATE SET state = excluded.state",
-            )?
-            .execute(params![
-                self.unit.0,
-                p.year,
-                p.key,
-                serde_json::to_string(p).expect("pledge state serializes")
-            ])?;
-        Ok(())
-    }
-
-    fn assessment(&mut self, phase: u32, criterion: &str) -> Result<Option<AssessReg>> {
-        Ok(self
-            .tx
-            .prepare_cached(
-                "SELECT score, evidence, hlc_ms, hlc_c, actor FROM assessments
-                 WHERE unit = ?1 AND phase = ?2 AND criterion = ?3",
-            )?
-            .query_row(params![self.unit.0, phase, criterion], |r| {
-                assess_reg_at(r, 0)
-            })
-            .optional()?)
-    }
-
-    fn put_assessment(&mut self, phase: u32, criterion: &str, reg: &AssessReg) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO assessments (unit, phase, criterion, score, evidence, hlc_ms, hlc_c, actor)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (unit, phase, criterion) DO UPDATE SET score = excluded.score,
-                     evidence = excluded.evidence, hlc_ms = excluded.hlc_ms,
-                     hlc_c = excluded.hlc_c, actor = excluded.actor",
-            )?
-            .execute(params![
-                self.unit.0,
-                phase,
-                criterion,
-                reg.val.score.0,
-                reg.val.evidence,
-                reg.marker.wall_ms as i64,
-                reg.marker.counter,
-                a2i(reg.marker.actor)
-            ])?;
-        Ok(())
-    }
-
-    fn verification(&mut self, phase: u32, criterion: &str) -> Result<Option<VerifyReg>> {
-        Ok(self
-            .tx
-            .prepare_cached(
-                "SELECT score, comment, by, hlc_ms, hlc_c, actor FROM verifications
-                 WHERE unit = ?1 AND phase = ?2 AND criterion = ?3",
-            )?
-            .query_row(params![self.unit.0, phase, criterion], |r| {
-                verify_reg_at(r, 0)
-            })
-            .optional()?)
-    }
-
-    fn put_verification(&mut self, phase: u32, criterion: &str, reg: &VerifyReg) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO verifications (unit, phase, criterion, score, comment, by, hlc_ms, hlc_c, actor)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (unit, phase, criterion) DO UPDATE SET score = excluded.score,
-                     comment = excluded.comment, by = excluded.by, hlc_ms = excluded.hlc_ms,
-                     hlc_c = excluded.hlc_c, actor = excluded.actor",
-            )?
-            .execute(params![
-                self.unit.0,
-                phase,
-                criterion,
-                reg.val.score.0,
-                reg.val.comment,
-                reg.val.by,
-                reg.marker.wall_ms as i64,
-                reg.marker.counter,
-                a2i(reg.marker.actor)
-            ])?;
-        Ok(())
-    }
-}
-
-impl OpLog for TxLog<'_, '_> {
     fn held(&mut self, id: OpId) -> Result<Option<String>> {
         Ok(self
             .tx
@@ -1055,5 +864,27 @@ mod tests {
         drop(conn);
         assert!(store.device_auth(ActorId(42)).unwrap().is_none());
         assert_eq!(store.unit_status().unwrap()[0].last_sync_ms, Some(2000));
+    }
+
+    /// The hub's CRDT object tables are cchc-sql's: a table changed in one place and
+    /// not the other fails here, not in an end-to-end test.
+    #[test]
+    fn the_object_tables_are_the_shared_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::create(
+            &dir.path().join("hub.db"),
+            &Province {
+                code: 1,
+                name: "Hà Nội".into(),
+            },
+            &[],
+            0,
+        )
+        .unwrap();
+        let conn = store.conn();
+        assert_eq!(
+            cchc_sql::table_sql(&conn).unwrap(),
+            cchc_sql::reference_table_sql().unwrap()
+        );
     }
 }

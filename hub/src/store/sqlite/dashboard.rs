@@ -1,18 +1,16 @@
 //! [`Dashboard`] on SQLite: reads of the rollups (see `rollup.rs`) and of one
 //! commune's merged objects. Nothing here reads the op log.
 
-use super::{assess_reg_at, bad_db, i2a, rollup, unit_served, verify_reg_at, SqliteStore};
-use crate::error::Result;
+use super::{bad_db, rollup, unit_served, SqliteStore};
+use crate::error::{HubError, Result};
 use crate::store::{
     CommuneData, CriterionTotal, Dashboard, KpiValue, PhaseTotal, PledgeFigures, ReportRow,
     StandingRow, UnitRow,
 };
-use cchc_common::crdt::{AssessReg, CountCell, CountKey, PledgeCrdt, VerifyReg};
 use cchc_common::rollout::Standing;
-use cchc_common::view::StateView;
-use cchc_common::{ActorId, Definitions, Metric, Period, Score, UnitCode};
+use cchc_common::{Definitions, Metric, Period, Score, UnitCode};
+use cchc_sql::SqlObjects;
 use rusqlite::{OptionalExtension, Row};
-use std::collections::BTreeMap;
 
 /// (commune, procedure, period, metric, value) as read.
 type KpiRow = (Option<u32>, Option<String>, String, String, i64);
@@ -285,67 +283,7 @@ impl Dashboard for SqliteStore {
         if !unit_served(&conn, unit)? {
             return Ok(None);
         }
-        let mut desks: BTreeMap<CountKey, BTreeMap<ActorId, (u64, u64)>> = BTreeMap::new();
-        {
-            let mut st = conn.prepare_cached(
-                "SELECT period, procedure, metric, actor, inc, dec FROM count_cells WHERE unit = ?1",
-            )?;
-            let rows = st.query_map([unit.0], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            })?;
-            for row in rows {
-                let (period, procedure, metric, actor, inc, dec) = row?;
-                let key = CountKey {
-                    period: self.period(&period)?,
-                    procedure,
-                    metric: self.metric(&metric)?,
-                };
-                desks
-                    .entry(key)
-                    .or_default()
-                    .insert(i2a(actor), (inc as u64, dec as u64));
-            }
-        }
-        let cells: BTreeMap<CountKey, CountCell> = desks
-            .into_iter()
-            .map(|(k, d)| (k, CountCell::from_desks(d)))
-            .collect();
-        let pledges: Vec<PledgeCrdt> = {
-            let mut st = conn.prepare_cached("SELECT state FROM pledges WHERE unit = ?1")?;
-            let rows: Vec<String> = st
-                .query_map([unit.0], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            rows.iter()
-                .map(|s| super::parse_pledge_state(&self.path, s))
-                .collect::<Result<_>>()?
-        };
-        let assessments: BTreeMap<(u32, String), AssessReg> = {
-            let mut st = conn.prepare_cached(
-                "SELECT phase, criterion, score, evidence, hlc_ms, hlc_c, actor FROM assessments
-                 WHERE unit = ?1",
-            )?;
-            let rows = st.query_map([unit.0], |r| {
-                Ok(((r.get(0)?, r.get(1)?), assess_reg_at(r, 2)?))
-            })?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        let verifications: BTreeMap<(u32, String), VerifyReg> = {
-            let mut st = conn.prepare_cached(
-                "SELECT phase, criterion, score, comment, by, hlc_ms, hlc_c, actor FROM verifications
-                 WHERE unit = ?1",
-            )?;
-            let rows = st.query_map([unit.0], |r| {
-                Ok(((r.get(0)?, r.get(1)?), verify_reg_at(r, 2)?))
-            })?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
+        let objects = SqlObjects::<HubError>::new(&conn, unit).load(None)?;
         let seen = {
             let mut st = conn.prepare_cached(
                 "SELECT phase, criterion, kind, first_at, last_at FROM score_seen WHERE unit = ?1
@@ -366,15 +304,7 @@ impl Dashboard for SqliteStore {
             rows.collect::<rusqlite::Result<_>>()?
         };
         drop(conn);
-        let view = StateView::build(
-            unit,
-            cells.iter(),
-            pledges.iter(),
-            assessments.iter().map(|((p, c), r)| ((*p, c.as_str()), r)),
-            verifications
-                .iter()
-                .map(|((p, c), r)| ((*p, c.as_str()), r)),
-        );
+        let view = objects.view(unit);
         let reports = reports
             .into_iter()
             .map(|(p, first_at, last_at, ops)| {

@@ -154,7 +154,7 @@ impl Rollout for SqliteStore {
                 }));
             }
             let comment = v.comment.trim();
-            if let Some(held) = log.verification(phase, &criterion)? {
+            if let Some(held) = log.objects().verification(phase, &criterion)? {
                 if held.val.score == v.score && held.val.comment == comment {
                     continue;
                 }

@@ -1,0 +1,419 @@
+//! cchc-sql: the one SQL implementation of the CRDT objects, used by the agent's store
+//! (one commune) and the hub's store (every commune of a province). In: a connection or
+//! an open transaction and a commune. Out: [`SqlObjects`], which implements
+//! [`Objects`] (what `cchc_common::crdt::apply_op` reads and writes) and loads a
+//! commune's objects whole ([`SqlObjects::load`]).
+//!
+//! The tables ([`OBJECT_TABLES`]) hold one row per count cell and device (its running
+//! totals, the PNCounter's dots), per pledge (the whole pledge CRDT as JSON), per
+//! self-assessed criterion and per verified criterion (LWW registers with their HLC
+//! stamp), each keyed by commune first. They are the materialized state, a cache of
+//! the op log: the op log itself stays each store's own (the hub's carries the commune
+//! and the arrival time; the agent's the stamp and the local time).
+//!
+//! A change to these tables is made here once; both stores' tests compare their
+//! schema with [`OBJECT_TABLES`], and the convergence property test runs against this
+//! implementation as well as the in-memory replica.
+#![deny(missing_docs)]
+
+use cchc_common::crdt::{
+    AssessReg, AssessValue, CountCell, CountKey, Objects, PledgeCrdt, VerifyReg, VerifyValue,
+};
+use cchc_common::hlc::Stamp;
+use cchc_common::state::MemObjects;
+use cchc_common::{ActorId, DomainError, Metric, Period, Score, UnitCode};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+/// The CRDT object tables, keyed by commune first.
+pub const OBJECT_TABLES: &str = r#"
+CREATE TABLE count_cells (
+    unit INTEGER NOT NULL,
+    period TEXT NOT NULL,
+    procedure TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    actor INTEGER NOT NULL,
+    inc INTEGER NOT NULL CHECK (inc >= 0),
+    dec INTEGER NOT NULL CHECK (dec >= 0),
+    PRIMARY KEY (unit, period, procedure, metric, actor)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE pledges (
+    unit INTEGER NOT NULL, year INTEGER NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL,
+    PRIMARY KEY (unit, year, key)
+) STRICT;
+CREATE TABLE assessments (
+    unit INTEGER NOT NULL,
+    phase INTEGER NOT NULL,
+    criterion TEXT NOT NULL,
+    score INTEGER NOT NULL CHECK (score >= 0),
+    evidence TEXT NOT NULL,
+    hlc_ms INTEGER NOT NULL,
+    hlc_c INTEGER NOT NULL,
+    actor INTEGER NOT NULL,
+    PRIMARY KEY (unit, phase, criterion)
+) STRICT;
+CREATE TABLE verifications (
+    unit INTEGER NOT NULL,
+    phase INTEGER NOT NULL,
+    criterion TEXT NOT NULL,
+    score INTEGER NOT NULL CHECK (score >= 0),
+    comment TEXT NOT NULL,
+    by TEXT NOT NULL,
+    hlc_ms INTEGER NOT NULL,
+    hlc_c INTEGER NOT NULL,
+    actor INTEGER NOT NULL,
+    PRIMARY KEY (unit, phase, criterion)
+) STRICT;
+"#;
+
+/// The names of the object tables, in [`OBJECT_TABLES`] order.
+pub const TABLES: [&str; 4] = ["count_cells", "pledges", "assessments", "verifications"];
+
+/// Stored state that cannot be read back (a damaged or hand-edited database).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stored {what} cannot be read: {detail}")]
+pub struct BadState {
+    /// Which value.
+    pub what: &'static str,
+    /// Why.
+    pub detail: String,
+}
+
+/// A device id as SQLite stores it (the same 64 bits, signed).
+pub fn a2i(a: ActorId) -> i64 {
+    a.0 as i64
+}
+
+/// A device id from its stored form.
+pub fn i2a(i: i64) -> ActorId {
+    ActorId(i as u64)
+}
+
+/// An HLC stamp from the columns `hlc_ms, hlc_c, actor` starting at column `at`.
+pub fn stamp_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Stamp> {
+    Ok(Stamp {
+        wall_ms: r.get::<_, i64>(at)? as u64,
+        counter: r.get(at + 1)?,
+        actor: i2a(r.get(at + 2)?),
+    })
+}
+
+/// An assessment register from the columns `score, evidence, hlc_ms, hlc_c, actor`
+/// starting at column `at`.
+pub fn assess_reg_at(r: &Row<'_>, at: usize) -> rusqlite::Result<AssessReg> {
+    Ok(AssessReg {
+        val: AssessValue {
+            score: Score(r.get(at)?),
+            evidence: r.get(at + 1)?,
+        },
+        marker: stamp_at(r, at + 2)?,
+    })
+}
+
+/// A verification register from the columns `score, comment, by, hlc_ms, hlc_c, actor`
+/// starting at column `at`.
+pub fn verify_reg_at(r: &Row<'_>, at: usize) -> rusqlite::Result<VerifyReg> {
+    Ok(VerifyReg {
+        val: VerifyValue {
+            score: Score(r.get(at)?),
+            comment: r.get(at + 1)?,
+            by: r.get(at + 2)?,
+        },
+        marker: stamp_at(r, at + 3)?,
+    })
+}
+
+/// A stored pledge state (the pledge CRDT as JSON).
+pub fn parse_pledge(s: &str) -> Result<PledgeCrdt, BadState> {
+    serde_json::from_str(s).map_err(|e| BadState {
+        what: "pledge state",
+        detail: e.to_string(),
+    })
+}
+
+/// One commune's CRDT objects on a connection (or inside an open transaction, which
+/// the caller commits). `E` is the caller's error type.
+pub struct SqlObjects<'a, E> {
+    conn: &'a Connection,
+    unit: UnitCode,
+    _error: PhantomData<fn() -> E>,
+}
+
+impl<'a, E> SqlObjects<'a, E>
+where
+    E: From<DomainError> + From<rusqlite::Error> + From<BadState>,
+{
+    /// The objects of commune `unit`.
+    pub fn new(conn: &'a Connection, unit: UnitCode) -> SqlObjects<'a, E> {
+        SqlObjects {
+            conn,
+            unit,
+            _error: PhantomData,
+        }
+    }
+
+    /// The commune.
+    pub fn unit(&self) -> UnitCode {
+        self.unit
+    }
+
+    /// Every object of the commune, count cells only of `period` if given.
+    pub fn load(&self, period: Option<Period>) -> Result<MemObjects, E> {
+        let mut out = MemObjects::default();
+        let mut desks: BTreeMap<CountKey, BTreeMap<ActorId, (u64, u64)>> = BTreeMap::new();
+        {
+            let mut st = self.conn.prepare_cached(
+                "SELECT period, procedure, metric, actor, inc, dec FROM count_cells
+                 WHERE unit = ?1 AND (?2 IS NULL OR period = ?2)",
+            )?;
+            let rows = st.query_map(params![self.unit.0, period.map(|p| p.to_string())], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })?;
+            for row in rows {
+                let (period, procedure, metric, actor, inc, dec) = row?;
+                let bad = |what: &'static str, e: DomainError| BadState {
+                    what,
+                    detail: e.to_string(),
+                };
+                let key = CountKey {
+                    period: period.parse().map_err(|e| bad("count period", e))?,
+                    procedure,
+                    metric: metric
+                        .parse::<Metric>()
+                        .map_err(|e| bad("count metric", e))?,
+                };
+                desks
+                    .entry(key)
+                    .or_default()
+                    .insert(i2a(actor), (inc as u64, dec as u64));
+            }
+        }
+        out.counts = desks
+            .into_iter()
+            .map(|(k, d)| (k, CountCell::from_desks(d)))
+            .collect();
+        {
+            let mut st = self
+                .conn
+                .prepare_cached("SELECT state FROM pledges WHERE unit = ?1")?;
+            let rows: Vec<String> = st
+                .query_map([self.unit.0], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for s in rows {
+                let p = parse_pledge(&s)?;
+                out.pledges.insert((p.year, p.key.clone()), p);
+            }
+        }
+        {
+            let mut st = self.conn.prepare_cached(
+                "SELECT phase, criterion, score, evidence, hlc_ms, hlc_c, actor FROM assessments
+                 WHERE unit = ?1",
+            )?;
+            let rows = st.query_map([self.unit.0], |r| {
+                Ok(((r.get(0)?, r.get(1)?), assess_reg_at(r, 2)?))
+            })?;
+            out.assessments = rows.collect::<rusqlite::Result<_>>()?;
+        }
+        {
+            let mut st = self.conn.prepare_cached(
+                "SELECT phase, criterion, score, comment, by, hlc_ms, hlc_c, actor
+                 FROM verifications WHERE unit = ?1",
+            )?;
+            let rows = st.query_map([self.unit.0], |r| {
+                Ok(((r.get(0)?, r.get(1)?), verify_reg_at(r, 2)?))
+            })?;
+            out.verifications = rows.collect::<rusqlite::Result<_>>()?;
+        }
+        Ok(out)
+    }
+
+    /// Deletes every object of the commune (before a rebuild from the op log).
+    pub fn clear(&self) -> Result<(), E> {
+        for t in TABLES {
+            self.conn
+                .execute(&format!("DELETE FROM {t} WHERE unit = ?1"), [self.unit.0])?;
+        }
+        Ok(())
+    }
+}
+
+impl<E> Objects for SqlObjects<'_, E>
+where
+    E: From<DomainError> + From<rusqlite::Error> + From<BadState>,
+{
+    type Error = E;
+
+    fn count_cell(&mut self, key: &CountKey) -> Result<CountCell, E> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT actor, inc, dec FROM count_cells
+             WHERE unit = ?1 AND period = ?2 AND procedure = ?3 AND metric = ?4",
+        )?;
+        let rows = st.query_map(
+            params![
+                self.unit.0,
+                key.period.to_string(),
+                key.procedure,
+                key.metric.as_str()
+            ],
+            |r| {
+                Ok((
+                    i2a(r.get(0)?),
+                    (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
+                ))
+            },
+        )?;
+        Ok(CountCell::from_desks(
+            rows.collect::<rusqlite::Result<_>>()?,
+        ))
+    }
+
+    fn put_count_cell(&mut self, key: &CountKey, cell: &CountCell) -> Result<(), E> {
+        let mut st = self.conn.prepare_cached(
+            "INSERT INTO count_cells (unit, period, procedure, metric, actor, inc, dec)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (unit, period, procedure, metric, actor)
+             DO UPDATE SET inc = excluded.inc, dec = excluded.dec",
+        )?;
+        for (actor, (inc, dec)) in cell.desks() {
+            st.execute(params![
+                self.unit.0,
+                key.period.to_string(),
+                key.procedure,
+                key.metric.as_str(),
+                a2i(*actor),
+                *inc as i64,
+                *dec as i64
+            ])?;
+        }
+        Ok(())
+    }
+
+    fn pledge(&mut self, year: i32, key: &str) -> Result<Option<PledgeCrdt>, E> {
+        let state: Option<String> = self
+            .conn
+            .prepare_cached("SELECT state FROM pledges WHERE unit = ?1 AND year = ?2 AND key = ?3")?
+            .query_row(params![self.unit.0, year, key], |r| r.get(0))
+            .optional()?;
+        Ok(state.as_deref().map(parse_pledge).transpose()?)
+    }
+
+    fn put_pledge(&mut self, p: &PledgeCrdt) -> Result<(), E> {
+        let state = serde_json::to_string(p).map_err(|e| BadState {
+            what: "pledge state",
+            detail: e.to_string(),
+        })?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO pledges (unit, year, key, state) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (unit, year, key) DO UPDATE SET state = excluded.state",
+            )?
+            .execute(params![self.unit.0, p.year, p.key, state])?;
+        Ok(())
+    }
+
+    fn assessment(&mut self, phase: u32, criterion: &str) -> Result<Option<AssessReg>, E> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT score, evidence, hlc_ms, hlc_c, actor FROM assessments
+                 WHERE unit = ?1 AND phase = ?2 AND criterion = ?3",
+            )?
+            .query_row(params![self.unit.0, phase, criterion], |r| {
+                assess_reg_at(r, 0)
+            })
+            .optional()?)
+    }
+
+    fn put_assessment(&mut self, phase: u32, criterion: &str, reg: &AssessReg) -> Result<(), E> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO assessments (unit, phase, criterion, score, evidence, hlc_ms, hlc_c, actor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (unit, phase, criterion) DO UPDATE SET score = excluded.score,
+                     evidence = excluded.evidence, hlc_ms = excluded.hlc_ms,
+                     hlc_c = excluded.hlc_c, actor = excluded.actor",
+            )?
+            .execute(params![
+                self.unit.0,
+                phase,
+                criterion,
+                reg.val.score.0,
+                reg.val.evidence,
+                reg.marker.wall_ms as i64,
+                reg.marker.counter,
+                a2i(reg.marker.actor)
+            ])?;
+        Ok(())
+    }
+
+    fn verification(&mut self, phase: u32, criterion: &str) -> Result<Option<VerifyReg>, E> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT score, comment, by, hlc_ms, hlc_c, actor FROM verifications
+                 WHERE unit = ?1 AND phase = ?2 AND criterion = ?3",
+            )?
+            .query_row(params![self.unit.0, phase, criterion], |r| {
+                verify_reg_at(r, 0)
+            })
+            .optional()?)
+    }
+
+    fn put_verification(&mut self, phase: u32, criterion: &str, reg: &VerifyReg) -> Result<(), E> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO verifications (unit, phase, criterion, score, comment, by, hlc_ms, hlc_c, actor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (unit, phase, criterion) DO UPDATE SET score = excluded.score,
+                     comment = excluded.comment, by = excluded.by, hlc_ms = excluded.hlc_ms,
+                     hlc_c = excluded.hlc_c, actor = excluded.actor",
+            )?
+            .execute(params![
+                self.unit.0,
+                phase,
+                criterion,
+                reg.val.score.0,
+                reg.val.comment,
+                reg.val.by,
+                reg.marker.wall_ms as i64,
+                reg.marker.counter,
+                a2i(reg.marker.actor)
+            ])?;
+        Ok(())
+    }
+}
+
+/// The `CREATE TABLE` text SQLite holds for each object table of `conn`, whitespace
+/// folded: what a store's schema test compares with a database made from
+/// [`OBJECT_TABLES`].
+pub fn table_sql(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    TABLES
+        .iter()
+        .map(|t| {
+            let sql: String = conn.query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [t],
+                |r| r.get(0),
+            )?;
+            Ok((
+                t.to_string(),
+                sql.split_whitespace().collect::<Vec<_>>().join(" "),
+            ))
+        })
+        .collect()
+}
+
+/// The object tables of a database made from [`OBJECT_TABLES`] alone.
+pub fn reference_table_sql() -> rusqlite::Result<Vec<(String, String)>> {
+    let conn = Connection::open_in_memory()?;
+    conn.execute_batch(OBJECT_TABLES)?;
+    table_sql(&conn)
+}
