@@ -40,6 +40,32 @@ impl Lang {
         self.pick("vi", "en")
     }
 
+    /// A number as readers of the language write it, with `decimals` decimals:
+    /// `1.234,5` in Vietnamese, `1,234.5` in English. Never `-0`.
+    pub fn number(self, v: f64, decimals: usize) -> String {
+        let (group, point) = match self {
+            Lang::Vi => ('.', ','),
+            Lang::En => (',', '.'),
+        };
+        let s = format!("{:.*}", decimals, v.abs());
+        let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+        let mut out = String::new();
+        if v < 0.0 && s.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+            out.push('-');
+        }
+        for (i, ch) in int.chars().enumerate() {
+            if i > 0 && (int.len() - i) % 3 == 0 {
+                out.push(group);
+            }
+            out.push(ch);
+        }
+        if !frac.is_empty() {
+            out.push(point);
+            out.push_str(frac);
+        }
+        out
+    }
+
     /// Picks the Vietnamese or English text.
     pub fn pick<'a>(self, vi: &'a str, en: &'a str) -> &'a str {
         match self {

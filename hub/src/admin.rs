@@ -10,7 +10,6 @@ use crate::store::{
 };
 use cchc_common::auth::{code_from_random, display_code};
 use cchc_common::{ActorId, Date, UnitCode};
-use serde_json::{json, Value};
 
 /// Longest an enrollment code may live.
 pub const MAX_CODE_DAYS: i64 = 90;
@@ -115,31 +114,65 @@ pub fn create_code(
     Ok((display_code(&code), expires_ms))
 }
 
+/// One enrollment code (`enroll create --json`, `POST /api/v1/enrollments`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CodeDoc {
+    /// The code as printed (`XXXX-XXXX-XXXX`).
+    pub code: String,
+    /// Its commune.
+    pub unit: u32,
+    /// When it expires (RFC 3339, Vietnam time).
+    pub expires: String,
+}
+
 /// The `enroll create --json` document.
-pub fn code_doc(code: &str, unit: UnitCode, expires_ms: i64) -> Value {
-    json!({"code": code, "unit": unit.0, "expires": Date::rfc3339_vn(expires_ms)})
+pub fn code_doc(code: &str, unit: UnitCode, expires_ms: i64) -> CodeDoc {
+    CodeDoc {
+        code: code.to_string(),
+        unit: unit.0,
+        expires: Date::rfc3339_vn(expires_ms),
+    }
+}
+
+/// One device (`device list --json`, `GET /api/v1/devices`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceDoc {
+    /// Device id.
+    pub id: String,
+    /// Its commune.
+    pub unit: u32,
+    /// The commune's name.
+    pub unit_name: String,
+    /// Agent version at its last contact.
+    pub agent_version: String,
+    /// When it enrolled.
+    pub enrolled_at: String,
+    /// Its last request.
+    pub last_seen: Option<String>,
+    /// Whether it is revoked.
+    pub revoked: bool,
+    /// When it was revoked.
+    pub revoked_at: Option<String>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
 }
 
 /// The `device list --json` document.
-pub fn devices_doc(devices: &[DeviceInfo]) -> Value {
-    Value::Array(
-        devices
-            .iter()
-            .map(|d| {
-                json!({
-                    "id": d.device.to_string(),
-                    "unit": d.unit.0,
-                    "unit_name": d.unit_name,
-                    "agent_version": d.agent_version,
-                    "enrolled_at": Date::rfc3339_vn(d.enrolled_ms),
-                    "last_seen": d.last_seen_ms.map(Date::rfc3339_vn),
-                    "revoked": d.revoked_ms.is_some(),
-                    "revoked_at": d.revoked_ms.map(Date::rfc3339_vn),
-                    "revoked_by": d.revoked_by,
-                })
-            })
-            .collect(),
-    )
+pub fn devices_doc(devices: &[DeviceInfo]) -> Vec<DeviceDoc> {
+    devices
+        .iter()
+        .map(|d| DeviceDoc {
+            id: d.device.to_string(),
+            unit: d.unit.0,
+            unit_name: d.unit_name.clone(),
+            agent_version: d.agent_version.clone(),
+            enrolled_at: Date::rfc3339_vn(d.enrolled_ms),
+            last_seen: d.last_seen_ms.map(Date::rfc3339_vn),
+            revoked: d.revoked_ms.is_some(),
+            revoked_at: d.revoked_ms.map(Date::rfc3339_vn),
+            revoked_by: d.revoked_by.clone(),
+        })
+        .collect()
 }
 
 /// Revokes a device; false if it already was.
@@ -400,24 +433,41 @@ pub fn verify(
     )
 }
 
+/// One audit entry (`audit --json`, `GET /api/v1/audit`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditDoc {
+    /// Entry number.
+    pub id: i64,
+    /// When (RFC 3339, Vietnam time).
+    pub at: String,
+    /// Who (`user:…`, `device:…`, `cli`, `anonymous`).
+    pub actor: String,
+    /// What (`login`, `enroll.use`, …).
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// `ok` or the refusal's code.
+    pub outcome: String,
+    /// From where.
+    pub ip: Option<String>,
+    /// Details.
+    pub detail: String,
+}
+
 /// The `audit --json` document.
-pub fn audit_doc(rows: &[AuditRow]) -> Value {
-    Value::Array(
-        rows.iter()
-            .map(|r| {
-                json!({
-                    "id": r.id,
-                    "at": Date::rfc3339_vn(r.at_ms),
-                    "actor": r.entry.actor,
-                    "action": r.entry.action,
-                    "target": r.entry.target,
-                    "outcome": r.entry.outcome,
-                    "ip": r.entry.ip,
-                    "detail": r.entry.detail,
-                })
-            })
-            .collect(),
-    )
+pub fn audit_doc(rows: &[AuditRow]) -> Vec<AuditDoc> {
+    rows.iter()
+        .map(|r| AuditDoc {
+            id: r.id,
+            at: Date::rfc3339_vn(r.at_ms),
+            actor: r.entry.actor.clone(),
+            action: r.entry.action.clone(),
+            target: r.entry.target.clone(),
+            outcome: r.entry.outcome.clone(),
+            ip: r.entry.ip.clone(),
+            detail: r.entry.detail.clone(),
+        })
+        .collect()
 }
 
 /// The audit log as text, one line per entry.

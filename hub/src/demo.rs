@@ -377,9 +377,7 @@ fn walk_through(bin: &Path, root: &Path, hub_dir: &Path, hub_url: &str) -> Resul
 
     let store = SqliteStore::open(&hub_dir.join("hub.db")).map_err(|e| e.to_string())?;
     let mut status = views::status_doc(&store).map_err(|e| e.to_string())?;
-    if let Some(list) = status["communes"].as_array_mut() {
-        list.retain(|c| c["devices"].as_u64().unwrap_or(0) > 0);
-    }
+    status.communes.retain(|c| c.devices > 0);
     println!("\n== Máy chủ tỉnh: tình hình đồng bộ (cchc-hub status, các xã đã đồng bộ)\n");
     print!("{}", views::status_text(&status, Lang::Vi));
     let report = views::report_doc(&store, this_month).map_err(|e| e.to_string())?;

@@ -332,7 +332,7 @@ pub fn verify(
     Ok(())
 }
 
-fn print_json(v: &serde_json::Value) {
+fn print_json<T: serde::Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).expect("serializes"));
 }
 
@@ -360,7 +360,7 @@ pub fn enroll_create(
         })
         .collect::<Result<Vec<_>>>()?;
     let names: std::collections::BTreeMap<_, _> = store
-        .unit_status()?
+        .sync_status()?
         .into_iter()
         .map(|u| (u.unit, u.name))
         .collect();
@@ -389,7 +389,7 @@ pub fn enroll_create(
         if docs.len() == 1 {
             print_json(&docs[0]);
         } else {
-            print_json(&serde_json::Value::Array(docs));
+            print_json(&docs);
         }
     }
     Ok(())
@@ -534,12 +534,19 @@ pub fn user_remove(dir: &Path, name: &str, lang: Lang) -> Result<()> {
 pub fn user_list(dir: &Path, json: bool) -> Result<()> {
     let users = open(dir)?.users()?;
     if json {
-        print_json(&serde_json::Value::Array(
-            users
-                .iter()
-                .map(|u| serde_json::json!({"name": u.name, "role": u.role.as_str()}))
-                .collect(),
-        ));
+        #[derive(serde::Serialize)]
+        struct UserDoc<'a> {
+            name: &'a str,
+            role: &'static str,
+        }
+        let docs: Vec<UserDoc> = users
+            .iter()
+            .map(|u| UserDoc {
+                name: &u.name,
+                role: u.role.as_str(),
+            })
+            .collect();
+        print_json(&docs);
     } else {
         for u in users {
             println!("{:<24} {}", u.name, u.role.as_str());

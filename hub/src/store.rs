@@ -11,7 +11,6 @@ use crate::error::Result;
 use cchc_common::auth::{EnrollRequest, PublicKey};
 use cchc_common::state::VersionVector;
 use cchc_common::{ActorId, Definitions, Metric, Op, Period, Score, UnitCode};
-use std::collections::BTreeMap;
 
 /// The province a hub serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +45,8 @@ pub struct Merged {
     pub acked: VersionVector,
 }
 
-/// One commune's line in `cchc-hub status`.
+/// One commune's sync state: devices, ops held, last sync (its figures come from the
+/// rollups, through [`Dashboard`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitStatus {
     /// Commune code.
@@ -59,25 +59,6 @@ pub struct UnitStatus {
     pub ops: u64,
     /// Devices seen.
     pub devices: u32,
-    /// Pledges held.
-    pub pledges: u32,
-    /// Pledges with a task not yet done (or no task yet).
-    pub pledges_pending: u32,
-    /// Self-assessment total per phase.
-    pub assessment: BTreeMap<u32, Score>,
-}
-
-/// The merged value of one metric for one commune and period.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CountSum {
-    /// Commune.
-    pub unit: UnitCode,
-    /// Period recorded.
-    pub period: Period,
-    /// Metric.
-    pub metric: Metric,
-    /// Value (increments minus corrections over all desks and procedures).
-    pub value: i64,
 }
 
 /// A hub user's role. Each role can do what the roles below it can.
@@ -423,12 +404,16 @@ pub trait Dashboard: Send + Sync {
     fn criterion_totals(&self) -> Result<Vec<CriterionTotal>>;
     /// The province's pledge figures for a year.
     fn pledge_totals(&self, year: i32) -> Result<PledgeFigures>;
-    /// Each commune's pledge figures for a year (communes with any pledge).
-    fn pledge_units(&self, year: i32) -> Result<Vec<(UnitCode, PledgeFigures)>>;
+    /// Each commune's pledge figures for a year, or summed over every year (communes
+    /// with any pledge).
+    fn pledge_units(&self, year: Option<i32>) -> Result<Vec<(UnitCode, PledgeFigures)>>;
     /// Province-wide merged counts for every period recorded within `year`.
     fn kpi_province(&self, year: i32) -> Result<Vec<KpiValue>>;
     /// Per-commune merged counts for one period as recorded.
     fn kpi_units(&self, period: Period) -> Result<Vec<KpiValue>>;
+    /// Per-commune merged counts for every period recorded within `within` (a month,
+    /// or the months and quarters of a quarter or year and the period itself).
+    fn kpi_units_within(&self, within: Period) -> Result<Vec<KpiValue>>;
     /// Per-procedure province-wide merged counts for one period as recorded.
     fn kpi_procedures(&self, period: Period) -> Result<Vec<KpiValue>>;
     /// Who reported counts for a period as recorded.
@@ -466,7 +451,5 @@ pub trait Store: Send + Sync {
     /// Publishes a definitions version (must be newer than every published one).
     fn publish_definitions(&self, defs: &Definitions, now_ms: i64) -> Result<()>;
     /// Status of every commune of the province, by code.
-    fn unit_status(&self) -> Result<Vec<UnitStatus>>;
-    /// Merged metric values of every commune for the periods within `within`.
-    fn count_sums(&self, within: Period) -> Result<Vec<CountSum>>;
+    fn sync_status(&self) -> Result<Vec<UnitStatus>>;
 }

@@ -648,6 +648,21 @@ fn overview_figures_equal_a_recomputation_from_the_op_log() {
         want["tables"].as_object().unwrap().len(),
         "every table on the overview is recomputed"
     );
+    // One read model: `report --json` for the month holds the figures page's numbers,
+    // commune by commune and for the province.
+    let figures: Value = serde_json::from_str(
+        &http
+            .get(format!("{base}/api/v1/figures?period={period}"))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+    )
+    .expect("figures JSON");
+    let report = hub.json(&["report", "--period", &period.to_string(), "--json"]);
+    report_equals_figures(&report, &figures);
+
     // The generated data exercised what it should.
     assert!(passed_total > 0, "some commune passed");
     assert!(
@@ -655,4 +670,59 @@ fn overview_figures_equal_a_recomputation_from_the_op_log() {
         "some planned commune did not pass"
     );
     assert!(!moved.is_empty() || plan.len() < 4);
+}
+
+/// The keys the figures page and `report --json` share, per commune and in total.
+const SHARED_KEYS: [&str; 10] = [
+    "received",
+    "on_time",
+    "late",
+    "pending",
+    "online",
+    "satisfied",
+    "on_time_rate",
+    "online_rate",
+    "satisfaction",
+    "on_time_trend",
+];
+
+/// Every commune row of the figures page is the report's row for that commune, the
+/// report lists exactly those communes as reported, and the headline figures are the
+/// report's totals.
+fn report_equals_figures(report: &Value, figures: &Value) {
+    let rows = figures["tables"]["communes"]
+        .as_array()
+        .expect("communes table");
+    assert!(!rows.is_empty(), "the month has figures: {figures}");
+    for row in rows {
+        let unit = row["unit"].as_u64().expect("unit") as u32;
+        let r = cchc_tests::commune_row(report, unit);
+        assert_eq!(r["reported"], true, "commune {unit}");
+        for k in SHARED_KEYS {
+            assert_eq!(r[k], row[k], "commune {unit}, {k}: report {r}, page {row}");
+        }
+    }
+    let reported: Vec<u64> = report["communes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["reported"] == true)
+        .map(|c| c["unit"].as_u64().unwrap())
+        .collect();
+    let shown: Vec<u64> = rows.iter().map(|r| r["unit"].as_u64().unwrap()).collect();
+    assert_eq!(reported, shown, "communes reported");
+    assert_eq!(report["communes_reported"], rows.len());
+    for k in [
+        "received",
+        "on_time_rate",
+        "online_rate",
+        "satisfaction",
+        "on_time_trend",
+    ] {
+        assert_eq!(
+            report["totals"][k], figures["figures"][k],
+            "province {k}: report {}, page {}",
+            report["totals"], figures["figures"]
+        );
+    }
 }

@@ -21,27 +21,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// A number with the language's separators and `decimals` decimals.
 pub fn number(v: f64, decimals: usize, lang: Lang) -> String {
-    let (group, point) = match lang {
-        Lang::Vi => ('.', ','),
-        Lang::En => (',', '.'),
-    };
-    let s = format!("{:.*}", decimals, v.abs());
-    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
-    let mut out = String::new();
-    if v < 0.0 && s.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
-        out.push('-');
-    }
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(group);
-        }
-        out.push(ch);
-    }
-    if !frac.is_empty() {
-        out.push(point);
-        out.push_str(frac);
-    }
-    out
+    lang.number(v, decimals)
 }
 
 /// A score with one decimal where it has one.

@@ -29,7 +29,8 @@ pub fn commune(store: &dyn Dashboard, unit: UnitCode, year: i32) -> Result<Optio
             .map_or(Cell::Text(String::new()), |p| Cell::Int(p as i64)),
         None,
     )];
-    let mut history: Vec<(i64, &'static str, &'static str, String)> = Vec::new();
+    // (when, stable key, Vietnamese, English, detail)
+    let mut history: Vec<(i64, &'static str, &'static str, &'static str, String)> = Vec::new();
     if let Some(p) = u.phase {
         let standings = store.standings(Some(p))?;
         let ranks = ranks(&standings);
@@ -70,6 +71,7 @@ pub fn commune(store: &dyn Dashboard, unit: UnitCode, year: i32) -> Result<Optio
             }
             history.push((
                 s.assigned_at,
+                "phase_assigned",
                 "Được giao giai đoạn",
                 "Assigned to the phase",
                 p.to_string(),
@@ -77,6 +79,7 @@ pub fn commune(store: &dyn Dashboard, unit: UnitCode, year: i32) -> Result<Optio
             if let Some(t) = s.self_assessed_at {
                 history.push((
                     t,
+                    "self_assessed",
                     "Tự đánh giá đủ tiêu chí",
                     "Self-assessed every criterion",
                     st.self_total.to_string(),
@@ -85,6 +88,7 @@ pub fn commune(store: &dyn Dashboard, unit: UnitCode, year: i32) -> Result<Optio
             if let Some(t) = s.verified_at {
                 history.push((
                     t,
+                    "verified",
                     "Tỉnh thẩm định xong",
                     "Verified by the province",
                     format!("{} — {}", st.verified_total, st.stage.label(Lang::Vi)),
@@ -102,6 +106,7 @@ pub fn commune(store: &dyn Dashboard, unit: UnitCode, year: i32) -> Result<Optio
     for r in &data.reports {
         history.push((
             r.first_at,
+            "reported",
             "Báo cáo số liệu kỳ",
             "Reported figures for",
             r.period.to_string(),
@@ -259,11 +264,11 @@ pub fn commune(store: &dyn Dashboard, unit: UnitCode, year: i32) -> Result<Optio
                 ],
                 rows: history
                     .into_iter()
-                    .map(|(at, vi, en, d)| {
+                    .map(|(at, key, vi, en, d)| {
                         vec![
                             Cell::Date(Some(at)),
                             Cell::Tag {
-                                key: en.to_lowercase().replace(' ', "_"),
+                                key: key.into(),
                                 vi: vi.into(),
                                 en: en.into(),
                             },

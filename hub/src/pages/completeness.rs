@@ -68,7 +68,7 @@ pub fn completeness(store: &dyn Dashboard, period: Period) -> Result<Page> {
         col("entries", "Số lần ghi", "Entries"),
     ]);
     let pledges: BTreeMap<UnitCode, crate::store::PledgeFigures> =
-        store.pledge_units(year)?.into_iter().collect();
+        store.pledge_units(Some(year))?.into_iter().collect();
     let pledge_rows = units
         .iter()
         .map(|u| {

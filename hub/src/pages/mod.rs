@@ -23,6 +23,7 @@ use crate::error::{HubError, Missing, Result, Rule};
 use crate::store::Dashboard;
 use cchc_common::kpi::round1;
 use cchc_common::{Date, Period, Score, UnitCode};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 pub use verify::{verify_form, VerifyForm};
 
 /// One table cell, typed so each renderer formats it its own way.
@@ -53,19 +54,19 @@ pub enum Cell {
     Date(Option<i64>),
 }
 
-impl Cell {
-    /// The cell's value for machines: JSON.
-    pub fn json(&self) -> serde_json::Value {
-        use serde_json::json;
+/// The cell's value for machines: a string, a number or null (never a label).
+impl Serialize for Cell {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         match self {
-            Cell::Text(s) | Cell::Link(s, _) => json!(s),
-            Cell::Tag { key, .. } => json!(key),
-            Cell::Int(n) => json!(n),
-            Cell::Score(s) => s.map_or(json!(null), |s| json!(s.as_f64())),
-            Cell::Pct(p) | Cell::Points(p) => p.map_or(json!(null), |v| json!(round1(v))),
-            Cell::Date(d) => d.map_or(json!(null), |ms| {
-                json!(Date::from_unix_ms_vn(ms).to_string())
-            }),
+            Cell::Text(t) | Cell::Link(t, _) => s.serialize_str(t),
+            Cell::Tag { key, .. } => s.serialize_str(key),
+            Cell::Int(n) => s.serialize_i64(*n),
+            Cell::Score(Some(v)) => s.serialize_f64(v.as_f64()),
+            Cell::Pct(Some(v)) | Cell::Points(Some(v)) => s.serialize_f64(round1(*v)),
+            Cell::Date(Some(ms)) => s.collect_str(&Date::from_unix_ms_vn(*ms)),
+            Cell::Score(None) | Cell::Pct(None) | Cell::Points(None) | Cell::Date(None) => {
+                s.serialize_none()
+            }
         }
     }
 }
@@ -100,23 +101,23 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
 }
 
-impl Table {
-    /// Rows as JSON objects keyed by column.
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::Value::Array(
-            self.rows
-                .iter()
-                .map(|r| {
-                    serde_json::Value::Object(
-                        self.columns
-                            .iter()
-                            .zip(r)
-                            .map(|(c, v)| (c.key.to_string(), v.json()))
-                            .collect(),
-                    )
-                })
-                .collect(),
-        )
+/// One row as an object keyed by its columns' stable keys.
+struct Row<'a>(&'a [Column], &'a [Cell]);
+
+impl Serialize for Row<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.1.len()))?;
+        for (c, v) in self.0.iter().zip(self.1) {
+            m.serialize_entry(c.key, v)?;
+        }
+        m.end()
+    }
+}
+
+/// A table for machines: its rows as objects keyed by column.
+impl Serialize for Table {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.rows.iter().map(|r| Row(&self.columns, r)))
     }
 }
 
@@ -183,23 +184,50 @@ pub struct Page {
     pub tables: Vec<Table>,
 }
 
-impl Page {
-    /// The JSON API document.
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "page": self.name,
-            "title": self.vi,
-            "period": self.period.map(|p| p.to_string()),
-            "figures": serde_json::Value::Object(self.figures.iter().map(|f| {
-                (f.key.to_string(), match f.of {
-                    Some(of) => serde_json::json!({"value": f.value.json(), "of": of}),
-                    None => f.value.json(),
-                })
-            }).collect()),
-            "tables": serde_json::Value::Object(self.tables.iter().map(|t| (t.id.to_string(), t.json())).collect()),
-        })
-    }
+/// A headline figure for machines: its value, or `{"value", "of"}`.
+struct FigureValue<'a>(&'a Figure);
 
+impl Serialize for FigureValue<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0.of {
+            Some(of) => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("value", &self.0.value)?;
+                m.serialize_entry("of", &of)?;
+                m.end()
+            }
+            None => self.0.value.serialize(s),
+        }
+    }
+}
+
+/// The JSON API document of a page: `page`, `title`, `period`, `figures` by key and
+/// `tables` by id.
+impl Serialize for Page {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        struct Figures<'a>(&'a [Figure]);
+        impl Serialize for Figures<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|f| (f.key, FigureValue(f))))
+            }
+        }
+        struct Tables<'a>(&'a [Table]);
+        impl Serialize for Tables<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|t| (t.id, t)))
+            }
+        }
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("page", &self.name)?;
+        m.serialize_entry("title", &self.vi)?;
+        m.serialize_entry("period", &self.period.map(|p| p.to_string()))?;
+        m.serialize_entry("figures", &Figures(&self.figures))?;
+        m.serialize_entry("tables", &Tables(&self.tables))?;
+        m.end()
+    }
+}
+
+impl Page {
     /// A table by id.
     pub fn table(&self, id: &str) -> Option<&Table> {
         self.tables.iter().find(|t| t.id == id)

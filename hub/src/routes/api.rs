@@ -12,7 +12,7 @@ use crate::error::{Body as JsonBody, HubError, Missing, Rule};
 use crate::export;
 use crate::pages::PageRef;
 use crate::server::now_ms;
-use crate::store::{Access, Dashboard, HubStore, Role, Store, Verification};
+use crate::store::{Access, Dashboard, HubStore, Role, Verification};
 use crate::views;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -110,7 +110,7 @@ async fn read(state: &AppState, body: Body, limit: usize) -> Result<axum::body::
 /// `GET /api/v1/status`.
 pub async fn status(State(state): State<AppState>, caller: Caller) -> Response {
     answer(&state, &caller, "status", Role::Viewer, |store, _| {
-        views::status_doc(store as &dyn Store).map(Reply::Json)
+        Reply::doc(&views::status_doc(store)?)
     })
     .await
 }
@@ -132,7 +132,7 @@ pub async fn report(
             .ok_or_else(|| HubError::input("period", "", Rule::Required))?
             .parse()
             .map_err(HubError::Invalid)?;
-        views::report_doc(store as &dyn Store, period).map(Reply::Json)
+        Reply::doc(&views::report_doc(store, period)?)
     })
     .await
 }
@@ -140,7 +140,7 @@ pub async fn report(
 /// `GET /api/v1/devices`.
 pub async fn devices(State(state): State<AppState>, caller: Caller) -> Response {
     answer(&state, &caller, "device.list", Role::Viewer, |store, _| {
-        Ok(Reply::Json(admin::devices_doc(&store.devices()?)))
+        Reply::doc(&admin::devices_doc(&store.devices()?))
     })
     .await
 }
@@ -204,7 +204,7 @@ pub async fn create_enrollment(
             let unit = UnitCode(req.unit);
             let (code, expires) =
                 admin::create_code(store as &dyn Access, unit, lifetime, &actor, now_ms())?;
-            Ok(Reply::Json(admin::code_doc(&code, unit, expires)))
+            Reply::doc(&admin::code_doc(&code, unit, expires))
         },
     )
     .await
@@ -259,9 +259,9 @@ pub async fn audit(
                 .parse::<usize>()
                 .map_err(|_| HubError::input("limit", l, Rule::WholeNumber))?,
         };
-        Ok(Reply::Json(admin::audit_doc(
+        Reply::doc(&admin::audit_doc(
             &store.audit_log(limit.min(10_000), q.action.as_deref())?,
-        )))
+        ))
     })
     .await
 }
@@ -292,7 +292,7 @@ pub async fn page(
         Role::Viewer,
         move |store, _| {
             let page = page_ref(&uri, &q)?.build(store as &dyn Dashboard)?;
-            Ok(Reply::Json(page.json()))
+            Reply::doc(&page)
         },
     )
     .await

@@ -3,14 +3,13 @@
 //! published definitions. One batch is one IMMEDIATE transaction, so a killed hub keeps
 //! either all of a batch or none of it, and an acknowledged batch is on disk.
 
-use super::{Contact, CountSum, Merged, Province, Store, UnitStatus};
+use super::{Contact, Merged, Province, Store, UnitStatus};
 use crate::error::{HubError, Result};
 use cchc_common::merge::{self, OpLog, UnknownDefs};
-use cchc_common::op::TaskStatus;
 use cchc_common::state::VersionVector;
 use cchc_common::units::Unit;
-use cchc_common::{ActorId, Definitions, DomainError, Metric, Op, OpId, Period, Score, UnitCode};
-use cchc_sql::{a2i, i2a, parse_pledge, SqlObjects};
+use cchc_common::{ActorId, Definitions, DomainError, Op, OpId, UnitCode};
+use cchc_sql::{a2i, i2a, SqlObjects};
 use rusqlite::{
     params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
 };
@@ -566,7 +565,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn unit_status(&self) -> Result<Vec<UnitStatus>> {
+    fn sync_status(&self) -> Result<Vec<UnitStatus>> {
         let conn = self.conn();
         let mut units: BTreeMap<u32, UnitStatus> = BTreeMap::new();
         {
@@ -582,9 +581,6 @@ impl Store for SqliteStore {
                         last_sync_ms: None,
                         ops: 0,
                         devices: 0,
-                        pledges: 0,
-                        pledges_pending: 0,
-                        assessment: BTreeMap::new(),
                     },
                 );
             }
@@ -611,72 +607,7 @@ impl Store for SqliteStore {
                 u.ops = ops as u64;
             }
         }
-        let mut st = conn.prepare("SELECT unit, state FROM pledges")?;
-        for row in st.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))? {
-            let (unit, state) = row?;
-            let p = parse_pledge(&state).map_err(|e| bad_db(&self.path, e.to_string()))?;
-            if let Some(u) = units.get_mut(&unit) {
-                u.pledges += 1;
-                let ids = p.task_ids();
-                let all_done = !ids.is_empty()
-                    && ids
-                        .iter()
-                        .all(|id| p.statuses.get(id).map(|s| s.val) == Some(TaskStatus::Done));
-                if !all_done {
-                    u.pledges_pending += 1;
-                }
-            }
-        }
-        let mut st =
-            conn.prepare("SELECT unit, phase, sum(score) FROM assessments GROUP BY unit, phase")?;
-        for row in st.query_map([], |r| {
-            Ok((
-                r.get::<_, u32>(0)?,
-                r.get::<_, u32>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })? {
-            let (unit, phase, total) = row?;
-            if let Some(u) = units.get_mut(&unit) {
-                u.assessment.insert(phase, Score(total as u32));
-            }
-        }
         Ok(units.into_values().collect())
-    }
-
-    fn count_sums(&self, within: Period) -> Result<Vec<CountSum>> {
-        let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT unit, period, metric, sum(inc) - sum(dec) FROM count_cells
-             WHERE period LIKE ?1 || '%' GROUP BY unit, period, metric",
-        )?;
-        let rows = st.query_map([within.year().to_string()], |r| {
-            Ok((
-                r.get::<_, u32>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (unit, period, metric, value) = row?;
-            let period: Period = period
-                .parse()
-                .map_err(|e| bad_db(&self.path, format!("count cell period: {e}")))?;
-            let metric: Metric = metric
-                .parse()
-                .map_err(|e| bad_db(&self.path, format!("count cell metric: {e}")))?;
-            if within.contains(&period) {
-                out.push(CountSum {
-                    unit: UnitCode(unit),
-                    period,
-                    metric,
-                    value,
-                });
-            }
-        }
-        Ok(out)
     }
 }
 
@@ -863,7 +794,7 @@ mod tests {
         assert_eq!(row, (70, None, Some(2000)));
         drop(conn);
         assert!(store.device_auth(ActorId(42)).unwrap().is_none());
-        assert_eq!(store.unit_status().unwrap()[0].last_sync_ms, Some(2000));
+        assert_eq!(store.sync_status().unwrap()[0].last_sync_ms, Some(2000));
     }
 
     /// The hub's CRDT object tables are cchc-sql's: a table changed in one place and

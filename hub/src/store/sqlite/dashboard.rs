@@ -197,11 +197,11 @@ impl Dashboard for SqliteStore {
         Ok(figures.unwrap_or_default())
     }
 
-    fn pledge_units(&self, year: i32) -> Result<Vec<(UnitCode, PledgeFigures)>> {
+    fn pledge_units(&self, year: Option<i32>) -> Result<Vec<(UnitCode, PledgeFigures)>> {
         let conn = self.conn();
         let mut st = conn.prepare_cached(
-            "SELECT unit, pledges, tasks, done FROM pledge_units WHERE year = ?1 AND pledges > 0
-             ORDER BY unit",
+            "SELECT unit, sum(pledges), sum(tasks), sum(done) FROM pledge_units
+             WHERE ?1 IS NULL OR year = ?1 GROUP BY unit HAVING sum(pledges) > 0 ORDER BY unit",
         )?;
         let rows = st.query_map([year], |r| {
             Ok((
@@ -234,6 +234,18 @@ impl Dashboard for SqliteStore {
             true,
             false,
         )
+    }
+
+    fn kpi_units_within(&self, within: Period) -> Result<Vec<KpiValue>> {
+        let mut rows = self.kpis(
+            "SELECT unit, period, metric, value FROM kpi_unit WHERE substr(period, 1, 4) = ?1
+             ORDER BY unit, period, metric",
+            [within.year().to_string()],
+            true,
+            false,
+        )?;
+        rows.retain(|k| within.contains(&k.period));
+        Ok(rows)
     }
 
     fn kpi_procedures(&self, period: Period) -> Result<Vec<KpiValue>> {
