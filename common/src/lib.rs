@@ -7,12 +7,14 @@
 //! (the key figures and their rates), [`hlc`]
 //! (time), [`op`] (the versioned op envelope), [`crdt`] (objects and `apply_op`),
 //! [`merge`] (the rules for integrating a peer's ops), [`rollout`] (where a commune
-//! stands in its phase), [`state`] (an in-memory replica),
-//! [`sync`] (the agent–hub protocol), [`auth`] (enrollment codes and request
-//! signatures) and [`view`] (the `show --json` document).
+//! stands in its phase), [`plan`] (the rollout plan as typed or as a CSV file), [`state`] (an in-memory replica),
+//! [`sync`] (the agent–hub protocol), [`bundle`] (the USB file form of the same),
+//! [`auth`] (enrollment codes and request signatures) and [`view`] (the `show --json`
+//! document).
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod bundle;
 pub mod crdt;
 pub mod definitions;
 pub mod error;
@@ -22,6 +24,7 @@ pub mod lang;
 pub mod merge;
 pub mod op;
 pub mod period;
+pub mod plan;
 pub mod rollout;
 pub mod score;
 pub mod state;

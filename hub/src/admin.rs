@@ -9,6 +9,7 @@ use crate::store::{
     Access, AuditEntry, AuditRow, DeviceInfo, HubStore, NewEnrollment, Role, User, Verification,
 };
 use cchc_common::auth::{code_from_random, display_code};
+use cchc_common::plan::PlanError;
 use cchc_common::{ActorId, Date, UnitCode};
 
 /// Longest an enrollment code may live.
@@ -261,114 +262,16 @@ pub fn publish(
     Ok(defs.version)
 }
 
-/// Reads a rollout plan: `--phase N --unit CODE…`, or a CSV of `unit,phase` lines
-/// (a header line is optional; further columns such as the commune's name are
-/// ignored; a UTF-8 BOM from Excel is skipped). Every line is checked before anything
-/// is assigned; an error names the file and line.
+/// A rollout plan from the command line or a CSV file (`cchc_common::plan`).
 pub fn parse_plan(
     units: &[String],
     phase: Option<&str>,
     csv: Option<(&str, &str)>,
 ) -> Result<Vec<(UnitCode, u32)>> {
-    let bad = |en: String, vi: String| HubError::BadPlan { en, vi };
-    let phase_no = |s: &str, at: &str, at_vi: &str| -> Result<u32> {
-        s.trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|p| *p >= 1)
-            .ok_or_else(|| {
-                bad(
-                    format!("{at}phase '{s}' is not a phase number (1, 2, 3…)"),
-                    format!("{at_vi}giai đoạn '{s}' không phải số giai đoạn (1, 2, 3…)"),
-                )
-            })
-    };
-    let mut plan: Vec<(UnitCode, u32)> = Vec::new();
-    let mut add = |unit: UnitCode, phase: u32, at: &str, at_vi: &str| -> Result<()> {
-        match plan.iter().find(|(u, _)| *u == unit) {
-            Some((_, p)) if *p != phase => Err(bad(
-                format!("{at}commune {unit} is given twice, for phases {p} and {phase}"),
-                format!("{at_vi}đơn vị {unit} xuất hiện hai lần, ở giai đoạn {p} và {phase}"),
-            )),
-            Some(_) => Ok(()),
-            None => {
-                plan.push((unit, phase));
-                Ok(())
-            }
-        }
-    };
-    if csv.is_some() && (phase.is_some() || !units.is_empty()) {
-        return Err(bad(
-            "give either --csv or --phase with --unit, not both".into(),
-            "chỉ dùng --csv hoặc --phase cùng --unit, không dùng cả hai".into(),
-        ));
-    }
-    match (csv, phase) {
-        (Some((text, source)), _) => {
-            let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-            let mut rdr = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .trim(csv::Trim::All)
-                .from_reader(text.as_bytes());
-            for (i, rec) in rdr.records().enumerate() {
-                let line = i + 1;
-                let at = format!("{source} line {line}: ");
-                let at_vi = format!("{source} dòng {line}: ");
-                let rec = rec.map_err(|e| bad(format!("{at}{e}"), format!("{at_vi}{e}")))?;
-                if rec.iter().all(str::is_empty) {
-                    continue;
-                }
-                let first = rec.get(0).unwrap_or_default();
-                if line == 1 && first.parse::<u32>().is_err() {
-                    continue; // a header line
-                }
-                let unit = UnitCode::parse(first).map_err(|e| {
-                    bad(
-                        format!("{at}{e}"),
-                        format!(
-                            "{at_vi}{}",
-                            cchc_common::Localize::localize(&e, cchc_common::Lang::Vi)
-                        ),
-                    )
-                })?;
-                let Some(p) = rec.get(1).filter(|p| !p.is_empty()) else {
-                    return Err(bad(
-                        format!("{at}the phase is missing (columns: unit,phase)"),
-                        format!("{at_vi}thiếu giai đoạn (các cột: mã đơn vị, giai đoạn)"),
-                    ));
-                };
-                let p = phase_no(p, &at, &at_vi)?;
-                add(unit, p, &at, &at_vi)?;
-            }
-            if plan.is_empty() {
-                return Err(bad(
-                    format!("{source} holds no commune"),
-                    format!("{source} không có đơn vị nào"),
-                ));
-            }
-        }
-        (None, Some(p)) => {
-            let p = phase_no(p, "", "")?;
-            if units.is_empty() {
-                return Err(bad(
-                    "name at least one commune with --unit".into(),
-                    "hãy nêu ít nhất một đơn vị bằng --unit".into(),
-                ));
-            }
-            for u in units {
-                let unit = UnitCode::parse(u).map_err(HubError::Invalid)?;
-                add(unit, p, "", "")?;
-            }
-        }
-        (None, None) => {
-            return Err(bad(
-                "give --phase N with --unit CODE…, or --csv FILE".into(),
-                "hãy dùng --phase N với --unit MÃ…, hoặc --csv TỆP".into(),
-            ))
-        }
-    }
-    Ok(plan)
+    cchc_common::plan::parse(units, phase, csv).map_err(|e| match e {
+        PlanError::Plan { en, vi } => HubError::BadPlan { en, vi },
+        PlanError::Invalid(d) => HubError::Invalid(d),
+    })
 }
 
 /// Assigns communes to phases (all or nothing) with its audit entry.
@@ -496,52 +399,6 @@ pub fn audit_text(rows: &[AuditRow]) -> String {
 mod tests {
     use super::*;
     use crate::error::BadInput;
-
-    fn units(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn a_plan_comes_from_the_command_line_or_a_csv() {
-        assert_eq!(
-            parse_plan(&units(&["70", "73"]), Some("1"), None).unwrap(),
-            vec![(UnitCode(70), 1), (UnitCode(73), 1)]
-        );
-        let csv = "\u{feff}ma_don_vi,giai_doan,ten\n70,1,Phường Hoàn Kiếm\n\n73 , 2 ,Phường Cửa Nam\n70,1\n";
-        assert_eq!(
-            parse_plan(&[], None, Some((csv, "plan.csv"))).unwrap(),
-            vec![(UnitCode(70), 1), (UnitCode(73), 2)]
-        );
-    }
-
-    #[test]
-    fn a_bad_plan_names_the_file_and_line() {
-        let err = |r: Result<Vec<(UnitCode, u32)>>| match r.unwrap_err() {
-            HubError::BadPlan { en, vi } => format!("{en} | {vi}"),
-            other => panic!("unexpected {other:?}"),
-        };
-        let e = err(parse_plan(&[], None, Some(("70,1\n73,x\n", "plan.csv"))));
-        assert!(e.contains("plan.csv line 2: phase 'x'"), "{e}");
-        assert!(e.contains("plan.csv dòng 2"), "{e}");
-        let e = err(parse_plan(&[], None, Some(("70,1\n70,2\n", "p.csv"))));
-        assert!(
-            e.contains("line 2: commune 70 is given twice, for phases 1 and 2"),
-            "{e}"
-        );
-        let e = err(parse_plan(&[], None, Some(("70\n", "p.csv"))));
-        assert!(e.contains("line 1: the phase is missing"), "{e}");
-        let e = err(parse_plan(&[], None, Some(("unit,phase\n", "p.csv"))));
-        assert!(e.contains("holds no commune"), "{e}");
-        let e = err(parse_plan(&units(&["70"]), Some("0"), None));
-        assert!(e.contains("phase '0'"), "{e}");
-        let e = err(parse_plan(&units(&["70"]), None, Some(("70,1", "p.csv"))));
-        assert!(e.contains("not both"), "{e}");
-        assert!(err(parse_plan(&[], Some("1"), None)).contains("--unit"));
-        assert!(matches!(
-            parse_plan(&units(&["7x"]), Some("1"), None),
-            Err(HubError::Invalid(_))
-        ));
-    }
 
     #[test]
     fn a_lifetime_is_a_number_and_a_unit_and_anything_else_names_the_rule() {
