@@ -9,6 +9,7 @@ mod crash;
 mod dashboard;
 mod desks;
 mod faults;
+mod fixtures;
 mod hostile_text;
 mod rollout;
 mod sync;

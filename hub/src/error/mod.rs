@@ -461,7 +461,7 @@ impl HubError {
                 )
             }
             HubError::BadDefinitions { source, detail } => t(
-                format!("definitions {source}: {detail}"),
+                format!("{source}: {detail}"),
                 format!("bộ định nghĩa {source} không dùng được: {detail}"),
             ),
             HubError::DefinitionsNotNewer { version, newest } => t(
