@@ -4,6 +4,7 @@
 //! "Saved" is printed only after the transaction has committed.
 
 use crate::bundle::{self, Bundle};
+use crate::clock::{now_ms, today, CLOCK_WARN_MS};
 use crate::error::{AgentError, Result};
 use crate::present;
 use crate::store::{DomainOrStore, PeerClock, Store};
@@ -15,21 +16,6 @@ use cchc_common::op::TaskStatus;
 use cchc_common::state::VersionVector;
 use cchc_common::{ActorId, Date, DomainError, Lang, Metric, Period, Score, UnitCatalog, UnitCode};
 use std::path::{Path, PathBuf};
-
-/// A peer clock further than this from ours is reported.
-pub const CLOCK_WARN_MS: i64 = 10 * 60 * 1000;
-
-/// This device's physical clock, milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-fn today() -> Date {
-    Date::from_unix_ms_vn(now_ms())
-}
 
 fn data_dir(cli: &Option<PathBuf>) -> PathBuf {
     match cli {

@@ -7,6 +7,7 @@
 //! files; `present` renders human-readable output.
 
 mod bundle;
+mod clock;
 mod commands;
 mod error;
 mod key;

@@ -596,7 +596,7 @@ pub fn status(doc: &Value, lang: Lang) -> String {
                 num(doc["ops_pending"].as_i64().unwrap_or(0), lang)
             );
             if let Some(off) = doc["hub_clock_offset_ms"].as_i64() {
-                if off.abs() > crate::commands::CLOCK_WARN_MS {
+                if off.abs() > crate::clock::CLOCK_WARN_MS {
                     let _ = writeln!(
                         out,
                         "{} {}",
@@ -613,7 +613,7 @@ pub fn status(doc: &Value, lang: Lang) -> String {
     let lead = doc["clock"]["hlc_ahead_of_physical_ms"]
         .as_i64()
         .unwrap_or(0);
-    if lead > crate::commands::CLOCK_WARN_MS {
+    if lead > crate::clock::CLOCK_WARN_MS {
         let _ = writeln!(
             out,
             "{} {}",

@@ -33,7 +33,7 @@ fn jitter(d: Duration) -> Duration {
 }
 
 fn log(msg: &str) {
-    println!("{} {msg}", Date::display_vn(crate::commands::now_ms()));
+    println!("{} {msg}", Date::display_vn(crate::clock::now_ms()));
     use std::io::Write;
     let _ = std::io::stdout().flush();
 }
@@ -83,7 +83,7 @@ async fn run_loop(dir: &Path, mut store: Store, timing: Timing, lang: Lang) -> R
         let seen = store.data_version()?;
         let outcome = tokio::select! {
             _ = &mut stop => break,
-            r = sync::sync(&mut store, &client, crate::commands::now_ms) => r,
+            r = sync::sync(&mut store, &client, crate::clock::now_ms) => r,
         };
         let wait = match outcome {
             Ok(s) => {

@@ -4,7 +4,7 @@
 //! hub, and a printed walk-through of the province's status and figures.
 
 use crate::admin::{self, Actor};
-use crate::server::now_ms;
+use crate::clock::now_ms;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Role;
 use crate::views;

@@ -2,14 +2,18 @@
 //! one command, and maps its error to a message and an exit code in this one place.
 //!
 //! Layers: `main` (CLI) → `server` (init, serve, admin commands) → `routes` (HTTP,
-//! default deny) → `auth` (sessions, device signatures, rate limits) and `admin`
-//! (codes, devices, users, audit) → `sync` (one protocol exchange) → `store` (the
-//! `Store` and `Access` traits; merge rules from `cchc_common::merge`) →
-//! `store::sqlite`. `views` renders status and report; `tls` makes and loads
-//! certificates; `demo` is the README's first command.
+//! default deny, one file per caller) → `auth` (sessions, device signatures, rate
+//! limits) and `admin` (codes, devices, users, plan, audit) → `sync` (one protocol
+//! exchange) → `store` (the `Store`, `Access` and `Dashboard` traits; merge rules from
+//! `cchc_common::merge`, objects through `cchc-sql`) → `store::sqlite`. `pages` builds
+//! the dashboard's pages as data, `html` and `export` render them, `views` the status
+//! and report documents; `error` maps every failure; `clock` reads the time; `tls`
+//! makes and loads certificates; `demo` is the README's first command. See
+//! ARCHITECTURE.md.
 
 mod admin;
 mod auth;
+mod clock;
 mod demo;
 mod error;
 mod export;

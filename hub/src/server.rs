@@ -5,6 +5,7 @@
 
 use crate::admin::{self, Actor};
 use crate::auth::{Limits, Rates};
+use crate::clock::now_ms;
 use crate::error::{HubError, Missing, Result, Rule};
 use crate::routes::{router, AppState};
 use crate::store::sqlite::SqliteStore;
@@ -15,14 +16,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The hub's physical clock, milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// The database file of a hub directory.
 pub fn db_path(dir: &Path) -> PathBuf {

@@ -5,8 +5,8 @@
 
 use crate::admin::Actor;
 use crate::auth::Limits;
+use crate::clock::now_ms;
 use crate::error::HubError;
-use crate::server::now_ms;
 use crate::store::HubStore;
 use std::collections::HashMap;
 use std::net::IpAddr;
