@@ -205,7 +205,11 @@ impl Client {
                 error,
                 ..
             }) if status == 409 && error == "stale_nonce" => Ok(Reply::Stale(last)),
-            // Rate limited: nothing is wrong, come back later.
+            // Rate limited, or our upload stalled on a slow link (408): nothing is
+            // wrong with the data, come back later.
+            Some(e) if status == 408 => Err(self
+                .unreachable(format!("the upload stalled ({})", e.message))
+                .into()),
             Some(e) if status == 429 => Err(self
                 .unreachable(format!(
                     "the hub asks to wait {} s ({})",

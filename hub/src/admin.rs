@@ -55,12 +55,13 @@ impl Actor {
     }
 }
 
-/// Parses a lifetime like `7d`, `12h` or `30m`.
-pub fn parse_lifetime(s: &str) -> Result<i64> {
+/// Parses a lifetime like `7d`, `12h` or `30m`, given as `field` (`--expires` on the
+/// command line, `expires` in the API).
+pub fn parse_lifetime(s: &str, field: &str) -> Result<i64> {
     let t = s.trim();
     let bad = || {
         HubError::input(
-            "--expires",
+            field,
             s,
             Rule::Lifetime {
                 max_days: MAX_CODE_DAYS,
@@ -402,9 +403,12 @@ mod tests {
 
     #[test]
     fn a_lifetime_is_a_number_and_a_unit_and_anything_else_names_the_rule() {
-        assert_eq!(parse_lifetime("7d").unwrap(), 7 * 86_400_000);
-        assert_eq!(parse_lifetime(" 12h ").unwrap(), 12 * 3_600_000);
-        assert_eq!(parse_lifetime("30m").unwrap(), 30 * 60_000);
+        assert_eq!(parse_lifetime("7d", "--expires").unwrap(), 7 * 86_400_000);
+        assert_eq!(
+            parse_lifetime(" 12h ", "--expires").unwrap(),
+            12 * 3_600_000
+        );
+        assert_eq!(parse_lifetime("30m", "--expires").unwrap(), 30 * 60_000);
         // Multi-byte characters used to split inside a character and panic.
         for bad in [
             "7é",
@@ -418,7 +422,7 @@ mod tests {
             "99999999999999999d",
             "91d",
         ] {
-            match parse_lifetime(bad) {
+            match parse_lifetime(bad, "--expires") {
                 Err(HubError::Input(BadInput { field, value, rule })) => {
                     assert_eq!(field, "--expires");
                     assert_eq!(value, bad);

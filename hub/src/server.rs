@@ -339,7 +339,7 @@ pub fn enroll_create(
     lang: Lang,
 ) -> Result<()> {
     let store = open(dir)?;
-    let lifetime = admin::parse_lifetime(expires)?;
+    let lifetime = admin::parse_lifetime(expires, "--expires")?;
     // Every commune is checked before any code is made: all or nothing.
     let units = units
         .iter()

@@ -792,3 +792,87 @@ fn a_captured_sync_request_replayed_changes_nothing() {
     a.ok(&["sync"]);
     assert_eq!(received(&hub, 70), 4);
 }
+
+/// Mistakes of signed-in people get a 400 naming the field, the value and the rule, in
+/// both languages, never a 401 that reads as "signed out"; and none of them stops the
+/// hub (`7é` used to split a character and panic on the command line).
+#[test]
+fn a_persons_mistake_is_a_400_naming_the_field_never_a_401() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    let admin_pw = hub.user("admin", "admin");
+    hub.start();
+    let http = hub.client(None);
+    let base = hub.url();
+    let admin = hub.login("admin", &admin_pw);
+    let cases: [(&str, &str, &str, &str); 7] = [
+        (
+            "POST",
+            "/api/v1/enrollments",
+            r#"{"unit": 4, "expires": "7é"}"#,
+            "expires '7é'",
+        ),
+        (
+            "POST",
+            "/api/v1/enrollments",
+            r#"{"unit": 4, "expires": "0d"}"#,
+            "expires '0d'",
+        ),
+        ("GET", "/api/v1/report", "", "period ''"),
+        ("GET", "/api/v1/overview?period=2026", "", "period '2026'"),
+        ("GET", "/api/v1/communes/4?year=1066", "", "year '1066'"),
+        ("GET", "/api/v1/audit?limit=many", "", "limit 'many'"),
+        (
+            "GET",
+            "/api/v1/export/overview/phases.pdf",
+            "",
+            "file 'phases.pdf'",
+        ),
+    ];
+    let before = cchc_tests::dump_db_except(&hub.db(), &["audit", "sessions"]);
+    for (method, path, body, names) in cases {
+        let (status, doc) = call(&http, &base, method, path, body, Some(&admin));
+        assert_eq!(status, 400, "{method} {path}: {doc}");
+        assert_eq!(doc["error"], "bad_input", "{method} {path}: {doc}");
+        let en = doc["message"].as_str().unwrap();
+        let vi = doc["message_vi"].as_str().unwrap();
+        assert!(en.contains(names), "{method} {path}: {en}");
+        assert!(vi.contains(names) && vi != en, "{method} {path}: {vi}");
+    }
+    // A JSON body of the wrong shape names the body and where it went wrong.
+    let (status, doc) = call(
+        &http,
+        &base,
+        "POST",
+        "/api/v1/phases",
+        r#"{"phase": "one"}"#,
+        Some(&admin),
+    );
+    assert_eq!(
+        (status, doc["error"].as_str()),
+        (400, Some("bad_body")),
+        "{doc}"
+    );
+    assert!(
+        doc["message"]
+            .as_str()
+            .unwrap()
+            .contains("phase assignment"),
+        "{doc}"
+    );
+    // Still signed in, nothing stored.
+    let (status, _) = call(&http, &base, "GET", "/api/v1/whoami", "", Some(&admin));
+    assert_eq!(status, 200);
+    assert_eq!(
+        cchc_tests::dump_db_except(&hub.db(), &["audit", "sessions"]),
+        before
+    );
+    // The command line: exit 3, the flag named, nothing made.
+    let out = hub
+        .command(&["enroll", "create", "--unit", "4", "--expires", "7é"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--expires '7é'"), "{}", stderr(&out));
+    hub.stop();
+}

@@ -200,7 +200,8 @@ pub async fn create_enrollment(
         Role::Admin,
         move |store, actor| {
             let req: EnrollmentRequest = body::json(&body, JsonBody::EnrollmentCode)?;
-            let lifetime = admin::parse_lifetime(req.expires.as_deref().unwrap_or("7d"))?;
+            let lifetime =
+                admin::parse_lifetime(req.expires.as_deref().unwrap_or("7d"), "expires")?;
             let unit = UnitCode(req.unit);
             let (code, expires) =
                 admin::create_code(store as &dyn Access, unit, lifetime, &actor, now_ms())?;
