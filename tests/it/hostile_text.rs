@@ -289,7 +289,7 @@ fn commune_text_is_text_on_every_page_and_in_every_export() {
                 assert_eq!(value, COMMENT_HTML, "the form keeps the comment as typed");
             }
         }
-        b.shot("commune-4").await;
+        b.shot("verify-4").await;
         b.close().await;
     });
     drop(rt);
