@@ -32,6 +32,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use cchc_common::auth::ENROLL_PATH;
 use cchc_common::sync::SYNC_PATH;
+use extract::Reading;
 
 /// The router.
 pub fn router(state: AppState) -> Router {
@@ -124,6 +125,30 @@ fn json_response<T: serde::Serialize>(status: StatusCode, v: &T) -> Response {
             .into_response(),
         Err(e) => HubError::Internal(format!("JSON response: {e}")).into_response(),
     }
+}
+
+/// A 303 to a local path.
+fn redirect(to: &str) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+/// An HTML page as a response, remembering the reader's language if asked.
+fn html_response(status: StatusCode, page: maud::Markup, reading: Reading) -> Response {
+    let mut resp = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        page.into_string(),
+    )
+        .into_response();
+    reading.remember_in(&mut resp);
+    resp
 }
 
 /// Every request from one address counts against its limit.

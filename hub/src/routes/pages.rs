@@ -5,8 +5,7 @@
 
 use super::body::{self, SMALL_BODY};
 use super::extract::{Caller, Params, Reading};
-use super::session::{html_response, redirect};
-use super::AppState;
+use super::{html_response, redirect, AppState};
 use crate::clock::now_ms;
 use crate::error::HubError;
 use crate::html::{self, forms::Entered, Reader};

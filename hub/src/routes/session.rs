@@ -5,7 +5,7 @@
 
 use super::body::{self, SMALL_BODY};
 use super::extract::{self, Caller, Params, Reading};
-use super::{json_response, AppState};
+use super::{html_response, json_response, redirect, AppState};
 use crate::admin::Actor;
 use crate::auth::{self, Session, SESSION_TTL_MS};
 use crate::clock::now_ms;
@@ -14,7 +14,7 @@ use crate::html;
 use crate::store::{HubStore, User};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cchc_common::{Date, Localize};
@@ -60,30 +60,6 @@ pub async fn page_session(State(state): State<AppState>, mut req: Request, next:
             redirect(&format!("/login?{q}"))
         }
     }
-}
-
-/// A 303 to a local path.
-pub fn redirect(to: &str) -> Response {
-    let mut resp = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(to) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    resp
-}
-
-/// An HTML page as a response, remembering the reader's language if asked.
-pub fn html_response(status: StatusCode, page: maud::Markup, reading: Reading) -> Response {
-    let mut resp = (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        )],
-        page.into_string(),
-    )
-        .into_response();
-    reading.remember_in(&mut resp);
-    resp
 }
 
 /// Only a local path may be the target after signing in (no open redirect): one `/`
