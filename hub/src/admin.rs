@@ -374,7 +374,33 @@ pub fn audit_doc(rows: &[AuditRow]) -> Vec<AuditDoc> {
         .collect()
 }
 
-/// The audit log as text, one line per entry.
+/// Text from outside (a user name someone typed at the sign-in form, a device's agent
+/// version) as a terminal shows it safely: control characters, line breaks and the
+/// invisible characters that reorder or hide text are written as `\n`, `\e`,
+/// `\u{202e}`…, and a backslash as `\\`, so one record is one line and nobody can
+/// paint over what an admin reads. Vietnamese letters stay as they are.
+pub fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{1b}' => out.push_str("\\e"),
+            c if c.is_control()
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+                    | '\u{2066}'..='\u{2069}' | '\u{feff}') =>
+            {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The audit log as text, one line per entry whatever its fields hold.
 pub fn audit_text(rows: &[AuditRow]) -> String {
     let mut s = String::new();
     for r in rows {
@@ -383,14 +409,14 @@ pub fn audit_text(rows: &[AuditRow]) -> String {
             "{:>6}  {}  {:<22} {:<16} {:<24} {:<16} {}{}\n",
             r.id,
             Date::display_vn(r.at_ms),
-            e.actor,
-            e.action,
-            e.target,
-            e.outcome,
+            visible(&e.actor),
+            visible(&e.action),
+            visible(&e.target),
+            visible(&e.outcome),
             e.ip.as_deref()
-                .map(|i| format!("[{i}] "))
+                .map(|i| format!("[{}] ", visible(i)))
                 .unwrap_or_default(),
-            e.detail
+            visible(&e.detail)
         ));
     }
     s
@@ -431,5 +457,30 @@ mod tests {
                 other => panic!("{bad:?}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn outside_text_prints_on_one_visible_line() {
+        assert_eq!(visible("Nguyễn Thị Thu"), "Nguyễn Thị Thu");
+        assert_eq!(
+            visible("a\nb\r\u{1b}[2J\u{7}\\n\u{202e}x"),
+            "a\\nb\\r\\e[2J\\u{7}\\\\n\\u{202e}x"
+        );
+        let row = AuditRow {
+            id: 1,
+            at_ms: 0,
+            entry: AuditEntry {
+                actor: "anonymous".into(),
+                action: "login".into(),
+                target: "user:x\n     2  01/01/2026 00:00  user:admin login ok".into(),
+                outcome: "login_failed".into(),
+                ip: Some("127.0.0.1".into()),
+                detail: "\u{1b}[31mfake\u{1b}[0m".into(),
+            },
+        };
+        let text = audit_text(&[row]);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(text.contains("user:x\\n     2"), "{text}");
     }
 }

@@ -876,3 +876,37 @@ fn a_persons_mistake_is_a_400_naming_the_field_never_a_401() {
     assert!(stderr(&out).contains("--expires '7é'"), "{}", stderr(&out));
     hub.stop();
 }
+
+/// A user name full of control characters, typed at sign-in, is kept as given in the
+/// audit log but printed one record per line with its controls visible: nobody can
+/// forge a line or paint the admin's terminal.
+#[test]
+fn a_forged_user_name_stays_one_visible_audit_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.start();
+    let forged =
+        "x\n    99  01/01/2026 00:00  user:admin  login  ok\r\u{1b}[2J\u{1b}[31mred\u{202e}";
+    let http = hub.client(None);
+    let body = serde_json::json!({"user": forged, "password": "wrong password"}).to_string();
+    let (status, _) = call(&http, &hub.url(), "POST", "/api/v1/login", &body, None);
+    assert_eq!(status, 401);
+    let json = hub.json(&["audit", "--action", "login", "--json"]);
+    let records = json.as_array().unwrap();
+    assert_eq!(records.len(), 1, "{json}");
+    assert_eq!(
+        records[0]["target"],
+        format!("user:{forged}"),
+        "stored as given"
+    );
+    let text = hub.ok(&["audit", "--action", "login"]);
+    assert_eq!(text.lines().count(), 1, "one record, one line:\n{text}");
+    assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+    assert!(
+        text.contains(
+            r"user:x\n    99  01/01/2026 00:00  user:admin  login  ok\r\e[2J\e[31mred\u{202e}"
+        ),
+        "{text}"
+    );
+    hub.stop();
+}
