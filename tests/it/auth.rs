@@ -910,3 +910,73 @@ fn a_forged_user_name_stays_one_visible_audit_record() {
     );
     hub.stop();
 }
+
+/// After signing in, the browser goes only to a page of this hub: every way of
+/// smuggling another host into `next` (a tab the browser drops, a backslash, a scheme,
+/// percent-encoded slashes) sends it to `/` instead.
+#[test]
+fn signing_in_never_redirects_to_another_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    let pw = hub.user("thu", "viewer");
+    // Many sign-ins from one address within a minute.
+    hub.start_with(&["--rate-guesses", "100"]);
+    let pem = std::fs::read(hub.ca()).unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = hub.url();
+    let form = |next: &str| {
+        format!(
+            "user=thu&password={}&next={next}",
+            pw.replace('%', "%25")
+                .replace('&', "%26")
+                .replace('+', "%2B")
+        )
+    };
+    // `next` as it travels in the form body (already percent-encoded).
+    let cases = [
+        ("%2Fcommune%2F4%3Fyear%3D2026", "/commune/4?year=2026"),
+        ("/phase/2", "/phase/2"),
+        ("//evil.example/phish", "/"),
+        ("/%09/evil.example/phish", "/"),
+        ("%2F%09%2Fevil.example", "/"),
+        ("/%0A/evil.example", "/"),
+        ("/%5Cevil.example", "/"),
+        ("%2F%2Fevil.example", "/"),
+        ("https:evil.example", "/"),
+        ("https%3A%2F%2Fevil.example", "/"),
+        ("/%252F/evil.example", "/"),
+        ("/%2E%2F%2Fevil.example", "/"),
+        ("/api/v1/devices", "/"),
+    ];
+    for (next, want) in cases {
+        let resp = http
+            .post(format!("{base}/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(next))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 303, "next={next}");
+        let to = resp.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(to, want, "next={next}");
+        // And the sign-in form offered with such a target keeps only a page of ours.
+        let page = http
+            .get(format!("{base}/login?next={next}"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(
+            page.contains(&format!(
+                r#"name="next" value="{}""#,
+                want.replace('&', "&amp;")
+            )),
+            "next={next}: {page}"
+        );
+    }
+    hub.stop();
+}

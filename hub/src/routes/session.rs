@@ -62,14 +62,25 @@ pub async fn page_session(State(state): State<AppState>, mut req: Request, next:
     }
 }
 
-/// Only a local path may be the target after signing in (no open redirect): one `/`
-/// then no `/` or `\`, and no whitespace or control character anywhere (browsers
-/// drop tabs and newlines from URLs, so `/\t/host` would become `//host`).
+/// Only a page of this hub may be the target after signing in (no open redirect): a
+/// path the router serves pages at (`/`, `/completeness`, `/figures`, `/phase/N`,
+/// `/commune/N`, `/verify/N`), with an optional query, and no whitespace, control
+/// character or backslash anywhere (browsers drop tabs and newlines from URLs, so
+/// `/\t/host` would become `//host`). Anything else goes to `/`.
 pub fn safe_next(next: Option<String>) -> String {
+    fn page(path: &str) -> bool {
+        let numbered = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        };
+        matches!(path, "/" | "/completeness" | "/figures")
+            || numbered("/phase/")
+            || numbered("/commune/")
+            || numbered("/verify/")
+    }
     next.filter(|n| {
-        let mut chars = n.chars();
-        chars.next() == Some('/')
-            && !matches!(chars.next(), Some('/' | '\\'))
+        let path = n.split_once('?').map_or(n.as_str(), |(p, _)| p);
+        page(path)
             && !n
                 .chars()
                 .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
@@ -294,8 +305,15 @@ mod tests {
     #[test]
     fn only_local_paths_are_targets_after_signing_in() {
         let s = |n: &str| safe_next(Some(n.to_string()));
-        assert_eq!(s("/commune/4?year=2026"), "/commune/4?year=2026");
-        assert_eq!(s("/"), "/");
+        for good in [
+            "/",
+            "/commune/4?year=2026",
+            "/phase/2",
+            "/verify/70",
+            "/figures?period=2026-11&lang=en",
+        ] {
+            assert_eq!(s(good), good);
+        }
         for bad in [
             "//evil.example/x",
             "/\\evil.example",
@@ -303,8 +321,15 @@ mod tests {
             "/\n/evil.example",
             "/ /evil",
             "https://evil.example",
+            "https:evil.example",
             "evil",
             "",
+            "/%2F/evil.example",
+            "/%09/evil.example",
+            "/.//evil.example",
+            "/commune/4/../../evil",
+            "/phase/",
+            "/api/v1/devices",
         ] {
             assert_eq!(s(bad), "/", "{bad:?}");
         }
