@@ -980,3 +980,142 @@ fn signing_in_never_redirects_to_another_host() {
     }
     hub.stop();
 }
+
+/// Another site's page can make a signed-in browser send the session cookie, but not
+/// the page's form token nor this hub's Origin: every state-changing JSON route refuses
+/// such a request (403 `cross_site`) and changes nothing, while the hub's own pages
+/// (cookie, token, Origin) and tools (Bearer) still work.
+#[test]
+fn a_cookie_only_change_from_another_site_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    let pw = hub.user("admin", "admin");
+    hub.start();
+    hub.ok(&["phase", "assign", "--phase", "1", "--unit", "4"]);
+    let _agent = hub.agent(tmp.path().join("agent"), 4);
+    let device = hub.json(&["device", "list", "--json"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = hub.login("admin", &pw);
+    let http = hub.client(None);
+    let base = hub.url();
+    let cookie = format!("cchc_session={token}");
+    let ours = base.clone();
+    // The form token, as the hub's own pages carry it.
+    let form = http
+        .get(format!("{base}/verify/4"))
+        .header("cookie", &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let form_token = form
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the verification form carries its token")
+        .to_string();
+    let mut defs: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(cchc_tests::workspace().join("common/data/definitions-v1.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    defs["version"] = 2.into();
+    let changes: Vec<(String, String)> = vec![
+        (format!("/api/v1/devices/{device}/revoke"), String::new()),
+        ("/api/v1/enrollments".into(), r#"{"unit": 4}"#.into()),
+        ("/api/v1/definitions".into(), defs.to_string()),
+        (
+            "/api/v1/communes/4/verification".into(),
+            r#"{"phase": 1, "scores": [{"criterion": "TC-01", "score": 9}]}"#.into(),
+        ),
+        (
+            "/api/v1/phases".into(),
+            r#"{"phase": 2, "units": [8]}"#.into(),
+        ),
+        ("/api/v1/logout".into(), String::new()),
+    ];
+    let attacks: [(&str, Option<&str>, bool); 4] = [
+        ("another site", Some("https://evil.example"), false),
+        ("no Origin", None, false),
+        (
+            "our Origin without the form token",
+            Some(ours.as_str()),
+            false,
+        ),
+        (
+            "the token, from another site",
+            Some("https://evil.example"),
+            true,
+        ),
+    ];
+    for (path, body) in &changes {
+        for (how, origin, with_token) in attacks {
+            let before = cchc_tests::dump_db_except(&hub.db(), &["audit"]);
+            let mut req = http
+                .post(format!("{base}{path}"))
+                .header("cookie", &cookie)
+                .header("content-type", "text/plain")
+                .body(body.clone());
+            if let Some(o) = origin {
+                req = req.header("origin", o);
+            }
+            if with_token {
+                req = req.header("x-cchc-form-token", &form_token);
+            }
+            let resp = req.send().unwrap();
+            let status = resp.status().as_u16();
+            let doc: serde_json::Value = serde_json::from_str(&resp.text().unwrap()).unwrap();
+            assert_eq!(
+                (status, doc["error"].as_str()),
+                (403, Some("cross_site")),
+                "{path}, {how}: {doc}"
+            );
+            assert_eq!(
+                cchc_tests::dump_db_except(&hub.db(), &["audit"]),
+                before,
+                "{path}, {how}: the hub changed"
+            );
+        }
+    }
+    // The hub's own page: cookie, form token and Origin.
+    let resp = http
+        .post(format!("{base}/api/v1/phases"))
+        .header("cookie", &cookie)
+        .header("origin", &ours)
+        .header("x-cchc-form-token", &form_token)
+        .body(r#"{"phase": 2, "units": [8]}"#)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "{}", resp.text().unwrap());
+    // A tool: the Bearer token alone.
+    let (status, doc) = call(
+        &http,
+        &base,
+        "POST",
+        "/api/v1/phases",
+        r#"{"phase": 3, "units": [25]}"#,
+        Some(&token),
+    );
+    assert_eq!(status, 200, "{doc}");
+    let db =
+        rusqlite::Connection::open_with_flags(hub.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let plan: Vec<(u32, u32)> = db
+        .prepare("SELECT unit, phase FROM phase_plan ORDER BY unit")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(plan, vec![(4, 1), (8, 2), (25, 3)]);
+    // Each refusal is in the audit log under the session's user.
+    let refused = hub.json(&["audit", "--action", "cross_site", "--json"]);
+    assert_eq!(
+        refused.as_array().unwrap().len(),
+        changes.len() * attacks.len(),
+        "{refused}"
+    );
+    hub.stop();
+}

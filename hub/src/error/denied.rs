@@ -103,6 +103,9 @@ pub enum Denied {
     },
     /// A form posted without this session's form token (an old page, or another site).
     StaleForm,
+    /// A change requested with the session cookie alone, without the form token and
+    /// this hub's `Origin`: what another site's page would send.
+    CrossSite,
     /// Too many requests from one address or device.
     RateLimited {
         /// What was limited.
@@ -132,7 +135,8 @@ impl Denied {
             | Denied::CodeForOtherUnit { .. }
             | Denied::Role { .. }
             | Denied::ProvinceOnly { .. }
-            | Denied::StaleForm => 403,
+            | Denied::StaleForm
+            | Denied::CrossSite => 403,
             Denied::DeviceExists { .. } | Denied::StaleNonce { .. } => 409,
             Denied::RateLimited { .. } => 429,
         }
@@ -160,6 +164,7 @@ impl Denied {
             Denied::RateLimited { .. } => "rate_limited",
             Denied::ProvinceOnly { .. } => "province_only",
             Denied::StaleForm => "stale_form",
+            Denied::CrossSite => "cross_site",
         }
     }
 
@@ -244,6 +249,10 @@ impl Denied {
             Denied::StaleForm => t(
                 "the form is out of date or did not come from this hub; open it again and resubmit (nothing was stored)",
                 "biểu mẫu đã cũ hoặc không phải do máy chủ này tạo; hãy mở lại biểu mẫu và gửi lại (chưa có gì được lưu)",
+            ),
+            Denied::CrossSite => t(
+                "a change sent with the session cookie alone must carry the page's form token (x-cchc-form-token) and this hub's Origin; scripts and tools send their Bearer token instead (nothing was stored)",
+                "yêu cầu thay đổi chỉ kèm cookie phiên phải có mã biểu mẫu của trang (x-cchc-form-token) và Origin của máy chủ này; chương trình và công cụ hãy gửi mã Bearer (chưa có gì được lưu)",
             ),
             Denied::RateLimited { what, retry_after_s } => t(
                 format!("too many {what}; try again in {retry_after_s} s"),

@@ -348,6 +348,7 @@ fn denied_rows() -> Vec<(Denied, u16, &'static str)> {
             "province_only",
         ),
         (Denied::StaleForm, 403, "stale_form"),
+        (Denied::CrossSite, 403, "cross_site"),
         (
             Denied::RateLimited {
                 what: "guesses",
@@ -381,6 +382,7 @@ fn denied_index(d: &Denied) -> usize {
         Denied::ProvinceOnly { .. } => 17,
         Denied::StaleForm => 18,
         Denied::RateLimited { .. } => 19,
+        Denied::CrossSite => 20,
     }
 }
 
@@ -468,7 +470,7 @@ fn every_hub_error_has_its_status_code_exit_and_both_languages() {
 
 #[test]
 fn every_refusal_has_its_status_code_and_both_languages() {
-    let mut seen = [false; 20];
+    let mut seen = [false; 21];
     for (d, status, code) in denied_rows() {
         seen[denied_index(&d)] = true;
         let what = format!("{d:?}");

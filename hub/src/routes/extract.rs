@@ -115,14 +115,46 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|c| c.value().to_string())
 }
 
+/// The header a browser page's script sends its form token in.
+pub const FORM_TOKEN_HEADER: &str = "x-cchc-form-token";
+
+/// How a request carries its session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Token {
+    /// `Authorization: Bearer …`: a script or tool, which no other site can make a
+    /// browser send.
+    Bearer(String),
+    /// The session cookie, which a browser attaches by itself.
+    Cookie(String),
+}
+
+impl Token {
+    /// The token itself.
+    pub fn value(&self) -> &str {
+        match self {
+            Token::Bearer(t) | Token::Cookie(t) => t,
+        }
+    }
+}
+
 /// The session token of a request: `Authorization: Bearer …` or the session cookie.
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
+pub fn session_token(headers: &HeaderMap) -> Option<Token> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string());
-    bearer.or_else(|| cookie(headers, SESSION_COOKIE))
+        .map(|t| Token::Bearer(t.trim().to_string()));
+    bearer.or_else(|| cookie(headers, SESSION_COOKIE).map(Token::Cookie))
+}
+
+/// Whether the request's `Origin` is this hub (`https://` and the `Host` it was sent
+/// to). A request without an `Origin` is not.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let get = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
+    match (get(header::ORIGIN), get(header::HOST)) {
+        (Some(origin), Some(host)) => origin.eq_ignore_ascii_case(&format!("https://{host}")),
+        _ => false,
+    }
 }
 
 fn set_cookie(resp: &mut Response, c: Cookie<'_>) {

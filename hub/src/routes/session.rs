@@ -14,7 +14,7 @@ use crate::html;
 use crate::store::{HubStore, User};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cchc_common::{Date, Localize};
@@ -23,23 +23,53 @@ use cchc_common::{Date, Localize};
 pub async fn session_of(state: &AppState, headers: &HeaderMap) -> Result<Session, HubError> {
     let token = extract::session_token(headers).ok_or(Denied::NoSession)?;
     state
-        .run(move |store| Session::of_token(store, &token, now_ms()))
+        .run(move |store| Session::of_token(store, token.value(), now_ms()))
         .await
 }
 
-/// The session guard of every signed-in API route: 401 without a session.
+/// A change (anything but GET and HEAD) carried by the session cookie alone must also
+/// carry the session's form token and come from this hub's own pages (`Origin`): a
+/// browser attaches the cookie to another site's requests too. A Bearer token needs
+/// neither: no other site can make a browser send it.
+fn check_cross_site(req: &Request, session: &Session) -> Result<(), HubError> {
+    let changes = !matches!(*req.method(), Method::GET | Method::HEAD);
+    match extract::session_token(req.headers()) {
+        Some(extract::Token::Cookie(_)) if changes => {
+            let token = req
+                .headers()
+                .get(extract::FORM_TOKEN_HEADER)
+                .and_then(|v| v.to_str().ok());
+            if !extract::same_origin(req.headers()) || session.check_form_token(token).is_err() {
+                return Err(Denied::CrossSite.into());
+            }
+            Ok(())
+        }
+        Some(_) | None => Ok(()),
+    }
+}
+
+/// The session guard of every signed-in API route: 401 without a session; a change
+/// carried by the cookie alone from another site is refused (403 `cross_site`).
 pub async fn require_session(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    match session_of(&state, req.headers()).await {
-        Ok(s) => {
-            req.extensions_mut().insert(s);
-            next.run(req).await
-        }
-        Err(e) => e.into_response(),
+    let session = match session_of(&state, req.headers()).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = check_cross_site(&req, &session) {
+        // Logged under the session's user: it is their session another page used.
+        let ip = extract::client_ip(req.extensions());
+        let path = req.uri().path().to_string();
+        state
+            .audit_refusal(ip, Some(session.actor()), "cross_site", path, &e)
+            .await;
+        return e.into_response();
     }
+    req.extensions_mut().insert(session);
+    next.run(req).await
 }
 
 /// The session guard of the pages: without a session the browser goes to the
