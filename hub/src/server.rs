@@ -161,11 +161,15 @@ pub fn serve(dir: &Path, listen: &str, opts: ServeOptions, lang: Lang) -> Result
             .acceptor(acceptor)
             .handle(handle);
         // A client that opens a connection and then dribbles its headers is dropped.
+        // Request heads are small: a head over 16 KiB or 64 header lines is refused
+        // (431) before anything else reads it.
         server
             .http_builder()
             .http1()
             .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(opts.client_timeout);
+            .header_read_timeout(opts.client_timeout)
+            .max_buf_size(16 << 10)
+            .max_headers(64);
         println!(
             "{} {} — listening on https://{bound}",
             lang.pick("Máy chủ tỉnh", "Hub of"),

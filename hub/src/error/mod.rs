@@ -42,6 +42,8 @@ pub enum HubError {
         /// What the connection reported.
         detail: String,
     },
+    /// Request bodies in flight already hold the hub's memory budget: try later.
+    Busy,
     /// A JSON request body that does not have the expected shape.
     BadJson {
         /// Which body.
@@ -298,6 +300,7 @@ impl HubError {
             | HubError::BadJson { .. }
             | HubError::Input(_) => 400,
             HubError::BodyStalled { .. } => 408,
+            HubError::Busy => 503,
             HubError::UnknownUnit { .. } | HubError::ForeignDevice { .. } => 403,
             HubError::Refused {
                 source: DomainError::SeqGap { .. },
@@ -336,6 +339,7 @@ impl HubError {
             | HubError::BodyCut { .. }
             | HubError::BadJson { .. } => "bad_body",
             HubError::BodyStalled { .. } => "body_timeout",
+            HubError::Busy => "busy",
             HubError::Input(_) => "bad_input",
             HubError::UnknownUnit { .. } => "unknown_unit",
             HubError::ForeignDevice { .. } => "foreign_device",
@@ -380,7 +384,9 @@ impl HubError {
             HubError::Denied(_) | HubError::UserExists { .. } => exit::DENIED,
             HubError::NotInitialised { .. } | HubError::AlreadyInitialised { .. } => exit::STATE,
             HubError::BadDatabase { .. } | HubError::Sql(_) => exit::DATABASE,
-            HubError::Io { .. } | HubError::Internal(_) | HubError::Tls(_) => exit::FAILURE,
+            HubError::Io { .. } | HubError::Internal(_) | HubError::Tls(_) | HubError::Busy => {
+                exit::FAILURE
+            }
         }
     }
 
@@ -408,8 +414,12 @@ impl HubError {
                 format!("tiêu đề {header} là {}; hãy gửi số phiên bản giao thức", quoted(found)),
             ),
             HubError::BodyStalled { idle_s } => t(
-                format!("no data for {idle_s} s; the request was dropped"),
-                format!("không nhận được dữ liệu trong {idle_s} giây; yêu cầu bị hủy"),
+                format!("the request body stopped or came too slowly (at most {idle_s} s without data, at least 1 KiB/s after that, 10 minutes in all); the request was dropped"),
+                format!("nội dung yêu cầu bị ngừng hoặc gửi quá chậm (tối đa {idle_s} giây không có dữ liệu, sau đó ít nhất 1 KiB/giây, tổng cộng 10 phút); yêu cầu bị hủy"),
+            ),
+            HubError::Busy => t(
+                "the hub is receiving too much at once; nothing was stored, try again in a minute",
+                "máy chủ tỉnh đang nhận quá nhiều dữ liệu cùng lúc; chưa có gì được lưu, hãy thử lại sau một phút",
             ),
             HubError::BodyCut { detail } => t(
                 format!("the request body was cut off: {detail}"),
@@ -556,6 +566,7 @@ impl std::error::Error for HubError {
             HubError::Denied(d) => Some(d),
             HubError::ProtocolHeader { .. }
             | HubError::BodyStalled { .. }
+            | HubError::Busy
             | HubError::BodyCut { .. }
             | HubError::BadJson { .. }
             | HubError::BatchTooLarge { .. }

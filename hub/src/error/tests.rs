@@ -55,6 +55,7 @@ fn hub_rows() -> Vec<(HubError, u16, &'static str, i32)> {
             "body_timeout",
             exit::INVALID,
         ),
+        (H::Busy, 503, "busy", exit::FAILURE),
         (
             H::BodyCut {
                 detail: "reset".into(),
@@ -263,6 +264,7 @@ fn hub_index(e: &HubError) -> usize {
         HubError::UserExists { .. } => 23,
         HubError::Internal(_) => 24,
         HubError::Tls(_) => 25,
+        HubError::Busy => 26,
     }
 }
 
@@ -443,7 +445,7 @@ fn two_languages(what: &str, text: Text) {
 
 #[test]
 fn every_hub_error_has_its_status_code_exit_and_both_languages() {
-    let mut seen = [false; 26];
+    let mut seen = [false; 27];
     for (e, status, code, exit_code) in hub_rows() {
         seen[hub_index(&e)] = true;
         let what = format!("{e:?}");

@@ -101,8 +101,8 @@ where
 }
 
 /// A body read within `limit`, or the refusal as a response.
-async fn read(state: &AppState, body: Body, limit: usize) -> Result<axum::body::Bytes, Response> {
-    body::read(body, limit, state.body_idle)
+async fn read(state: &AppState, body: Body, limit: usize) -> Result<body::Held, Response> {
+    body::read(body, limit, &state.bodies)
         .await
         .map_err(IntoResponse::into_response)
 }

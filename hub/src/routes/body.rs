@@ -1,35 +1,92 @@
-//! Request bodies: read within a size limit and an idle timeout, then decoded as JSON
-//! or as an HTML form (`serde_urlencoded`, the codec axum's `Form` uses). In: a body.
-//! Out: bytes or a typed value; a refusal names the limit or the field.
+//! Request bodies: read within a size limit, a memory budget shared by every request in
+//! flight, an idle timeout, a minimum transfer rate and a whole-body deadline; then
+//! decoded as JSON or as an HTML form (`serde_urlencoded`, the codec axum's `Form`
+//! uses). In: a body. Out: its bytes, holding their share of the budget until dropped,
+//! or a refusal naming the limit: 413 too large, 408 too slow, 503 busy.
 
 use crate::error::{Body as JsonBody, HubError, Rule};
 use axum::body::{Body, Bytes};
 use cchc_common::sync::{WireError, MAX_WIRE_BYTES};
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 /// Largest body of a sign-in, enrollment, form or admin request.
 pub const SMALL_BODY: usize = 64 << 10;
 /// Largest definitions document published over HTTPS.
 pub const DEFINITIONS_BODY: usize = 1 << 20;
+/// Bytes of request bodies held in memory at once, all requests together.
+pub const BODY_BUDGET: usize = 64 << 20;
+/// After the first `idle` interval, a body must keep arriving at this many bytes a
+/// second on average (a 2G link does far better; one byte every few seconds does not).
+pub const MIN_RATE: u64 = 1024;
+/// No body takes longer than this, however it trickles.
+pub const BODY_DEADLINE: Duration = Duration::from_secs(600);
 
 /// Most bytes read and thrown away after a body passes the limit, so that a client
 /// that is still sending gets to read the 413 instead of a reset connection.
 const DRAIN_LIMIT: usize = 4 * MAX_WIRE_BYTES;
 
-/// Reads a request body of at most `limit` bytes, waiting at most `idle` for each
-/// piece (a client that stalls is dropped). A longer body is read on (and discarded)
-/// up to `DRAIN_LIMIT` before it is refused; a body cut off is refused as unreadable.
-pub async fn read(body: Body, limit: usize, idle: Duration) -> Result<Bytes, HubError> {
+/// How bodies are read: the idle timeout and the memory budget they share.
+#[derive(Clone)]
+pub struct Reading {
+    /// Longest wait for the next piece.
+    pub idle: Duration,
+    /// Bytes of bodies that may be held at once (one permit a byte).
+    pub budget: Arc<Semaphore>,
+}
+
+impl Reading {
+    /// Reading with the idle timeout and the default budget.
+    pub fn new(idle: Duration) -> Reading {
+        Reading {
+            idle,
+            budget: Arc::new(Semaphore::new(BODY_BUDGET)),
+        }
+    }
+}
+
+/// A body read into memory, with its share of the budget (given back on drop).
+pub struct Held {
+    bytes: Bytes,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl std::ops::Deref for Held {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// When the next piece must have arrived: the idle timeout, the whole-body deadline,
+/// and the moment `seen` bytes fall below the minimum rate, whichever comes first.
+fn next_deadline(start: Instant, now: Instant, seen: usize, idle: Duration) -> Instant {
+    let rate_ok_until = start + idle + Duration::from_secs(seen as u64 / MIN_RATE);
+    (now + idle).min(start + BODY_DEADLINE).min(rate_ok_until)
+}
+
+/// Reads a request body of at most `limit` bytes. A body that stops, or arrives
+/// slower than [`MIN_RATE`] after the first idle interval, or takes longer than
+/// [`BODY_DEADLINE`], is dropped (408); a body that would take the bodies in flight
+/// past [`BODY_BUDGET`] is refused (503, try later). A longer body is read on (and
+/// discarded) up to `DRAIN_LIMIT` before it is refused (413); a body cut off is
+/// refused as unreadable.
+pub async fn read(body: Body, limit: usize, how: &Reading) -> Result<Held, HubError> {
     use http_body_util::BodyExt;
     let mut body = body;
     let mut buf: Vec<u8> = Vec::new();
+    let mut permit: Option<OwnedSemaphorePermit> = None;
     let mut seen = 0usize;
+    let start = Instant::now();
     loop {
-        let frame = match tokio::time::timeout(idle, body.frame()).await {
+        let until = next_deadline(start, Instant::now(), seen, how.idle);
+        let frame = match tokio::time::timeout_at(until, body.frame()).await {
             Err(_) => {
                 return Err(HubError::BodyStalled {
-                    idle_s: idle.as_secs(),
+                    idle_s: how.idle.as_secs(),
                 })
             }
             Ok(None) => break,
@@ -42,15 +99,32 @@ pub async fn read(body: Body, limit: usize, idle: Duration) -> Result<Bytes, Hub
         };
         seen += data.len();
         if seen <= limit {
+            let more = how
+                .budget
+                .clone()
+                .try_acquire_many_owned(data.len() as u32)
+                .map_err(|_| HubError::Busy)?;
+            match &mut permit {
+                Some(p) => p.merge(more),
+                None => permit = Some(more),
+            }
             buf.extend_from_slice(&data);
-        } else if seen > DRAIN_LIMIT {
-            break;
+        } else {
+            // Over the limit: nothing more is kept, and what was is given back.
+            buf = Vec::new();
+            permit = None;
+            if seen > DRAIN_LIMIT {
+                break;
+            }
         }
     }
     if seen > limit {
         return Err(HubError::Wire(WireError::TooLarge { size: seen, limit }));
     }
-    Ok(Bytes::from(buf))
+    Ok(Held {
+        bytes: Bytes::from(buf),
+        _permit: permit,
+    })
 }
 
 /// Decodes a JSON body; a refusal names the body and where the decoder stopped.
@@ -72,4 +146,55 @@ pub fn form<T: DeserializeOwned>(body: &[u8]) -> Result<T, HubError> {
             },
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_must_keep_a_minimum_rate_after_the_first_idle_interval() {
+        let idle = Duration::from_secs(30);
+        let t0 = Instant::now();
+        // At first only the idle timeout counts.
+        assert_eq!(next_deadline(t0, t0, 0, idle), t0 + idle);
+        // 10 KiB buys 10 s more at 1 KiB/s; a dribbler's 2 bytes buy nothing.
+        let later = t0 + Duration::from_secs(25);
+        assert_eq!(
+            next_deadline(t0, later, 10 * 1024, idle),
+            t0 + idle + Duration::from_secs(10)
+        );
+        assert_eq!(next_deadline(t0, later, 2, idle), t0 + idle);
+        // However fast, never past the whole-body deadline.
+        let late = t0 + BODY_DEADLINE - Duration::from_secs(1);
+        assert_eq!(
+            next_deadline(t0, late, usize::MAX / 2, idle),
+            t0 + BODY_DEADLINE
+        );
+    }
+
+    #[tokio::test]
+    async fn the_budget_is_shared_and_given_back() {
+        let how = Reading {
+            idle: Duration::from_secs(5),
+            budget: Arc::new(Semaphore::new(100)),
+        };
+        let a = read(Body::from(vec![1u8; 60]), 1000, &how)
+            .await
+            .ok()
+            .unwrap();
+        assert_eq!(a.len(), 60);
+        assert!(matches!(
+            read(Body::from(vec![1u8; 60]), 1000, &how).await,
+            Err(HubError::Busy)
+        ));
+        drop(a);
+        assert!(read(Body::from(vec![1u8; 60]), 1000, &how).await.is_ok());
+        // A body over its limit holds nothing of the budget.
+        assert!(matches!(
+            read(Body::from(vec![1u8; 2000]), 1000, &how).await,
+            Err(HubError::Wire(WireError::TooLarge { .. }))
+        ));
+        assert_eq!(how.budget.available_permits(), 100);
+    }
 }

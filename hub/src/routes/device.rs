@@ -17,8 +17,9 @@ use axum::response::{IntoResponse, Response};
 use cchc_common::auth::{normalize_code, EnrollRequest, EnrollResponse, ENROLL_PATH};
 use cchc_common::sync::{MAX_WIRE_BYTES, MEDIA_TYPE, PROTOCOL_HEADER, SYNC_PATH};
 
-/// `POST /api/v1/sync`: the signature is checked against the enrolled key before the
-/// body is decompressed; the merge happens in one store transaction.
+/// `POST /api/v1/sync`: an unknown device is refused before its body is read; the
+/// signature is checked against the enrolled key before the body is decompressed; the
+/// merge happens in one store transaction.
 pub async fn sync(State(state): State<AppState>, req: Request) -> Response {
     let ip = extract::client_ip(req.extensions());
     let (parts, body) = req.into_parts();
@@ -27,9 +28,17 @@ pub async fn sync(State(state): State<AppState>, req: Request) -> Response {
     let result = async {
         let signed = Signed::from_headers(&headers)?;
         sync::check_header(headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()))?;
-        let body = body::read(body, MAX_WIRE_BYTES, state.body_idle).await?;
+        // Who claims to send, before a byte of the body is read: a device the hub
+        // never enrolled costs it nothing but this lookup.
         let device = signed.device;
         let known = state.run(move |store| store.device_auth(device)).await?;
+        if known.is_none() {
+            return Err(Denied::UnknownDevice {
+                device: device.to_string(),
+            }
+            .into());
+        }
+        let body = body::read(body, MAX_WIRE_BYTES, &state.bodies).await?;
         let auth = match signed.verify(known, "POST", SYNC_PATH, &body) {
             Ok(a) => a,
             Err(e) => {
@@ -77,7 +86,7 @@ pub async fn enroll(State(state): State<AppState>, req: Request) -> Response {
         // Every attempt counts, right or wrong: this is what a code guesser needs.
         state.limits.guess(ip)?;
         let signed = Signed::from_headers(&parts.headers)?;
-        let body = body::read(body, SMALL_BODY, state.body_idle).await?;
+        let body = body::read(body, SMALL_BODY, &state.bodies).await?;
         let req: EnrollRequest = body::json(&body, JsonBody::Enrollment)?;
         target = format!("unit:{} device:{}", req.unit, req.device);
         if signed.device != req.device {

@@ -103,9 +103,17 @@ impl IntoResponse for HubError {
             tracing::warn!(code = self.code(), error = %self, "request refused");
         }
         let mut resp = json_response(status, &self.body());
-        if let HubError::Denied(Denied::RateLimited { retry_after_s, .. }) = &self {
+        let retry_after = if let HubError::Denied(Denied::RateLimited { retry_after_s, .. }) = &self
+        {
+            Some(*retry_after_s)
+        } else if matches!(self, HubError::Busy) {
+            Some(60)
+        } else {
+            None
+        };
+        if let Some(s) = retry_after {
             resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         resp
     }

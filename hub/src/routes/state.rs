@@ -3,6 +3,7 @@
 //! result, computed on tokio's blocking pool ([`AppState::run`]), never on the async
 //! worker threads that serve connections.
 
+use super::body;
 use crate::admin::Actor;
 use crate::auth::Limits;
 use crate::clock::now_ms;
@@ -26,8 +27,8 @@ pub struct AppState {
     pub store: Arc<dyn HubStore>,
     /// Rate limits.
     pub limits: Arc<Limits>,
-    /// Longest wait for the next piece of a request body.
-    pub body_idle: Duration,
+    /// How request bodies are read: idle timeout and the memory budget they share.
+    pub bodies: body::Reading,
     /// Refusals recently logged: (address, action, code) → (when, suppressed since).
     quiet: Arc<Mutex<QuietMap>>,
 }
@@ -38,7 +39,7 @@ impl AppState {
         AppState {
             store,
             limits: Arc::new(limits),
-            body_idle,
+            bodies: body::Reading::new(body_idle),
             quiet: Arc::default(),
         }
     }
