@@ -376,6 +376,22 @@ impl Hub {
         self.child = Some(child);
     }
 
+    /// The serve process's id (while started).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("hub started").id()
+    }
+
+    /// The serve process's resident memory now, in KiB (Linux `/proc`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("/proc status of the hub");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
     /// Kills the serve process with SIGKILL (no clean shutdown) and reaps it.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -10,6 +10,7 @@ mod dashboard;
 mod desks;
 mod faults;
 mod fixtures;
+mod hostile_clients;
 mod hostile_text;
 mod rollout;
 mod sync;

@@ -101,8 +101,13 @@ where
 }
 
 /// A body read within `limit`, or the refusal as a response.
-async fn read(state: &AppState, body: Body, limit: usize) -> Result<body::Held, Response> {
-    body::read(body, limit, &state.bodies)
+async fn read(
+    state: &AppState,
+    caller: &Caller,
+    body: Body,
+    limit: usize,
+) -> Result<body::Held, Response> {
+    body::read(body, limit, &state.bodies, caller.ip)
         .await
         .map_err(IntoResponse::into_response)
 }
@@ -189,7 +194,7 @@ pub async fn create_enrollment(
     caller: Caller,
     body: Body,
 ) -> Response {
-    let body = match read(&state, body, SMALL_BODY).await {
+    let body = match read(&state, &caller, body, SMALL_BODY).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -222,7 +227,7 @@ pub async fn publish_definitions(
     caller: Caller,
     body: Body,
 ) -> Response {
-    let body = match read(&state, body, DEFINITIONS_BODY).await {
+    let body = match read(&state, &caller, body, DEFINITIONS_BODY).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -369,7 +374,7 @@ pub async fn verify(
     Path(unit): Path<String>,
     body: Body,
 ) -> Response {
-    let body = match read(&state, body, SMALL_BODY).await {
+    let body = match read(&state, &caller, body, SMALL_BODY).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -423,7 +428,7 @@ struct Assigned {
 
 /// `POST /api/v1/phases` (admin): `{"phase": 1, "units": [70, 73]}`.
 pub async fn assign(State(state): State<AppState>, caller: Caller, body: Body) -> Response {
-    let body = match read(&state, body, SMALL_BODY).await {
+    let body = match read(&state, &caller, body, SMALL_BODY).await {
         Ok(b) => b,
         Err(r) => return r,
     };

@@ -8,7 +8,9 @@ use crate::error::{Body as JsonBody, HubError, Rule};
 use axum::body::{Body, Bytes};
 use cchc_common::sync::{WireError, MAX_WIRE_BYTES};
 use serde::de::DeserializeOwned;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -19,6 +21,8 @@ pub const SMALL_BODY: usize = 64 << 10;
 pub const DEFINITIONS_BODY: usize = 1 << 20;
 /// Bytes of request bodies held in memory at once, all requests together.
 pub const BODY_BUDGET: usize = 64 << 20;
+/// Bytes of request bodies held in memory at once for one client address.
+pub const ADDRESS_BUDGET: usize = 16 << 20;
 /// After the first `idle` interval, a body must keep arriving at this many bytes a
 /// second on average (a 2G link does far better; one byte every few seconds does not).
 pub const MIN_RATE: u64 = 1024;
@@ -29,29 +33,53 @@ pub const BODY_DEADLINE: Duration = Duration::from_secs(600);
 /// that is still sending gets to read the 413 instead of a reset connection.
 const DRAIN_LIMIT: usize = 4 * MAX_WIRE_BYTES;
 
-/// How bodies are read: the idle timeout and the memory budget they share.
+/// How bodies are read: the idle timeout and the memory budgets they share, in all
+/// and per client address (one permit a byte).
 #[derive(Clone)]
 pub struct Reading {
     /// Longest wait for the next piece.
     pub idle: Duration,
-    /// Bytes of bodies that may be held at once (one permit a byte).
+    /// Bytes of bodies that may be held at once.
     pub budget: Arc<Semaphore>,
+    /// Bytes one address may hold at once.
+    pub per_address: usize,
+    addresses: Arc<Mutex<HashMap<IpAddr, Arc<Semaphore>>>>,
 }
 
 impl Reading {
-    /// Reading with the idle timeout and the default budget.
+    /// Reading with the idle timeout and the default budgets.
     pub fn new(idle: Duration) -> Reading {
+        Reading::with_budgets(idle, BODY_BUDGET, ADDRESS_BUDGET)
+    }
+
+    /// Reading with given budgets.
+    pub fn with_budgets(idle: Duration, total: usize, per_address: usize) -> Reading {
         Reading {
             idle,
-            budget: Arc::new(Semaphore::new(BODY_BUDGET)),
+            budget: Arc::new(Semaphore::new(total)),
+            per_address,
+            addresses: Arc::default(),
         }
+    }
+
+    /// The budget of one address (made on first use; the ones nobody holds are
+    /// dropped when the map grows, so it stays small).
+    fn address(&self, ip: IpAddr) -> Arc<Semaphore> {
+        let mut m = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() > 10_000 {
+            let full = self.per_address;
+            m.retain(|_, s| s.available_permits() < full);
+        }
+        m.entry(ip)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_address)))
+            .clone()
     }
 }
 
-/// A body read into memory, with its share of the budget (given back on drop).
+/// A body read into memory, with its share of the budgets (given back on drop).
 pub struct Held {
     bytes: Bytes,
-    _permit: Option<OwnedSemaphorePermit>,
+    _permits: Vec<OwnedSemaphorePermit>,
 }
 
 impl std::ops::Deref for Held {
@@ -74,11 +102,13 @@ fn next_deadline(start: Instant, now: Instant, seen: usize, idle: Duration) -> I
 /// past [`BODY_BUDGET`] is refused (503, try later). A longer body is read on (and
 /// discarded) up to `DRAIN_LIMIT` before it is refused (413); a body cut off is
 /// refused as unreadable.
-pub async fn read(body: Body, limit: usize, how: &Reading) -> Result<Held, HubError> {
+pub async fn read(body: Body, limit: usize, how: &Reading, ip: IpAddr) -> Result<Held, HubError> {
     use http_body_util::BodyExt;
     let mut body = body;
     let mut buf: Vec<u8> = Vec::new();
+    let address = how.address(ip);
     let mut permit: Option<OwnedSemaphorePermit> = None;
+    let mut mine: Option<OwnedSemaphorePermit> = None;
     let mut seen = 0usize;
     let start = Instant::now();
     loop {
@@ -99,20 +129,28 @@ pub async fn read(body: Body, limit: usize, how: &Reading) -> Result<Held, HubEr
         };
         seen += data.len();
         if seen <= limit {
+            let n = data.len() as u32;
+            let ours = address
+                .clone()
+                .try_acquire_many_owned(n)
+                .map_err(|_| HubError::Busy)?;
             let more = how
                 .budget
                 .clone()
-                .try_acquire_many_owned(data.len() as u32)
+                .try_acquire_many_owned(n)
                 .map_err(|_| HubError::Busy)?;
-            match &mut permit {
-                Some(p) => p.merge(more),
-                None => permit = Some(more),
+            for (held, got) in [(&mut permit, more), (&mut mine, ours)] {
+                match held {
+                    Some(p) => p.merge(got),
+                    None => *held = Some(got),
+                }
             }
             buf.extend_from_slice(&data);
         } else {
             // Over the limit: nothing more is kept, and what was is given back.
             buf = Vec::new();
             permit = None;
+            mine = None;
             if seen > DRAIN_LIMIT {
                 break;
             }
@@ -123,7 +161,7 @@ pub async fn read(body: Body, limit: usize, how: &Reading) -> Result<Held, HubEr
     }
     Ok(Held {
         bytes: Bytes::from(buf),
-        _permit: permit,
+        _permits: permit.into_iter().chain(mine).collect(),
     })
 }
 
@@ -175,26 +213,40 @@ mod tests {
 
     #[tokio::test]
     async fn the_budget_is_shared_and_given_back() {
-        let how = Reading {
-            idle: Duration::from_secs(5),
-            budget: Arc::new(Semaphore::new(100)),
-        };
-        let a = read(Body::from(vec![1u8; 60]), 1000, &how)
+        let how = Reading::with_budgets(Duration::from_secs(5), 100, 70);
+        let (one, two, three): (IpAddr, IpAddr, IpAddr) = (
+            [10, 0, 0, 1].into(),
+            [10, 0, 0, 2].into(),
+            [10, 0, 0, 3].into(),
+        );
+        let a = read(Body::from(vec![1u8; 60]), 1000, &how, one)
             .await
             .ok()
             .unwrap();
         assert_eq!(a.len(), 60);
+        // The same address: its own budget is spent.
         assert!(matches!(
-            read(Body::from(vec![1u8; 60]), 1000, &how).await,
+            read(Body::from(vec![1u8; 20]), 1000, &how, one).await,
+            Err(HubError::Busy)
+        ));
+        // Another address: the total is.
+        assert!(read(Body::from(vec![1u8; 30]), 1000, &how, two)
+            .await
+            .is_ok());
+        assert!(matches!(
+            read(Body::from(vec![1u8; 50]), 1000, &how, three).await,
             Err(HubError::Busy)
         ));
         drop(a);
-        assert!(read(Body::from(vec![1u8; 60]), 1000, &how).await.is_ok());
-        // A body over its limit holds nothing of the budget.
+        assert!(read(Body::from(vec![1u8; 60]), 1000, &how, three)
+            .await
+            .is_ok());
+        // A body over its limit holds nothing of the budgets.
         assert!(matches!(
-            read(Body::from(vec![1u8; 2000]), 1000, &how).await,
+            read(Body::from(vec![1u8; 2000]), 1000, &how, one).await,
             Err(HubError::Wire(WireError::TooLarge { .. }))
         ));
         assert_eq!(how.budget.available_permits(), 100);
+        assert_eq!(how.address(one).available_permits(), 70);
     }
 }

@@ -38,7 +38,7 @@ pub async fn sync(State(state): State<AppState>, req: Request) -> Response {
             }
             .into());
         }
-        let body = body::read(body, MAX_WIRE_BYTES, &state.bodies).await?;
+        let body = body::read(body, MAX_WIRE_BYTES, &state.bodies, ip).await?;
         let auth = match signed.verify(known, "POST", SYNC_PATH, &body) {
             Ok(a) => a,
             Err(e) => {
@@ -86,7 +86,7 @@ pub async fn enroll(State(state): State<AppState>, req: Request) -> Response {
         // Every attempt counts, right or wrong: this is what a code guesser needs.
         state.limits.guess(ip)?;
         let signed = Signed::from_headers(&parts.headers)?;
-        let body = body::read(body, SMALL_BODY, &state.bodies).await?;
+        let body = body::read(body, SMALL_BODY, &state.bodies, ip).await?;
         let req: EnrollRequest = body::json(&body, JsonBody::Enrollment)?;
         target = format!("unit:{} device:{}", req.unit, req.device);
         if signed.device != req.device {

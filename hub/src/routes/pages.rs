@@ -209,7 +209,7 @@ pub async fn verify_submit(
     let lang = frame.lang();
     let ready = async {
         frame.caller.require(Role::Analyst)?;
-        let body = body::read(body, SMALL_BODY, &state.bodies).await?;
+        let body = body::read(body, SMALL_BODY, &state.bodies, frame.caller.ip).await?;
         let fields: BTreeMap<String, String> = body::form(&body)?;
         frame
             .caller

@@ -172,7 +172,7 @@ pub async fn api_login(State(state): State<AppState>, req: Request) -> Response 
     let mut target = String::new();
     let result = async {
         state.limits.guess(ip)?;
-        let body = body::read(req.into_body(), SMALL_BODY, &state.bodies).await?;
+        let body = body::read(req.into_body(), SMALL_BODY, &state.bodies, ip).await?;
         let req: LoginRequest = body::json(&body, JsonBody::SignIn)?;
         target = format!("user:{}", req.user);
         let addr = ip.to_string();
@@ -292,7 +292,7 @@ pub async fn login_submit(
     let mut next = "/".to_string();
     let result = async {
         state.limits.guess(ip)?;
-        let body = body::read(req.into_body(), SMALL_BODY, &state.bodies).await?;
+        let body = body::read(req.into_body(), SMALL_BODY, &state.bodies, ip).await?;
         let form: LoginForm = body::form(&body)?;
         if let Some(l) = form.lang.as_deref().and_then(cchc_common::Lang::parse) {
             lang = l;

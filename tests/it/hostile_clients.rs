@@ -1,0 +1,216 @@
+//! The hub against hostile clients: a flood of large sync bodies from devices it never
+//! enrolled, large bodies claiming a real device with forged signatures, and bodies
+//! dribbled a byte at a time. Its memory stays bounded, every such request is answered
+//! or cut within the limits, and an honest agent syncs normally throughout. The
+//! figures (RSS before and at its peak, outcomes, slowest answer) are printed.
+
+use cchc_common::auth::{DEVICE_HEADER, NONCE_HEADER, SIGNATURE_HEADER};
+use cchc_common::sync::{PROTOCOL_HEADER, SYNC_PATH};
+use cchc_tests::Hub;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A body of `left` zero bytes, made as it is sent (the attacker's memory stays flat
+/// too), optionally one byte at a time with a pause.
+struct Zeros {
+    left: usize,
+    pause: Option<Duration>,
+}
+
+impl Read for Zeros {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let n = match self.pause {
+            Some(p) => {
+                std::thread::sleep(p);
+                1
+            }
+            None => buf.len().min(self.left).min(64 << 10),
+        };
+        buf[..n].fill(0);
+        self.left -= n;
+        Ok(n)
+    }
+}
+
+/// How one hostile request ended.
+fn outcome(r: reqwest::Result<reqwest::blocking::Response>) -> String {
+    match r {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let code = resp
+                .text()
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["error"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!("{status} {code}")
+        }
+        Err(e) if e.is_timeout() => "client timeout".into(),
+        Err(_) => "cut".into(),
+    }
+}
+
+#[test]
+fn a_flood_of_big_and_slow_bodies_leaves_the_hub_small_and_an_honest_agent_syncing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    // A 3 s idle limit; every address may send plenty of requests (this is not a
+    // rate-limit test).
+    hub.start_with(&["--client-timeout", "3", "--rate-ip", "10000"]);
+    let agent = hub.agent(tmp.path().join("agent"), 4);
+    let record = |n: u32| {
+        agent.ok(&[
+            "record",
+            "--period",
+            "2026-10",
+            "--procedure",
+            "CT-01",
+            "--received",
+            &n.to_string(),
+        ])
+    };
+    record(1);
+    agent.ok(&["sync"]);
+    let device = agent.json(&["status", "--json"])["device"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before_kib = hub.rss_kib();
+
+    // Watch the hub's memory while the attack runs.
+    let peak = Arc::new(AtomicU64::new(before_kib));
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (peak, done, pid) = (peak.clone(), done.clone(), hub.pid());
+        std::thread::spawn(move || {
+            let read = || {
+                std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    .ok()
+                    .and_then(|s| {
+                        s.lines()
+                            .find_map(|l| l.strip_prefix("VmRSS:"))
+                            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                    })
+            };
+            while !done.load(Ordering::Relaxed) {
+                if let Some(kib) = read() {
+                    peak.fetch_max(kib, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+
+    let outcomes: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let slowest = Arc::new(Mutex::new(Duration::ZERO));
+    let base = hub.url();
+    // (how many, from, claimed device, body size, a byte every…)
+    let waves: [(usize, &str, Option<&str>, usize, Option<Duration>); 3] = [
+        (150, "127.0.0.2", None, 4 << 20, None),
+        (50, "127.0.0.3", Some(device.as_str()), 4 << 20, None),
+        (
+            20,
+            "127.0.0.4",
+            Some(device.as_str()),
+            10_000,
+            Some(Duration::from_millis(500)),
+        ),
+    ];
+    let mut attackers = Vec::new();
+    for (count, from, claimed, size, pause) in waves {
+        let http = hub.client(Some(from));
+        for i in 0..count {
+            let (http, base, outcomes, slowest) = (
+                http.clone(),
+                base.clone(),
+                outcomes.clone(),
+                slowest.clone(),
+            );
+            let who = claimed
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{:016x}", 0xbad0_0000_0000_0000u64 + i as u64));
+            attackers.push(std::thread::spawn(move || {
+                let started = Instant::now();
+                let r = http
+                    .post(format!("{base}{SYNC_PATH}"))
+                    .header(DEVICE_HEADER, who)
+                    .header(NONCE_HEADER, (1_000_000 + i).to_string())
+                    .header(SIGNATURE_HEADER, "00".repeat(64))
+                    .header(PROTOCOL_HEADER, "1")
+                    .body(reqwest::blocking::Body::sized(
+                        Zeros { left: size, pause },
+                        size as u64,
+                    ))
+                    .send();
+                let took = started.elapsed();
+                let label = format!(
+                    "{} {}",
+                    if pause.is_some() { "slow" } else { "big" },
+                    outcome(r)
+                );
+                *outcomes.lock().unwrap().entry(label).or_default() += 1;
+                let mut s = slowest.lock().unwrap();
+                *s = (*s).max(took);
+            }));
+        }
+    }
+    // Meanwhile the honest agent records and syncs.
+    for n in 2..5 {
+        record(n);
+        agent.ok(&["sync"]);
+    }
+    for a in attackers {
+        a.join().unwrap();
+    }
+    done.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    // And once the flood is over.
+    record(5);
+    agent.ok(&["sync"]);
+
+    let peak_kib = peak.load(Ordering::Relaxed);
+    let outcomes = outcomes.lock().unwrap().clone();
+    let slowest = *slowest.lock().unwrap();
+    eprintln!(
+        "hostile clients: hub RSS {} KiB before, {} KiB at peak (+{} KiB); slowest answer {:?}; outcomes {:?}",
+        before_kib,
+        peak_kib,
+        peak_kib.saturating_sub(before_kib),
+        slowest,
+        outcomes
+    );
+    assert_eq!(outcomes.values().sum::<usize>(), 220);
+    // Unknown devices are refused without their body being read; forged signatures of
+    // a real device are read within the address's budget (busy beyond it); a dribble
+    // is cut after the idle limit.
+    assert!(
+        outcomes
+            .keys()
+            .all(|k| !k.contains("200") && !k.contains("client timeout")),
+        "{outcomes:?}"
+    );
+    assert!(
+        !outcomes.contains_key("slow 401 bad_signature"),
+        "a dribbled body was read to its end: {outcomes:?}"
+    );
+    assert!(
+        peak_kib.saturating_sub(before_kib) < 64 * 1024,
+        "the hub grew by {} KiB",
+        peak_kib - before_kib
+    );
+    assert!(slowest < Duration::from_secs(45), "{slowest:?}");
+    // The honest agent's counts arrived whole: 1 + 2 + 3 + 4 + 5.
+    let report = hub.json(&["report", "--period", "2026-10", "--json"]);
+    assert_eq!(
+        cchc_tests::commune_row(&report, 4)["received"],
+        15,
+        "{report}"
+    );
+    hub.stop();
+}
