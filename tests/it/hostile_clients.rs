@@ -38,6 +38,20 @@ impl Read for Zeros {
     }
 }
 
+/// One kind of hostile request.
+struct Wave<'a> {
+    /// How many at once.
+    count: usize,
+    /// The address they come from.
+    from: &'a str,
+    /// The device they claim to be (`None`: a made-up one each).
+    claimed: Option<&'a str>,
+    /// Body size.
+    size: usize,
+    /// A byte every…, or as fast as it goes.
+    pause: Option<Duration>,
+}
+
 /// How one hostile request ended.
 fn outcome(r: reqwest::Result<reqwest::blocking::Response>) -> String {
     match r {
