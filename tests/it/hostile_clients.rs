@@ -124,20 +124,38 @@ fn a_flood_of_big_and_slow_bodies_leaves_the_hub_small_and_an_honest_agent_synci
     let outcomes: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
     let slowest = Arc::new(Mutex::new(Duration::ZERO));
     let base = hub.url();
-    // (how many, from, claimed device, body size, a byte every…)
-    let waves: [(usize, &str, Option<&str>, usize, Option<Duration>); 3] = [
-        (150, "127.0.0.2", None, 4 << 20, None),
-        (50, "127.0.0.3", Some(device.as_str()), 4 << 20, None),
-        (
-            20,
-            "127.0.0.4",
-            Some(device.as_str()),
-            10_000,
-            Some(Duration::from_millis(500)),
-        ),
+    let waves = [
+        Wave {
+            count: 150,
+            from: "127.0.0.2",
+            claimed: None,
+            size: 4 << 20,
+            pause: None,
+        },
+        Wave {
+            count: 50,
+            from: "127.0.0.3",
+            claimed: Some(device.as_str()),
+            size: 4 << 20,
+            pause: None,
+        },
+        Wave {
+            count: 20,
+            from: "127.0.0.4",
+            claimed: Some(device.as_str()),
+            size: 10_000,
+            pause: Some(Duration::from_millis(500)),
+        },
     ];
     let mut attackers = Vec::new();
-    for (count, from, claimed, size, pause) in waves {
+    for Wave {
+        count,
+        from,
+        claimed,
+        size,
+        pause,
+    } in waves
+    {
         let http = hub.client(Some(from));
         for i in 0..count {
             let (http, base, outcomes, slowest) = (
