@@ -14,6 +14,7 @@
 mod admin;
 mod auth;
 mod clock;
+mod conn;
 mod demo;
 mod error;
 mod export;
@@ -76,6 +77,13 @@ enum Command {
         /// Sync requests per second allowed from one device (burst: 60 times this).
         #[arg(long, default_value_t = 2)]
         rate_device: u32,
+        /// Connections held at once, in all; more are closed at once.
+        #[arg(long, default_value_t = 4096)]
+        max_connections: usize,
+        /// Connections held at once from one address (a province intranet may put many
+        /// communes behind one address: keep this well above their number).
+        #[arg(long, default_value_t = 512)]
+        max_connections_ip: usize,
     },
     /// One-time enrollment codes for communes' computers.
     #[command(subcommand)]
@@ -268,6 +276,8 @@ fn main() {
             rate_ip,
             rate_guesses,
             rate_device,
+            max_connections,
+            max_connections_ip,
         } => {
             let rates = auth::Rates {
                 ip_per_s: rate_ip,
@@ -280,6 +290,8 @@ fn main() {
             let opts = server::ServeOptions {
                 rates,
                 client_timeout: std::time::Duration::from_secs(client_timeout.max(1)),
+                max_connections: max_connections.max(1),
+                max_connections_ip: max_connections_ip.max(1),
             };
             server::serve(&dir, &listen, opts, lang)
         }

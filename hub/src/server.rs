@@ -107,6 +107,10 @@ pub struct ServeOptions {
     pub rates: Rates,
     /// Longest wait for a request's headers, and for each piece of its body.
     pub client_timeout: Duration,
+    /// Connections held at once, in all.
+    pub max_connections: usize,
+    /// Connections held at once from one address.
+    pub max_connections_ip: usize,
 }
 
 /// `cchc-hub serve`: prints `listening on https://ADDR` once accepting, and stops
@@ -153,10 +157,15 @@ pub fn serve(dir: &Path, listen: &str, opts: ServeOptions, lang: Lang) -> Result
             }
         });
         let app = router(state);
+        // Connections over the caps are closed before their TLS handshake.
         let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
             axum_server::tls_rustls::RustlsConfig::from_config(config),
         )
-        .handshake_timeout(opts.client_timeout);
+        .handshake_timeout(opts.client_timeout)
+        .acceptor(crate::conn::Limited::new(
+            opts.max_connections,
+            opts.max_connections_ip,
+        ));
         let mut server = axum_server::from_tcp(listener)
             .acceptor(acceptor)
             .handle(handle);

@@ -246,3 +246,97 @@ fn a_flood_of_big_and_slow_bodies_leaves_the_hub_small_and_an_honest_agent_synci
     );
     hub.stop();
 }
+
+/// A TLS connection to the hub from `from`, handshake done, then left idle.
+fn idle_tls(
+    hub: &Hub,
+    from: &str,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::pem::PemObject::pem_file_iter(hub.ca()).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = connect_from(hub, from);
+    let conn = rustls::ClientConnection::new(
+        Arc::new(cfg),
+        rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).expect("handshake");
+    }
+    tls
+}
+
+/// A plain TCP connection to the hub from a given local address.
+fn connect_from(hub: &Hub, from: &str) -> std::net::TcpStream {
+    let rt = cchc_tests::browser::runtime();
+    let tcp = rt.block_on(async {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        s.connect(format!("127.0.0.1:{}", hub.port).parse().unwrap())
+            .await
+            .unwrap()
+    });
+    let tcp = tcp.into_std().unwrap();
+    tcp.set_nonblocking(false).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    tcp
+}
+
+/// One address may hold only so many connections: the next is closed at once, the
+/// others (and other addresses) are served, and a closed one frees its place.
+#[test]
+fn connections_over_an_address_cap_are_closed_and_others_served() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.start_with(&["--max-connections-ip", "8"]);
+    let agent = hub.agent(tmp.path().join("agent"), 4);
+    let held: Vec<_> = (0..8).map(|_| idle_tls(&hub, "127.0.0.2")).collect();
+    // The ninth from that address: closed before any TLS.
+    let mut ninth = connect_from(&hub, "127.0.0.2");
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    match ninth.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!(
+            "the ninth connection was not closed: {other:?} after {:?}",
+            started.elapsed()
+        ),
+    }
+    // Another address is served meanwhile.
+    agent.ok(&[
+        "record",
+        "--period",
+        "2026-10",
+        "--procedure",
+        "CT-01",
+        "--received",
+        "2",
+    ]);
+    agent.ok(&["sync"]);
+    // Once the eight close, the address is served again.
+    drop(held);
+    let http = hub.client(Some("127.0.0.2"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match http.get(format!("{}/health", hub.url())).send() {
+            Ok(r) if r.status().as_u16() == 200 => break,
+            other => assert!(
+                Instant::now() < deadline,
+                "127.0.0.2 is still refused 30 s after its connections closed: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    hub.stop();
+}
