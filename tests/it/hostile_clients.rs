@@ -340,3 +340,26 @@ fn connections_over_an_address_cap_are_closed_and_others_served() {
     }
     hub.stop();
 }
+
+/// Request heads are small: 64 KiB of headers is refused before anything reads them.
+#[test]
+fn an_oversized_request_head_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.start();
+    let http = hub.client(None);
+    let url = format!("{}/health", hub.url());
+    let big = http.get(&url).header("x-pad", "a".repeat(64 << 10)).send();
+    match big {
+        Ok(r) => assert_eq!(r.status().as_u16(), 431, "a 64 KiB header was accepted"),
+        Err(e) => assert!(!e.is_timeout(), "{e}"),
+    }
+    let many = (0..100).fold(http.get(&url), |r, i| r.header(format!("x-h{i}"), "1"));
+    match many.send() {
+        Ok(r) => assert_eq!(r.status().as_u16(), 431, "100 header lines were accepted"),
+        Err(e) => assert!(!e.is_timeout(), "{e}"),
+    }
+    // An ordinary request still is.
+    assert_eq!(http.get(&url).send().unwrap().status().as_u16(), 200);
+    hub.stop();
+}
