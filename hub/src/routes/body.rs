@@ -36,7 +36,7 @@ const DRAIN_LIMIT: usize = 4 * MAX_WIRE_BYTES;
 /// How bodies are read: the idle timeout and the memory budgets they share, in all
 /// and per client address (one permit a byte).
 #[derive(Clone)]
-pub struct Reading {
+pub struct BodyRules {
     /// Longest wait for the next piece.
     pub idle: Duration,
     /// Bytes of bodies that may be held at once.
@@ -46,15 +46,15 @@ pub struct Reading {
     addresses: Arc<Mutex<HashMap<IpAddr, Arc<Semaphore>>>>,
 }
 
-impl Reading {
-    /// Reading with the idle timeout and the default budgets.
-    pub fn new(idle: Duration) -> Reading {
-        Reading::with_budgets(idle, BODY_BUDGET, ADDRESS_BUDGET)
+impl BodyRules {
+    /// The idle timeout with the default budgets.
+    pub fn new(idle: Duration) -> BodyRules {
+        BodyRules::with_budgets(idle, BODY_BUDGET, ADDRESS_BUDGET)
     }
 
-    /// Reading with given budgets.
-    pub fn with_budgets(idle: Duration, total: usize, per_address: usize) -> Reading {
-        Reading {
+    /// BodyRules with given budgets.
+    pub fn with_budgets(idle: Duration, total: usize, per_address: usize) -> BodyRules {
+        BodyRules {
             idle,
             budget: Arc::new(Semaphore::new(total)),
             per_address,
@@ -102,7 +102,7 @@ fn next_deadline(start: Instant, now: Instant, seen: usize, idle: Duration) -> I
 /// past [`BODY_BUDGET`] is refused (503, try later). A longer body is read on (and
 /// discarded) up to `DRAIN_LIMIT` before it is refused (413); a body cut off is
 /// refused as unreadable.
-pub async fn read(body: Body, limit: usize, how: &Reading, ip: IpAddr) -> Result<Held, HubError> {
+pub async fn read(body: Body, limit: usize, how: &BodyRules, ip: IpAddr) -> Result<Held, HubError> {
     use http_body_util::BodyExt;
     let mut body = body;
     let mut buf: Vec<u8> = Vec::new();
@@ -213,7 +213,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_budget_is_shared_and_given_back() {
-        let how = Reading::with_budgets(Duration::from_secs(5), 100, 70);
+        let how = BodyRules::with_budgets(Duration::from_secs(5), 100, 70);
         let (one, two, three): (IpAddr, IpAddr, IpAddr) = (
             [10, 0, 0, 1].into(),
             [10, 0, 0, 2].into(),

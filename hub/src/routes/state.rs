@@ -28,7 +28,7 @@ pub struct AppState {
     /// Rate limits.
     pub limits: Arc<Limits>,
     /// How request bodies are read: idle timeout and the memory budget they share.
-    pub bodies: body::Reading,
+    pub bodies: body::BodyRules,
     /// Refusals recently logged: (address, action, code) → (when, suppressed since).
     quiet: Arc<Mutex<QuietMap>>,
 }
@@ -39,7 +39,7 @@ impl AppState {
         AppState {
             store,
             limits: Arc::new(limits),
-            bodies: body::Reading::new(body_idle),
+            bodies: body::BodyRules::new(body_idle),
             quiet: Arc::default(),
         }
     }
