@@ -52,7 +52,7 @@ impl BodyRules {
         BodyRules::with_budgets(idle, BODY_BUDGET, ADDRESS_BUDGET)
     }
 
-    /// BodyRules with given budgets.
+    /// The idle timeout with given budgets.
     pub fn with_budgets(idle: Duration, total: usize, per_address: usize) -> BodyRules {
         BodyRules {
             idle,
