@@ -101,7 +101,8 @@ impl<S> Accept<TcpStream, S> for Limited {
                 service,
             )),
             None => {
-                tracing::warn!(
+                // Debug only: a flood must not flood the log as well.
+                tracing::debug!(
                     peer = ?stream.peer_addr().ok(),
                     "connection refused: at the connection cap"
                 );
