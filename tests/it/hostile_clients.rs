@@ -74,9 +74,9 @@ fn outcome(r: reqwest::Result<reqwest::blocking::Response>) -> String {
 fn a_flood_of_big_and_slow_bodies_leaves_the_hub_small_and_an_honest_agent_syncing() {
     let tmp = tempfile::tempdir().unwrap();
     let mut hub = Hub::init(tmp.path().join("hub"), 1);
-    // A 3 s idle limit; every address may send plenty of requests (this is not a
+    // A 5 s idle limit; every address may send plenty of requests (this is not a
     // rate-limit test).
-    hub.start_with(&["--client-timeout", "3", "--rate-ip", "10000"]);
+    hub.start_with(&["--client-timeout", "5", "--rate-ip", "10000"]);
     let agent = hub.agent(tmp.path().join("agent"), 4);
     let record = |n: u32| {
         agent.ok(&[
