@@ -9,8 +9,8 @@
 //! [`merge`] (the rules for integrating a peer's ops), [`rollout`] (where a commune
 //! stands in its phase), [`plan`] (the rollout plan as typed or as a CSV file), [`state`] (an in-memory replica),
 //! [`sync`] (the agent–hub protocol), [`bundle`] (the USB file form of the same),
-//! [`auth`] (enrollment codes and request signatures) and [`view`] (the `show --json`
-//! document).
+//! [`auth`] (enrollment codes and request signatures), [`release`] (the rules for
+//! trusting signed release metadata) and [`view`] (the `show --json` document).
 #![deny(missing_docs)]
 
 pub mod auth;
@@ -25,6 +25,7 @@ pub mod merge;
 pub mod op;
 pub mod period;
 pub mod plan;
+pub mod release;
 pub mod rollout;
 pub mod score;
 pub mod state;
