@@ -196,10 +196,31 @@ fn message<T: Serialize>(role: Role, doc: &T) -> Vec<u8> {
     m
 }
 
+/// The first line of a release key file.
+pub const KEY_FILE_HEADER: &str = "cchc release key v1 (ed25519 seed; keep offline and private)";
+
 /// A release signing key (kept offline; the agent never holds one).
 pub struct ReleaseKey(SigningKey);
 
 impl ReleaseKey {
+    /// The text of its key file: the header, then the 32-byte seed in hex.
+    pub fn file_text(&self) -> String {
+        format!("{KEY_FILE_HEADER}\n{}\n", hex(self.0.as_bytes()))
+    }
+
+    /// The key in a key file's text; the error says what is wrong.
+    pub fn from_file_text(text: &str) -> Result<ReleaseKey, String> {
+        let mut lines = text.lines();
+        if lines.next() != Some(KEY_FILE_HEADER) {
+            return Err("its first line is not the release key header".into());
+        }
+        let seed =
+            unhex(lines.next().unwrap_or("").trim(), 32, "seed").map_err(|e| e.to_string())?;
+        let mut s = [0u8; 32];
+        s.copy_from_slice(&seed);
+        Ok(ReleaseKey::from_seed(s))
+    }
+
     /// The key of a 32-byte seed.
     pub fn from_seed(seed: [u8; 32]) -> ReleaseKey {
         ReleaseKey(SigningKey::from_bytes(&seed))
@@ -465,6 +486,15 @@ mod tests {
             check(&leap, "0.2.0", "0.2.0", NOW),
             Err(ReleaseError::TooOld { .. })
         ));
+    }
+
+    #[test]
+    fn a_key_file_round_trips_and_a_foreign_one_is_refused() {
+        let k = key(7);
+        let back = ReleaseKey::from_file_text(&k.file_text()).unwrap();
+        assert_eq!(back.public(), k.public());
+        assert!(ReleaseKey::from_file_text("cchc device key v1\nabcd\n").is_err());
+        assert!(ReleaseKey::from_file_text(&format!("{KEY_FILE_HEADER}\nzz\n")).is_err());
     }
 
     #[test]

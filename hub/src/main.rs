@@ -94,6 +94,9 @@ enum Command {
     /// Hub users (admin, analyst, viewer): add, change password, remove, list.
     #[command(subcommand)]
     User(UserCmd),
+    /// Release keys and signed updates (keygen runs on any machine, offline).
+    #[command(subcommand)]
+    Release(ReleaseCmd),
     /// The audit log: enrollments, revocations, sign-ins, refused requests, admin actions.
     Audit {
         /// Newest entries shown.
@@ -186,6 +189,17 @@ enum DeviceCmd {
     Revoke {
         /// Device id (16 hex digits, from `device list`).
         id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ReleaseCmd {
+    /// Make an ed25519 release key in a new owner-only file, meant to live offline
+    /// (a USB key in the province's safe); prints its key id.
+    Keygen {
+        /// The key file to create (refuses to overwrite one).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -306,6 +320,7 @@ fn main() {
         Command::User(UserCmd::Passwd { name }) => server::user_passwd(&dir, &name, lang),
         Command::User(UserCmd::Remove { name }) => server::user_remove(&dir, &name, lang),
         Command::User(UserCmd::List { json }) => server::user_list(&dir, json),
+        Command::Release(ReleaseCmd::Keygen { out }) => server::release_keygen(&out, lang),
         Command::Audit {
             limit,
             action,

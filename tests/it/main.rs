@@ -12,5 +12,6 @@ mod faults;
 mod fixtures;
 mod hostile_clients;
 mod hostile_text;
+mod release;
 mod rollout;
 mod sync;
