@@ -20,6 +20,7 @@ mod error;
 mod export;
 mod html;
 mod pages;
+mod release;
 mod routes;
 mod server;
 mod store;
@@ -320,7 +321,7 @@ fn main() {
         Command::User(UserCmd::Passwd { name }) => server::user_passwd(&dir, &name, lang),
         Command::User(UserCmd::Remove { name }) => server::user_remove(&dir, &name, lang),
         Command::User(UserCmd::List { json }) => server::user_list(&dir, json),
-        Command::Release(ReleaseCmd::Keygen { out }) => server::release_keygen(&out, lang),
+        Command::Release(ReleaseCmd::Keygen { out }) => release::keygen(&out, lang),
         Command::Audit {
             limit,
             action,
