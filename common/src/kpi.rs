@@ -89,6 +89,19 @@ impl Counts {
     }
 }
 
+/// The counts of several scopes added up (the province from its communes).
+impl<'a> std::iter::Sum<&'a Counts> for Counts {
+    fn sum<I: Iterator<Item = &'a Counts>>(iter: I) -> Counts {
+        let mut total = Counts::default();
+        for c in iter {
+            for (t, v) in total.0.iter_mut().zip(c.0) {
+                *t += v;
+            }
+        }
+        total
+    }
+}
+
 impl FromIterator<(Metric, i64)> for Counts {
     fn from_iter<I: IntoIterator<Item = (Metric, i64)>>(iter: I) -> Counts {
         let mut c = Counts::default();
@@ -119,6 +132,9 @@ mod tests {
         assert_eq!(c.satisfaction(), None);
         assert_eq!(Counts::default().on_time_rate(), None);
         assert!(Counts::default().is_empty() && !c.is_empty());
+        let twice: Counts = [c, c].iter().sum();
+        assert_eq!(twice.get(Metric::OnTime), 72);
+        assert_eq!(twice.get(Metric::Received), 80);
         assert_eq!(trend(Some(97.5), Some(95.0)), Some(2.5));
         assert_eq!(trend(Some(97.5), None), None);
         assert_eq!(rate(1, 0), None);

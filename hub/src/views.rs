@@ -10,7 +10,8 @@
 //! same rollups as the overview and commune pages; nothing here scans the CRDT tables.
 
 use crate::error::Result;
-use crate::store::{HubStore, KpiValue};
+use crate::pages::kpi::by_unit;
+use crate::store::HubStore;
 use cchc_common::kpi::{previous_month, round1, trend, Counts};
 use cchc_common::rollout::Stage;
 use cchc_common::{Date, Lang, Metric, Period, UnitCode};
@@ -184,27 +185,6 @@ pub struct CommuneReport {
     pub figures: Figures,
 }
 
-/// Per-commune counts from KPI rollup rows.
-fn by_unit(rows: Vec<KpiValue>) -> BTreeMap<UnitCode, Counts> {
-    let mut m: BTreeMap<UnitCode, Counts> = BTreeMap::new();
-    for k in rows {
-        if let Some(u) = k.unit {
-            m.entry(u).or_default().add(k.metric, k.value);
-        }
-    }
-    m
-}
-
-fn sum<'a>(all: impl Iterator<Item = &'a Counts>) -> Counts {
-    let mut total = Counts::default();
-    for c in all {
-        for m in Metric::ALL {
-            total.add(m, c.get(m));
-        }
-    }
-    total
-}
-
 /// The report document for a period.
 pub fn report_doc(store: &dyn HubStore, period: Period) -> Result<ReportDoc> {
     let province = store.province()?;
@@ -229,13 +209,13 @@ pub fn report_doc(store: &dyn HubStore, period: Period) -> Result<ReportDoc> {
             }
         })
         .collect();
-    let before_total = before.as_ref().map(|b| sum(b.values()));
+    let before_total: Option<Counts> = before.as_ref().map(|b| b.values().sum());
     Ok(ReportDoc {
         period: period.to_string(),
         province: province.code,
         province_name: province.name,
         communes_reported: communes.iter().filter(|c| c.reported).count(),
-        totals: Figures::of(&sum(now.values()), before_total.as_ref()),
+        totals: Figures::of(&now.values().sum(), before_total.as_ref()),
         communes,
     })
 }

@@ -1,12 +1,12 @@
 //! The procedure figures page: per procedure and per commune for a month, with the
 //! month-over-month trend. In: KPI rollups. Out: a [`Page`].
 
-use super::kpi::{kpi_cells, KPI_COLUMNS};
+use super::kpi::{by_unit, kpi_cells, KPI_COLUMNS};
 use super::{col, figure, Cell, Page, Table};
 use crate::error::Result;
 use crate::store::Dashboard;
 use cchc_common::kpi::{previous_month, trend, Counts};
-use cchc_common::{Metric, Period, UnitCode};
+use cchc_common::{Metric, Period};
 use std::collections::BTreeMap;
 
 /// The procedure figures page: per procedure and per commune for a month, with the
@@ -15,30 +15,13 @@ pub fn figures(store: &dyn Dashboard, period: Period) -> Result<Page> {
     let defs = store.newest_definitions()?;
     let units = store.units()?;
     let prev = previous_month(period);
-    let by_unit = |p: Option<Period>| -> Result<BTreeMap<UnitCode, Counts>> {
-        let mut m: BTreeMap<UnitCode, Counts> = BTreeMap::new();
-        if let Some(p) = p {
-            for k in store.kpi_units(p)? {
-                if let Some(u) = k.unit {
-                    m.entry(u).or_default().add(k.metric, k.value);
-                }
-            }
-        }
-        Ok(m)
+    let now = by_unit(store.kpi_units(period)?);
+    let before = match prev {
+        Some(p) => by_unit(store.kpi_units(p)?),
+        None => BTreeMap::new(),
     };
-    let now = by_unit(Some(period))?;
-    let before = by_unit(prev)?;
-    let total = |by: &BTreeMap<UnitCode, Counts>| {
-        let mut sum = Counts::default();
-        for c in by.values() {
-            for m in Metric::ALL {
-                sum.add(m, c.get(m));
-            }
-        }
-        sum
-    };
-    let province = total(&now);
-    let province_before = total(&before);
+    let province: Counts = now.values().sum();
+    let province_before: Counts = before.values().sum();
     let by_procedure = |p: Option<Period>| -> Result<BTreeMap<String, Counts>> {
         let mut m: BTreeMap<String, Counts> = BTreeMap::new();
         if let Some(p) = p {

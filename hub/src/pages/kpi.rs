@@ -5,7 +5,7 @@
 use super::{col, Cell, Chart, Column, Series, Table};
 use crate::store::KpiValue;
 use cchc_common::kpi::{trend, Counts};
-use cchc_common::{Date, Metric, Period};
+use cchc_common::{Date, Metric, Period, UnitCode};
 use std::collections::BTreeMap;
 
 /// The current month in Vietnam.
@@ -47,6 +47,17 @@ pub(crate) fn kpi_cells(c: &Counts, prev: Option<&Counts>) -> Vec<Cell> {
 }
 
 /// The twelve months of `year` with their merged counts (months without data are zero).
+/// Per-commune counts from KPI rollup rows (rows without a commune are left out).
+pub(crate) fn by_unit(rows: Vec<KpiValue>) -> BTreeMap<UnitCode, Counts> {
+    let mut m: BTreeMap<UnitCode, Counts> = BTreeMap::new();
+    for k in rows {
+        if let Some(u) = k.unit {
+            m.entry(u).or_default().add(k.metric, k.value);
+        }
+    }
+    m
+}
+
 pub(crate) fn months_of(kpis: &[KpiValue], year: i32) -> Vec<(Period, Counts)> {
     let mut by: BTreeMap<Period, Counts> = BTreeMap::new();
     for k in kpis {
