@@ -240,40 +240,13 @@ fn expected_counts(ops: &[Op]) -> BTreeMap<CountKey, i64> {
     sums
 }
 
-/// The error type the SQL objects report in this test.
-#[derive(Debug)]
-#[allow(dead_code)]
-enum SqlTestError {
-    Domain(cchc_common::DomainError),
-    Sql(rusqlite::Error),
-    State(cchc_sql::BadState),
-}
-
-impl From<cchc_common::DomainError> for SqlTestError {
-    fn from(e: cchc_common::DomainError) -> Self {
-        SqlTestError::Domain(e)
-    }
-}
-
-impl From<rusqlite::Error> for SqlTestError {
-    fn from(e: rusqlite::Error) -> Self {
-        SqlTestError::Sql(e)
-    }
-}
-
-impl From<cchc_sql::BadState> for SqlTestError {
-    fn from(e: cchc_sql::BadState) -> Self {
-        SqlTestError::State(e)
-    }
-}
-
 /// Applies `ops` (each device's in sequence order) to the SQL objects of a fresh
 /// database inside one transaction, as the stores do, and reads every object back.
 fn through_sql(ops: &[&Op]) -> cchc_common::state::MemObjects {
     let mut conn = rusqlite::Connection::open_in_memory().unwrap();
     conn.execute_batch(cchc_sql::OBJECT_TABLES).unwrap();
     let tx = conn.transaction().unwrap();
-    let mut objects = cchc_sql::SqlObjects::<SqlTestError>::new(&tx, UNIT);
+    let mut objects = cchc_sql::SqlObjects::<cchc_sql::Error>::new(&tx, UNIT);
     for op in ops {
         crdt::apply_op(&mut objects, op).expect("the SQL objects accept what the replica did");
     }

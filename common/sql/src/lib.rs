@@ -80,6 +80,21 @@ pub struct BadState {
     pub detail: String,
 }
 
+/// An error type for callers with none of their own (tests, tools): what
+/// [`SqlObjects`] can fail with. The stores use their own error types instead.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A refusal of the CRDT rules.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// SQLite failed.
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+    /// Stored state that cannot be read back.
+    #[error(transparent)]
+    State(#[from] BadState),
+}
+
 /// A device id as SQLite stores it (the same 64 bits, signed).
 pub fn a2i(a: ActorId) -> i64 {
     a.0 as i64

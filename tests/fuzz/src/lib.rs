@@ -4,36 +4,7 @@
 
 use cchc_common::crdt;
 use cchc_common::state::{MemObjects, Replica};
-use cchc_common::{DomainError, Op, UnitCode};
-
-/// The error type of the SQL objects here.
-#[derive(Debug)]
-pub enum SqlErr {
-    /// A refusal.
-    Domain(DomainError),
-    /// SQLite.
-    Sql(rusqlite::Error),
-    /// Unreadable state.
-    State(cchc_sql::BadState),
-}
-
-impl From<DomainError> for SqlErr {
-    fn from(e: DomainError) -> Self {
-        SqlErr::Domain(e)
-    }
-}
-
-impl From<rusqlite::Error> for SqlErr {
-    fn from(e: rusqlite::Error) -> Self {
-        SqlErr::Sql(e)
-    }
-}
-
-impl From<cchc_sql::BadState> for SqlErr {
-    fn from(e: cchc_sql::BadState) -> Self {
-        SqlErr::State(e)
-    }
-}
+use cchc_common::{Op, UnitCode};
 
 /// An op that passed its shape check serializes to JSON that parses back to it.
 pub fn round_trips(op: &Op) {
@@ -48,7 +19,7 @@ pub fn same_in_memory_and_sql(unit: UnitCode, ops: &[Op]) {
     let mut conn = rusqlite::Connection::open_in_memory().unwrap();
     conn.execute_batch(cchc_sql::OBJECT_TABLES).unwrap();
     let tx = conn.transaction().unwrap();
-    let mut sql = cchc_sql::SqlObjects::<SqlErr>::new(&tx, unit);
+    let mut sql = cchc_sql::SqlObjects::<cchc_sql::Error>::new(&tx, unit);
     let mut mem = MemObjects::default();
     for op in ops {
         if op.check_shape().is_err() {
@@ -58,7 +29,7 @@ pub fn same_in_memory_and_sql(unit: UnitCode, ops: &[Op]) {
         let m = crdt::apply_op(&mut mem, op);
         let s = crdt::apply_op(&mut sql, op);
         match (&m, &s) {
-            (Ok(()), Ok(())) | (Err(_), Err(SqlErr::Domain(_))) => {}
+            (Ok(()), Ok(())) | (Err(_), Err(cchc_sql::Error::Domain(_))) => {}
             _ => panic!("memory {m:?} and SQL {s:?} disagree on {op:?}"),
         }
     }
