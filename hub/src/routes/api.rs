@@ -69,6 +69,20 @@ impl IntoResponse for Reply {
     }
 }
 
+/// A refusal, audited under the caller's name.
+async fn refused(state: &AppState, caller: &Caller, action: &str, e: HubError) -> Response {
+    state
+        .audit_refusal(
+            caller.ip,
+            Some(caller.actor().name),
+            action,
+            String::new(),
+            &e,
+        )
+        .await;
+    e.into_response()
+}
+
 /// Runs a signed-in handler: role check, then the store work off the async threads;
 /// a refusal is audited under the caller's name.
 async fn answer<F>(
@@ -81,35 +95,41 @@ async fn answer<F>(
 where
     F: FnOnce(&dyn HubStore, Actor) -> Result<Reply, HubError> + Send + 'static,
 {
+    if let Err(e) = caller.require(needs) {
+        return refused(state, caller, action, e).await;
+    }
     let actor = caller.actor();
-    let result = match caller.require(needs) {
-        Ok(()) => {
-            let a = actor.clone();
-            state.run(move |store| work(store, a)).await
-        }
-        Err(e) => Err(e),
-    };
-    match result {
+    match state.run(move |store| work(store, actor)).await {
         Ok(v) => v.into_response(),
-        Err(e) => {
-            state
-                .audit_refusal(caller.ip, Some(actor.name), action, String::new(), &e)
-                .await;
-            e.into_response()
-        }
+        Err(e) => refused(state, caller, action, e).await,
     }
 }
 
-/// A body read within `limit`, or the refusal as a response.
-async fn read(
+/// [`answer`] for a handler with a request body: the role is checked before a byte
+/// of the body is read (within `limit` and the caller's share of the budget).
+async fn answer_with_body<F>(
     state: &AppState,
     caller: &Caller,
-    body: Body,
-    limit: usize,
-) -> Result<body::Held, Response> {
-    body::read(body, limit, &state.bodies, caller.ip)
-        .await
-        .map_err(IntoResponse::into_response)
+    action: &str,
+    needs: Role,
+    (body, limit): (Body, usize),
+    work: F,
+) -> Response
+where
+    F: FnOnce(&dyn HubStore, Actor, body::Held) -> Result<Reply, HubError> + Send + 'static,
+{
+    if let Err(e) = caller.require(needs) {
+        return refused(state, caller, action, e).await;
+    }
+    match body::read(body, limit, &state.bodies, caller.ip).await {
+        Ok(held) => {
+            answer(state, caller, action, needs, move |store, actor| {
+                work(store, actor, held)
+            })
+            .await
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 /// `GET /api/v1/status`.
@@ -194,16 +214,13 @@ pub async fn create_enrollment(
     caller: Caller,
     body: Body,
 ) -> Response {
-    let body = match read(&state, &caller, body, SMALL_BODY).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    answer(
+    answer_with_body(
         &state,
         &caller,
         "enroll.create",
         Role::Admin,
-        move |store, actor| {
+        (body, SMALL_BODY),
+        move |store, actor, body| {
             let req: EnrollmentRequest = body::json(&body, JsonBody::EnrollmentCode)?;
             let lifetime =
                 admin::parse_lifetime(req.expires.as_deref().unwrap_or("7d"), "expires")?;
@@ -227,16 +244,13 @@ pub async fn publish_definitions(
     caller: Caller,
     body: Body,
 ) -> Response {
-    let body = match read(&state, &caller, body, DEFINITIONS_BODY).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    answer(
+    answer_with_body(
         &state,
         &caller,
         "definitions.publish",
         Role::Admin,
-        move |store, actor| {
+        (body, DEFINITIONS_BODY),
+        move |store, actor, body| {
             let text = std::str::from_utf8(&body)
                 .map_err(|_| HubError::input("definitions", "request body", Rule::Utf8))?;
             let version = admin::publish(store, text, "request body", &actor, now_ms())?;
@@ -374,17 +388,14 @@ pub async fn verify(
     Path(unit): Path<String>,
     body: Body,
 ) -> Response {
-    let body = match read(&state, &caller, body, SMALL_BODY).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
     let by = caller.session.user.clone();
-    answer(
+    answer_with_body(
         &state,
         &caller,
         "verify",
         Role::Analyst,
-        move |store, actor| {
+        (body, SMALL_BODY),
+        move |store, actor, body| {
             let unit = UnitCode::parse(&unit).map_err(HubError::Invalid)?;
             let req: VerifyRequest = body::json(&body, JsonBody::Verification)?;
             let scores = req
@@ -428,16 +439,13 @@ struct Assigned {
 
 /// `POST /api/v1/phases` (admin): `{"phase": 1, "units": [70, 73]}`.
 pub async fn assign(State(state): State<AppState>, caller: Caller, body: Body) -> Response {
-    let body = match read(&state, &caller, body, SMALL_BODY).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    answer(
+    answer_with_body(
         &state,
         &caller,
         "phase.assign",
         Role::Admin,
-        move |store, actor| {
+        (body, SMALL_BODY),
+        move |store, actor, body| {
             let req: AssignRequest = body::json(&body, JsonBody::PhaseAssignment)?;
             let units: Vec<String> = req.units.iter().map(|u| u.to_string()).collect();
             let plan = admin::parse_plan(&units, Some(&req.phase.to_string()), None)?;
