@@ -221,6 +221,9 @@ fn enrollment_codes_are_one_time_expire_and_cannot_be_guessed() {
     // 10) minutes ≈ 364,000 years for an even chance.
     let stranger = Signer::new(0x0bad_5eed_0000_0001, 0x42);
     let base = hub.url();
+    // The real code for afterwards, made now: a command run after the flood could take
+    // longer than one guess token takes to come back on a loaded machine.
+    let real = hub.code(73);
     let started = Instant::now();
     let guesses: Vec<String> = (0..10_000).map(|_| guess(&mut rng)).collect();
     let statuses: Vec<u16> = std::thread::scope(|s| {
@@ -276,7 +279,6 @@ fn enrollment_codes_are_one_time_expire_and_cannot_be_guessed() {
     );
     // The flooding address is held back even with a real code; another address of
     // the same machine is not.
-    let real = hub.code(73);
     let newcomer = Signer::new(0x0000_5eed_0000_0002, 0x43);
     let req = |code: &str| cchc_common::auth::EnrollRequest {
         protocol: 1,
