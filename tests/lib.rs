@@ -636,3 +636,99 @@ impl Signer {
         .as_u16()
     }
 }
+
+/// The province's offline release kit: a release key and a root of trust made with
+/// `cchc-hub release keygen` and `release root` (no hub involved), and the signing of
+/// bundles with them.
+pub struct ReleaseKit {
+    /// Folder of the kit.
+    pub dir: PathBuf,
+    /// The release key file.
+    pub key: PathBuf,
+    /// The signed root file (version 1, threshold 1).
+    pub root: PathBuf,
+}
+
+impl ReleaseKit {
+    /// Makes a key and a first root in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> ReleaseKit {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).expect("kit folder");
+        let key = dir.join("release.key");
+        let root = dir.join("root-v1.json");
+        let kit = ReleaseKit { dir, key, root };
+        kit.ok(&["release", "keygen", "--out", path(&kit.key)]);
+        kit.ok(&[
+            "release",
+            "root",
+            "--key",
+            path(&kit.key),
+            "--out",
+            path(&kit.root),
+        ]);
+        kit
+    }
+
+    /// An offline `cchc-hub` command (no data directory used).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin("cchc-hub"));
+        c.args(["--lang", "en"])
+            .args(args)
+            .env_remove("CCHC_LANG")
+            .env_remove("CCHC_HUB_DIR")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs an offline command that must succeed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.command(args).output().expect("cchc-hub runs");
+        assert!(out.status.success(), "{}", describe(&args.join(" "), &out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Makes `hub` trust this kit's root (before agents enroll, so they pin it).
+    pub fn trust(&self, hub: &Hub) {
+        hub.ok(&["release", "trust", path(&self.root)]);
+    }
+
+    /// Signs a definitions file into a bundle beside it; returns the bundle.
+    pub fn sign_definitions(&self, file: &Path) -> PathBuf {
+        let out = file.with_extension("bundle");
+        self.ok(&[
+            "release",
+            "sign",
+            "--key",
+            path(&self.key),
+            "--definitions",
+            path(file),
+            "--out",
+            path(&out),
+        ]);
+        out
+    }
+
+    /// Signs an agent build into a bundle; returns the bundle.
+    pub fn sign_agent(&self, file: &Path, version: &str, out: &Path) -> PathBuf {
+        self.ok(&[
+            "release",
+            "sign",
+            "--key",
+            path(&self.key),
+            "--file",
+            path(file),
+            "--version",
+            version,
+            "--platform",
+            &cchc_common::update::this_platform(),
+            "--out",
+            path(out),
+        ]);
+        out.to_path_buf()
+    }
+}
+
+/// A path as a command-line argument.
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}

@@ -127,6 +127,39 @@ pub fn run(cli: Cli, lang: Lang) -> Result<()> {
         }
         Command::Bundle(b) => bundle_cmd(&dir, b, lang),
         Command::Sync(j) => sync_cmd(&dir, j.json, lang),
+        Command::Update(crate::UpdateCmd::Status(j)) => {
+            let store = open(&dir)?;
+            let doc = crate::update::status(&dir, &store)?;
+            if j.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&doc).expect("serializes")
+                );
+            } else {
+                print!("{}", present::update_status(&doc, lang));
+            }
+            Ok(())
+        }
+        Command::Update(crate::UpdateCmd::Check(j)) => {
+            sync_cmd(&dir, j.json, lang)?;
+            if !j.json {
+                let store = open(&dir)?;
+                print!(
+                    "{}",
+                    present::update_status(&crate::update::status(&dir, &store)?, lang)
+                );
+            }
+            Ok(())
+        }
+        Command::SelfTest => {
+            Store::self_test(&db_path(&dir))?;
+            println!(
+                "cchc-agent self-test ok {} {}",
+                crate::update::VERSION,
+                cchc_common::update::this_platform()
+            );
+            Ok(())
+        }
         Command::Run(a) => {
             let store = open(&dir)?;
             let ms = std::time::Duration::from_millis;
@@ -189,6 +222,19 @@ fn enroll(dir: &Path, store: &mut Store, code: &str, lang: Lang) -> Result<()> {
     }
     let client = sync::Client::new(dir, store)?;
     let r = runtime()?.block_on(client.enroll(store, code))?;
+    // The hub's release root is pinned here, once: from now on only a root it signs
+    // replaces it. One that does not even vouch for itself is not pinned.
+    if let Some(root) = &r.release_root {
+        let zero = cchc_common::release::Root {
+            version: 0,
+            ..root.signed.clone()
+        };
+        if store.release_root()?.is_none()
+            && cchc_common::release::rotate(&zero, root, now_ms()).is_ok()
+        {
+            store.set_release_root(root)?;
+        }
+    }
     store.set_meta("enrolled_at", &r.enrolled_ms.to_string())?;
     store.set_meta("enrolled_hub", client.url())?;
     println!(

@@ -64,6 +64,15 @@ pub enum AgentError {
     /// An enrollment code as typed that cannot be a code.
     #[error("{0}")]
     BadCode(String),
+    /// A signed document or download that is not trusted (signatures, threshold,
+    /// expiry, version, platform, length or hash).
+    #[error("{what}: {source}")]
+    Untrusted {
+        /// Which document or file.
+        what: String,
+        /// The rule it breaks.
+        source: Box<cchc_common::release::ReleaseError>,
+    },
     /// A bundle or other file from a peer that is refused.
     #[error("{path}: {detail}")]
     BadFile {
@@ -142,7 +151,9 @@ impl AgentError {
             AgentError::NotInitialised { .. } | AgentError::OtherUnit { .. } => exit::STATE,
             AgentError::BadDatabase { .. } | AgentError::Sql(_) => exit::DATABASE,
             AgentError::Io { .. } => exit::FAILURE,
-            AgentError::BadFile { .. } | AgentError::RefusedOps { .. } => exit::REFUSED_FILE,
+            AgentError::BadFile { .. }
+            | AgentError::RefusedOps { .. }
+            | AgentError::Untrusted { .. } => exit::REFUSED_FILE,
             AgentError::Hub(HubError::NotConfigured | HubError::NotEnrolled) => exit::STATE,
             AgentError::Hub(HubError::Unreachable { .. }) => exit::OFFLINE,
             AgentError::Hub(HubError::Refused { .. }) => exit::HUB_REFUSED,
@@ -182,6 +193,9 @@ impl Localize for AgentError {
                 format!("tệp {} bị từ chối: {}", path.display(), source.localize(lang))
             }
             AgentError::BadFile { path, detail } => format!("tệp {} bị từ chối: {detail}", path.display()),
+            AgentError::Untrusted { what, source } => {
+                format!("{what} không được tin cậy: {}", source.vi())
+            }
             AgentError::Hub(HubError::NotConfigured) => "máy này chưa được gắn với máy chủ tỉnh: chạy `cchc-agent init --unit <mã xã> --hub https://… --ca <tệp CA của máy chủ tỉnh>`".to_string(),
             AgentError::Hub(HubError::Unreachable { url, detail }) => format!(
                 "chưa kết nối được máy chủ tỉnh {url} ({detail}); số liệu vẫn được lưu trên máy, sẽ đồng bộ khi có mạng"

@@ -15,6 +15,7 @@ mod present;
 mod run;
 mod store;
 mod sync;
+mod update;
 
 use cchc_common::{Lang, Localize};
 use clap::{Args, Parser, Subcommand};
@@ -59,8 +60,24 @@ pub enum Command {
     Bundle(BundleCmd),
     /// Sync with the provincial hub once (send what it lacks, receive what we lack).
     Sync(JsonFlag),
-    /// Keep syncing with the hub: when the link is up, soon after each new entry.
+    /// Keep syncing with the hub: when the link is up, soon after each new entry;
+    /// installs the updates the province rolls out (signed, checked, reversible).
     Run(RunArgs),
+    /// Updates of this program: `update status`, `update check`.
+    #[command(subcommand)]
+    Update(UpdateCmd),
+    /// Checks that this build runs here and can use the database (read-only); run by
+    /// the updater on a new build before it replaces the running one.
+    #[command(hide = true)]
+    SelfTest,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UpdateCmd {
+    /// The running, previous and offered versions, and where an update stands.
+    Status(JsonFlag),
+    /// Ask the hub now (a sync): shows what it offers; `run` installs it.
+    Check(JsonFlag),
 }
 
 #[derive(Args, Debug)]
@@ -260,6 +277,8 @@ fn lang_of(cli_lang: Option<&str>) -> Lang {
 }
 
 fn main() {
+    // Before anything could rename the running executable (an update).
+    update::swap::remember_exe();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -669,5 +669,51 @@ pub fn sync_summary(s: &crate::sync::Summary, lang: Lang) -> String {
             v.join(", ")
         ));
     }
+    for w in &s.warnings {
+        out.push_str(&format!(" {}: {w}.", lang.pick("Cảnh báo", "Warning")));
+    }
+    out
+}
+
+/// `update status`.
+pub fn update_status(d: &crate::update::StatusDoc, lang: Lang) -> String {
+    let none = lang.pick("không có", "none");
+    let phase = match d.phase {
+        "trial" => lang.pick("đang kiểm tra bản mới", "new build on trial"),
+        "soak" => lang.pick("bản mới đang chạy thử", "new build soaking"),
+        "swapping" => lang.pick("đang thay bản", "swapping builds"),
+        _ => lang.pick("bình thường", "idle"),
+    };
+    let mut out = format!(
+        "{}: {} ({})\n{}: {}\n{}: {}\n{}: {}\n",
+        lang.pick("Phiên bản đang chạy", "Running version"),
+        d.current,
+        d.platform,
+        lang.pick(
+            "Phiên bản trước (để quay lại)",
+            "Previous version (to roll back to)"
+        ),
+        d.previous.as_deref().unwrap_or(none),
+        lang.pick("Phiên bản được đề nghị", "Offered version"),
+        d.offered.as_deref().unwrap_or(none),
+        lang.pick("Trạng thái cập nhật", "Update state"),
+        phase,
+    );
+    if d.root_version == 0 {
+        out.push_str(lang.pick(
+            "Chưa ghim gốc tin cậy phát hành: máy này không cài bản cập nhật nào.\n",
+            "No release root pinned: this computer installs no update.\n",
+        ));
+    }
+    if !d.refused.is_empty() {
+        out.push_str(&format!(
+            "{}: {}\n",
+            lang.pick("Bản đã từ chối hoặc đã quay lại", "Refused or rolled back"),
+            d.refused.join(", ")
+        ));
+    }
+    if let Some(w) = &d.warning {
+        out.push_str(&format!("{}: {w}\n", lang.pick("Cảnh báo", "Warning")));
+    }
     out
 }

@@ -6,6 +6,7 @@
 use crate::error::{AgentError, Result};
 use crate::store::Store;
 use crate::sync::{self, Client};
+use crate::update::{self, Next};
 use cchc_common::{Date, Lang, Localize};
 use std::path::Path;
 use std::time::Duration;
@@ -58,16 +59,33 @@ async fn shutdown_signal() {
     }
 }
 
-/// Runs until a signal arrives.
+/// Runs until a signal arrives, or until an update (or its rollback) swapped the
+/// executable: then restarts into it, the database closed first.
 pub fn run(dir: &Path, store: Store, timing: Timing, lang: Lang) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| AgentError::io("tokio runtime", e))?;
-    rt.block_on(run_loop(dir, store, timing, lang))
+    let next = rt.block_on(run_loop(dir, store, timing, lang))?;
+    drop(rt);
+    if next == Next::Restart {
+        log(lang.pick(
+            "Khởi động lại bằng phiên bản đã cài.",
+            "Restarting into the installed build.",
+        ));
+        update::swap::restart()?;
+    }
+    Ok(())
 }
 
-async fn run_loop(dir: &Path, mut store: Store, timing: Timing, lang: Lang) -> Result<()> {
+async fn run_loop(dir: &Path, mut store: Store, timing: Timing, lang: Lang) -> Result<Next> {
+    if update::on_start(dir, &mut store, crate::clock::now_ms())? == Next::Restart {
+        log(lang.pick(
+            "Bản mới không đạt kiểm tra: quay lại bản trước.",
+            "The new build failed its checks: returning to the previous build.",
+        ));
+        return Ok(Next::Restart);
+    }
     let client = Client::new(dir, &store)?;
     log(&format!(
         "{} {} ({} {}s)",
@@ -86,12 +104,38 @@ async fn run_loop(dir: &Path, mut store: Store, timing: Timing, lang: Lang) -> R
             r = sync::sync(&mut store, &client, crate::clock::now_ms) => r,
         };
         let wait = match outcome {
-            Ok(s) => {
+            Ok(mut s) => {
                 retry = timing.retry_min;
-                if s.sent > 0 || s.received > 0 || !s.definitions.is_empty() {
+                if s.sent > 0
+                    || s.received > 0
+                    || !s.definitions.is_empty()
+                    || !s.warnings.is_empty()
+                {
                     log(&crate::present::sync_summary(&s, lang));
                 }
+                let offer = s.offer.take();
+                let next = tokio::select! {
+                    _ = &mut stop => {
+                        // A download cut here resumes on the next start.
+                        update::on_clean_stop(dir)?;
+                        break;
+                    }
+                    n = update::after_sync(dir, &mut store, &client, offer, crate::clock::now_ms()) => n,
+                };
+                match next {
+                    Ok(Next::Restart) => return Ok(Next::Restart),
+                    Ok(Next::Carry) => {}
+                    Err(e) => log(&e.localize(lang)),
+                }
                 None
+            }
+            Err(AgentError::Hub(e)) if !e.is_transient() => {
+                let why = e.to_string();
+                log(&AgentError::Hub(e).localize(lang));
+                if update::after_refused_sync(dir, &why, crate::clock::now_ms())? == Next::Restart {
+                    return Ok(Next::Restart);
+                }
+                Some(jitter(timing.retry_max))
             }
             Err(AgentError::Hub(e)) => {
                 let delay = jitter(if e.is_transient() {
@@ -122,16 +166,18 @@ async fn run_loop(dir: &Path, mut store: Store, timing: Timing, lang: Lang) -> R
         loop {
             tokio::select! {
                 _ = &mut stop => {
+                    update::on_clean_stop(dir)?;
                     log(lang.pick("Dừng đồng bộ tự động.", "Stopped."));
-                    return Ok(());
+                    return Ok(Next::Carry);
                 }
                 _ = tokio::time::sleep_until(deadline) => break,
                 _ = tick.tick() => {
                     if wait.is_none() && store.data_version()? != seen {
                         tokio::select! {
                             _ = &mut stop => {
+                                update::on_clean_stop(dir)?;
                                 log(lang.pick("Dừng đồng bộ tự động.", "Stopped."));
-                                return Ok(());
+                                return Ok(Next::Carry);
                             }
                             _ = tokio::time::sleep(timing.settle) => {}
                         }
@@ -141,6 +187,7 @@ async fn run_loop(dir: &Path, mut store: Store, timing: Timing, lang: Lang) -> R
             }
         }
     }
+    update::on_clean_stop(dir)?;
     log(lang.pick("Dừng đồng bộ tự động.", "Stopped."));
-    Ok(())
+    Ok(Next::Carry)
 }

@@ -13,6 +13,7 @@ use crate::error::{AgentError, Result};
 use cchc_common::crdt::{self, OpCtx};
 use cchc_common::hlc::Hlc;
 use cchc_common::merge::{self, OpLog, UnknownDefs};
+use cchc_common::release::{Root, Signed};
 use cchc_common::state::{Replica, VersionVector};
 use cchc_common::view::StateView;
 use cchc_common::{ActorId, Definitions, DomainError, Op, OpId, Period, UnitCode};
@@ -27,6 +28,42 @@ pub const APPLICATION_ID: i32 = 0x4343_4843;
 /// Format of the materialized CRDT cache; a change triggers a rebuild from the op log.
 /// 2: the object tables of `cchc-sql`, keyed by commune as on the hub.
 const CACHE_FORMAT: &str = "crdts-7.3.2/2";
+
+/// The oldest schema whose builds can still use a database of this build's schema:
+/// written to `meta.compat_schema`. A release may only add to the schema (new tables,
+/// new columns with defaults), leaving this as it is, so the build it replaces opens
+/// the database after a rollback and loses nothing (docs/updates.md). A change older
+/// builds cannot use raises it, and must ship only once no rollback can be needed.
+const COMPAT_SCHEMA: i64 = 3;
+
+/// The schema of a database this build may use: its own or an older one (migrated
+/// on open), or a newer one whose `compat_schema` says this build can still use it.
+fn usable_schema(conn: &Connection, path: &Path) -> Result<i64> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version <= known {
+        return Ok(version);
+    }
+    let compat: Option<i64> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'compat_schema'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok());
+    match compat {
+        Some(c) if c <= known => Ok(version),
+        _ => Err(bad_db(
+            path,
+            format!(
+                "it was written by a newer agent (schema {version}; this agent knows up to {known})"
+            ),
+        )),
+    }
+}
 
 /// Schema migrations; `user_version` is the number applied. Each is a list of SQL
 /// batches run in one transaction.
@@ -161,6 +198,7 @@ impl Store {
                 ("hlc_c", "0".into()),
                 ("created_at_ms", now_ms.to_string()),
                 ("cache_format", CACHE_FORMAT.into()),
+                ("compat_schema", COMPAT_SCHEMA.to_string()),
             ] {
                 tx.execute(
                     "INSERT INTO meta (key, value) VALUES (?1, ?2)",
@@ -208,16 +246,7 @@ impl Store {
                 format!("it is not a cchc agent database (application_id {app:#x}, expected {APPLICATION_ID:#x})"),
             ));
         }
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version > MIGRATIONS.len() as i64 {
-            return Err(bad_db(
-                path,
-                format!(
-                    "it was written by a newer agent (schema {version}; this agent knows up to {})",
-                    MIGRATIONS.len()
-                ),
-            ));
-        }
+        let version = usable_schema(&conn, path)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
         )
@@ -237,7 +266,9 @@ impl Store {
     }
 
     fn migrate(&mut self, from: i64) -> Result<()> {
-        if from == MIGRATIONS.len() as i64 {
+        // A newer build's database that this build may use (after a rollback): used
+        // as it is, never migrated down.
+        if from >= MIGRATIONS.len() as i64 {
             return Ok(());
         }
         let tx = self
@@ -247,8 +278,66 @@ impl Store {
             tx.execute_batch(batch)?;
         }
         tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('compat_schema', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [COMPAT_SCHEMA.to_string()],
+        )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The self-test of a new build, before it replaces the running one: opens the
+    /// database read-only, checks it is ours, that this build can use its schema,
+    /// and SQLite's quick check. Writes nothing.
+    pub fn self_test(path: &Path) -> Result<()> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| bad_db(path, e.to_string()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let app: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(|e| bad_db(path, format!("not a readable SQLite database ({e})")))?;
+        if app != APPLICATION_ID {
+            return Err(bad_db(path, "it is not a cchc agent database"));
+        }
+        usable_schema(&conn, path)?;
+        let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(bad_db(path, format!("quick_check: {check}")));
+        }
+        Ok(())
+    }
+
+    /// The release root pinned at enrollment (or reached by rotation).
+    pub fn release_root(&self) -> Result<Option<Signed<Root>>> {
+        match self.meta("release_root")? {
+            None => Ok(None),
+            Some(s) => serde_json::from_str(&s)
+                .map(Some)
+                .map_err(|e| bad_db(&self.path, format!("meta release_root: {e}"))),
+        }
+    }
+
+    /// Pins a release root (the caller has checked it).
+    pub fn set_release_root(&mut self, root: &Signed<Root>) -> Result<()> {
+        self.set_meta(
+            "release_root",
+            &serde_json::to_string(root).expect("root serializes"),
+        )
+    }
+
+    /// Runs `f` holding the database's write lock (an IMMEDIATE transaction that
+    /// writes nothing): no entry is being saved meanwhile, and none starts.
+    pub fn with_write_lock<T>(&mut self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f();
+        tx.rollback()?;
+        out
     }
 
     /// Path of the database file.

@@ -10,16 +10,19 @@
 use crate::error::{AgentError, HubError, Result};
 use crate::key;
 use crate::store::{DomainOrStore, Store};
+use crate::update::state::State;
 use cchc_common::auth::{
     DeviceKey, EnrollRequest, EnrollResponse, DEVICE_HEADER, ENROLL_PATH, NONCE_HEADER,
     SIGNATURE_HEADER,
 };
+use cchc_common::release::rotate;
 use cchc_common::state::VersionVector;
 use cchc_common::sync::{
     self, ErrorBody, SyncRequest, SyncResponse, MAX_BATCH_OPS, MAX_WIRE_BYTES, MEDIA_TYPE,
     PROTOCOL_HEADER, PROTOCOL_VERSION, SYNC_PATH,
 };
-use cchc_common::ActorId;
+use cchc_common::update::{accept_definitions, this_platform};
+use cchc_common::{ActorId, Definitions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -51,11 +54,24 @@ pub struct Summary {
     pub pending: u64,
     /// The hub's clock minus ours (ms), from the last round.
     pub hub_clock_offset_ms: i64,
+    /// The release the hub offers this computer, if any.
+    pub offered: Option<String>,
+    /// Signed documents from the hub that were not taken, and why (the data synced
+    /// all the same).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// The offer itself, for the updater.
+    #[serde(skip)]
+    pub offer: Option<cchc_common::update::Offer>,
 }
 
 /// A configured hub connection, signing every request with the device key.
 pub struct Client {
     http: reqwest::Client,
+    /// For release downloads: no overall deadline (a 2G link takes minutes), only
+    /// one for silence.
+    download: reqwest::Client,
+    dir: PathBuf,
     base: String,
     device: ActorId,
     key: DeviceKey,
@@ -115,17 +131,27 @@ impl Client {
             path: ca_path.clone(),
             detail: e.to_string(),
         })?;
-        let http = reqwest::Client::builder()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(ca)
-            .https_only(true)
-            .connect_timeout(Duration::from_secs(15))
+        let builder = || {
+            reqwest::Client::builder()
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(ca.clone())
+                .https_only(true)
+                .connect_timeout(Duration::from_secs(15))
+                .user_agent(concat!("cchc-agent/", env!("CARGO_PKG_VERSION")))
+        };
+        let setup = |e: reqwest::Error| AgentError::HubSetting(format!("cannot set up HTTPS: {e}"));
+        let http = builder()
             .timeout(Duration::from_secs(120))
-            .user_agent(concat!("cchc-agent/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| AgentError::HubSetting(format!("cannot set up HTTPS: {e}")))?;
+            .map_err(setup)?;
+        let download = builder()
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(setup)?;
         Ok(Client {
             http,
+            download,
+            dir: dir.to_path_buf(),
             base,
             device: store.identity()?.actor,
             key,
@@ -234,6 +260,51 @@ impl Client {
         }
     }
 
+    /// Starts downloading a release file from byte `from` (a signed GET; the hub
+    /// serves only builds it offered this device).
+    pub async fn download(
+        &self,
+        store: &mut Store,
+        sha256: &str,
+        from: u64,
+    ) -> Result<reqwest::Response> {
+        let path = format!("/api/v1/releases/{sha256}");
+        let nonce = store.next_nonce()?;
+        let signature = self.key.sign("GET", &path, self.device, nonce, b"");
+        let resp = self
+            .download
+            .get(format!("{}{path}", self.base))
+            .header(DEVICE_HEADER, self.device.to_string())
+            .header(NONCE_HEADER, nonce.to_string())
+            .header(SIGNATURE_HEADER, signature)
+            .header(reqwest::header::RANGE, format!("bytes={from}-"))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(error_chain(&e)))?;
+        let status = resp.status().as_u16();
+        if status == 200 && from > 0 {
+            return Err(self
+                .unreachable("the hub ignored the byte range; retrying")
+                .into());
+        }
+        if status == 200 || status == 206 {
+            return Ok(resp);
+        }
+        let bytes = resp.bytes().await.unwrap_or_default();
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(e) if (400..500).contains(&status) && status != 408 && status != 429 => {
+                Err(HubError::Refused {
+                    status,
+                    code: e.error,
+                    message: e.message,
+                    message_vi: e.message_vi,
+                }
+                .into())
+            }
+            _ => Err(self.unreachable(format!("download: HTTP {status}")).into()),
+        }
+    }
+
     /// Enrolls this device with a one-time code: the hub binds it (and its public
     /// key) to the commune. Asking again after a lost answer is harmless.
     pub async fn enroll(&self, store: &mut Store, code: &str) -> Result<EnrollResponse> {
@@ -295,6 +366,9 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
     };
     let mut gaps = 0;
     let mut stale = 0;
+    // Update reports ride on the first round that gets through.
+    let mut reports = State::load(&client.dir)?.reports;
+    let mut root = store.release_root()?;
     for _ in 0..MAX_ROUNDS {
         let acked = store.hub_acked()?;
         let ops = store.ops_since_limited(&acked, MAX_BATCH_OPS)?;
@@ -310,6 +384,9 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
             have: store.version_vector()?,
             ops,
             sent_ms: t0.max(0) as u64,
+            platform: this_platform(),
+            root: root.as_ref().map(|r| r.signed.version).unwrap_or(0),
+            updates: reports.clone(),
         };
         let reply = client
             .post(store, SYNC_PATH, MEDIA_TYPE, true, sync::encode(&req))
@@ -355,9 +432,62 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
                 ))
                 .into());
         }
+        if !reports.is_empty() {
+            let mut st = State::load(&client.dir)?;
+            let n = reports.len().min(st.reports.len());
+            if st.reports[..n] == reports[..n] {
+                st.reports.drain(..n);
+                st.save(&client.dir)?;
+            }
+            reports.clear();
+        }
+        // Rotations first: the definitions may be signed by the new root.
+        for next in &resp.roots {
+            let Some(current) = &root else { break };
+            match rotate(&current.signed, next, t1) {
+                Ok(_) => {
+                    store.set_release_root(next)?;
+                    root = Some(next.clone());
+                }
+                Err(e) => summary.warnings.push(format!(
+                    "release root version {} not taken: {e}",
+                    next.signed.version
+                )),
+            }
+        }
+        let mut defs = Vec::new();
+        for d in &resp.definitions {
+            let current = store.definitions()?.version.max(
+                defs.iter()
+                    .map(|x: &Definitions| x.version)
+                    .max()
+                    .unwrap_or(0),
+            );
+            let Some(r) = &root else {
+                summary.warnings.push(format!(
+                    "definitions version {} not installed: no release root is pinned to check its signatures",
+                    d.meta.signed.version
+                ));
+                continue;
+            };
+            match accept_definitions(d, &r.signed, current, t1) {
+                Ok(def) => defs.push(def),
+                Err(e) => summary.warnings.push(format!(
+                    "definitions version {} not installed: {e}",
+                    d.meta.signed.version
+                )),
+            }
+        }
         summary
             .definitions
-            .extend(store.install_definitions(&resp.definitions, t1)?);
+            .extend(store.install_definitions(&defs, t1)?);
+        if resp.offer.is_some() {
+            summary.offered = resp
+                .offer
+                .as_ref()
+                .map(|o| o.release.signed.version.to_string());
+            summary.offer = resp.offer.clone();
+        }
         let more = resp.more;
         let report = match store.import(resp.ops, t1) {
             Ok(r) => r,

@@ -265,6 +265,10 @@ pub struct EnrollResponse {
     pub province: u32,
     /// When (hub clock, ms since epoch).
     pub enrolled_ms: i64,
+    /// The release root the hub trusts, which the agent pins: from then on only a
+    /// root signed by it (a rotation) replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_root: Option<crate::release::Signed<crate::release::Root>>,
 }
 
 /// Lower-case hex.

@@ -10,7 +10,8 @@
 //! stands in its phase), [`plan`] (the rollout plan as typed or as a CSV file), [`state`] (an in-memory replica),
 //! [`sync`] (the agent–hub protocol), [`bundle`] (the USB file form of the same),
 //! [`auth`] (enrollment codes and request signatures), [`release`] (the rules for
-//! trusting signed release metadata) and [`view`] (the `show --json` document).
+//! trusting signed release metadata), [`update`] (signed definitions, release bundles,
+//! offers and reports) and [`view`] (the `show --json` document).
 #![deny(missing_docs)]
 
 pub mod auth;
@@ -32,6 +33,7 @@ pub mod state;
 pub mod sync;
 pub mod text;
 pub mod units;
+pub mod update;
 pub mod view;
 
 pub use definitions::{Definitions, Metric};

@@ -33,8 +33,10 @@ use std::collections::{BTreeMap, BTreeSet};
 pub enum Role {
     /// The root of trust.
     Root,
-    /// A release of the agent (or a definitions document).
+    /// A release of the agent.
     Release,
+    /// A definitions document.
+    Definitions,
 }
 
 impl Role {
@@ -42,6 +44,7 @@ impl Role {
         match self {
             Role::Root => "root",
             Role::Release => "release",
+            Role::Definitions => "definitions",
         }
     }
 }
@@ -173,6 +176,14 @@ pub enum ReleaseError {
         /// Running.
         running: Version,
     },
+    /// A signed document whose content is not what its metadata says.
+    #[error("{what}: {detail}")]
+    Document {
+        /// Which document.
+        what: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// A file whose length or hash is not the release's.
     #[error("the downloaded file is {length} bytes with SHA-256 {sha256}; the release says {want_length} bytes, {want_sha256}")]
     File {
@@ -185,6 +196,64 @@ pub enum ReleaseError {
         /// Signed.
         want_sha256: String,
     },
+}
+
+impl crate::Localize for ReleaseError {
+    fn localize(&self, lang: crate::Lang) -> String {
+        match lang {
+            crate::Lang::En => self.to_string(),
+            crate::Lang::Vi => self.vi(),
+        }
+    }
+}
+
+impl ReleaseError {
+    /// The message in Vietnamese.
+    pub fn vi(&self) -> String {
+        match self {
+            ReleaseError::BelowThreshold { role, valid, threshold } => format!(
+                "{} chỉ có {valid} chữ ký hợp lệ của khóa được tin cậy; cần {threshold}",
+                role_vi(role)
+            ),
+            ReleaseError::Expired { role, expires_ms, now_ms } => format!(
+                "{} đã hết hạn lúc {expires_ms} (nay {now_ms}); hãy đề nghị tỉnh ký lại",
+                role_vi(role)
+            ),
+            ReleaseError::RootVersion { got, current } => format!(
+                "gốc tin cậy phiên bản {got} không kế tiếp phiên bản đang tin cậy {current}"
+            ),
+            ReleaseError::BadRoot { version, threshold, keys } => format!(
+                "gốc tin cậy phiên bản {version} cần {threshold} trong {keys} khóa của nó"
+            ),
+            ReleaseError::NotNewer { got, seen } => format!(
+                "bản phát hành {got} không mới hơn {seen}: hạ cấp hoặc phát lại bản cũ"
+            ),
+            ReleaseError::Platform { got, want } => {
+                format!("bản phát hành dành cho {got}; máy này là {want}")
+            }
+            ReleaseError::TooOld { version, min_from, running } => format!(
+                "bản phát hành {version} chỉ nâng cấp từ {min_from} trở lên; phần mềm đang chạy là {running}"
+            ),
+            ReleaseError::Document { what, detail } => format!("{what}: {detail}"),
+            ReleaseError::File { length, sha256, want_length, want_sha256 } => format!(
+                "tệp tải về dài {length} byte, SHA-256 {sha256}; bản phát hành ghi {want_length} byte, {want_sha256}"
+            ),
+        }
+    }
+
+    /// True when the refusal is the metadata's age: the agent keeps its build and
+    /// warns, and the province re-signs (never a reason to stop working).
+    pub fn is_expiry(&self) -> bool {
+        matches!(self, ReleaseError::Expired { .. })
+    }
+}
+
+fn role_vi(role: &str) -> &'static str {
+    match role {
+        "root" => "gốc tin cậy",
+        "release" => "bản phát hành",
+        _ => "bộ định nghĩa",
+    }
 }
 
 /// The bytes a signature covers.
@@ -272,7 +341,7 @@ pub fn verify<T: Serialize>(doc: &Signed<T>, role: Role, root: &Root) -> Result<
     Ok(())
 }
 
-fn fresh(role: Role, expires_ms: i64, now_ms: i64) -> Result<(), ReleaseError> {
+pub(crate) fn fresh(role: Role, expires_ms: i64, now_ms: i64) -> Result<(), ReleaseError> {
     if now_ms >= expires_ms {
         return Err(ReleaseError::Expired {
             role: role.as_str(),

@@ -9,10 +9,11 @@
 //! than the agent's. Either side repeats until neither has more. Documented in
 //! `docs/sync-protocol.md`.
 
-use crate::definitions::Definitions;
 use crate::op::{ActorId, Op};
+use crate::release::{Root, Signed};
 use crate::state::VersionVector;
 use crate::units::UnitCode;
+use crate::update::{Offer, SignedDefinitions, UpdateReport};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
@@ -51,6 +52,15 @@ pub struct SyncRequest {
     pub ops: Vec<Op>,
     /// The agent's physical clock when sending (ms since epoch).
     pub sent_ms: u64,
+    /// The platform of the agent's build (`linux-x86_64`…), for update offers.
+    #[serde(default)]
+    pub platform: String,
+    /// Version of the release root the agent pinned (0: none).
+    #[serde(default)]
+    pub root: u64,
+    /// What happened to offered releases since the last sync, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub updates: Vec<UpdateReport>,
 }
 
 /// Hub → agent, after the request's batch is durably merged.
@@ -70,10 +80,16 @@ pub struct SyncResponse {
     pub ops: Vec<Op>,
     /// True when the hub holds more ops the agent lacks than this batch carries.
     pub more: bool,
-    /// Definitions newer than the agent's, oldest first.
-    pub definitions: Vec<Definitions>,
+    /// Signed definitions newer than the agent's, oldest first.
+    pub definitions: Vec<SignedDefinitions>,
     /// The hub's physical clock when answering (ms since epoch).
     pub hub_ms: u64,
+    /// Release roots newer than the agent's pinned one, in order (rotations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roots: Vec<Signed<Root>>,
+    /// A release this device is offered (it is in the rollout's cohort).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<Offer>,
 }
 
 /// The body of every refused request (4xx/5xx), uncompressed JSON.

@@ -58,16 +58,13 @@ impl Actor {
 /// Parses a lifetime like `7d`, `12h` or `30m`, given as `field` (`--expires` on the
 /// command line, `expires` in the API).
 pub fn parse_lifetime(s: &str, field: &str) -> Result<i64> {
+    parse_lifetime_within(s, field, MAX_CODE_DAYS)
+}
+
+/// Parses a lifetime like `parse_lifetime`, or in seconds (`90s`), up to `max_days`.
+pub fn parse_lifetime_within(s: &str, field: &str, max_days: i64) -> Result<i64> {
     let t = s.trim();
-    let bad = || {
-        HubError::input(
-            field,
-            s,
-            Rule::Lifetime {
-                max_days: MAX_CODE_DAYS,
-            },
-        )
-    };
+    let bad = || HubError::input(field, s, Rule::Lifetime { max_days });
     // The unit is the last character, whatever its width (`7é` is refused, not split
     // inside a character).
     let unit_at = t.char_indices().last().map(|(i, _)| i).unwrap_or(0);
@@ -77,10 +74,11 @@ pub fn parse_lifetime(s: &str, field: &str) -> Result<i64> {
         "d" => n.checked_mul(86_400_000),
         "h" => n.checked_mul(3_600_000),
         "m" => n.checked_mul(60_000),
+        "s" => n.checked_mul(1_000),
         _ => None,
     }
     .ok_or_else(bad)?;
-    if ms <= 0 || ms > MAX_CODE_DAYS * 86_400_000 {
+    if ms <= 0 || ms > max_days * 86_400_000 {
         return Err(bad());
     }
     Ok(ms)
@@ -235,32 +233,6 @@ pub fn add_user(
         ),
         now_ms,
     )
-}
-
-/// Publishes a definitions document (`source` names where it came from, for errors
-/// and the audit log); returns its version.
-pub fn publish(
-    store: &dyn HubStore,
-    text: &str,
-    source: &str,
-    by: &Actor,
-    now_ms: i64,
-) -> Result<u32> {
-    let defs = cchc_common::Definitions::from_json(text).map_err(|e| HubError::BadDefinitions {
-        source: source.to_string(),
-        detail: e.to_string(),
-    })?;
-    store.publish_definitions(&defs, now_ms)?;
-    store.audit(
-        &by.entry(
-            "definitions.publish",
-            format!("version:{}", defs.version),
-            "ok",
-            source,
-        ),
-        now_ms,
-    )?;
-    Ok(defs.version)
 }
 
 /// A rollout plan from the command line or a CSV file (`cchc_common::plan`).

@@ -22,7 +22,7 @@ pub fn db_path(dir: &Path) -> PathBuf {
     dir.join("hub.db")
 }
 
-fn open(dir: &Path) -> Result<SqliteStore> {
+pub(crate) fn open(dir: &Path) -> Result<SqliteStore> {
     SqliteStore::open(&db_path(dir)).map_err(|e| match e {
         HubError::NotInitialised { .. } => HubError::NotInitialised {
             dir: dir.to_path_buf(),
@@ -147,7 +147,7 @@ pub fn serve(dir: &Path, listen: &str, opts: ServeOptions, lang: Lang) -> Result
             tracing::info!("shutting down");
             shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
         });
-        let state = AppState::new(store, Limits::new(opts.rates), opts.client_timeout);
+        let state = AppState::new(store, Limits::new(opts.rates), opts.client_timeout, dir);
         let limits = state.limits.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -238,28 +238,6 @@ pub fn report(dir: &Path, period: &str, json: bool, lang: Lang) -> Result<()> {
     } else {
         print!("{}", views::report_text(&doc, lang));
     }
-    Ok(())
-}
-
-/// `cchc-hub definitions publish`.
-pub fn publish_definitions(dir: &Path, file: &Path, lang: Lang) -> Result<()> {
-    let store = open(dir)?;
-    let text = std::fs::read_to_string(file).map_err(|e| HubError::io(file, e))?;
-    let version = admin::publish(
-        &store,
-        &text,
-        &file.display().to_string(),
-        &Actor::cli(),
-        now_ms(),
-    )?;
-    println!(
-        "{} {}",
-        lang.pick(
-            "Đã ban hành bộ định nghĩa phiên bản",
-            "Published definitions version"
-        ),
-        version
-    );
     Ok(())
 }
 

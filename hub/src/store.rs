@@ -5,11 +5,13 @@
 //! op log and objects inside one transaction of its own. So a PostgreSQL store can be
 //! added beside [`sqlite::SqliteStore`] without touching merge, sync or routes.
 
+pub mod releases;
 pub mod sqlite;
 
 use crate::error::Result;
 use cchc_common::auth::{EnrollRequest, PublicKey};
 use cchc_common::state::VersionVector;
+use cchc_common::update::SignedDefinitions;
 use cchc_common::{ActorId, Definitions, Metric, Op, Period, Score, UnitCode};
 
 /// The province a hub serves.
@@ -425,8 +427,8 @@ pub trait Dashboard: Send + Sync {
 }
 
 /// Everything the server needs of a store.
-pub trait HubStore: Store + Access + Rollout + Dashboard {}
-impl<T: Store + Access + Rollout + Dashboard> HubStore for T {}
+pub trait HubStore: Store + Access + Rollout + Dashboard + releases::Releases {}
+impl<T: Store + Access + Rollout + Dashboard + releases::Releases> HubStore for T {}
 
 /// A hub store.
 pub trait Store: Send + Sync {
@@ -447,9 +449,14 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<(Vec<Op>, bool)>;
     /// Published definitions newer than `version`, oldest first.
-    fn definitions_after(&self, version: u32) -> Result<Vec<Definitions>>;
+    fn definitions_after(&self, version: u32) -> Result<Vec<SignedDefinitions>>;
     /// Publishes a definitions version (must be newer than every published one).
-    fn publish_definitions(&self, defs: &Definitions, now_ms: i64) -> Result<()>;
+    fn publish_definitions(
+        &self,
+        defs: &Definitions,
+        signed: &SignedDefinitions,
+        now_ms: i64,
+    ) -> Result<()>;
     /// Status of every commune of the province, by code.
     fn sync_status(&self) -> Result<Vec<UnitStatus>>;
 }

@@ -9,10 +9,11 @@
 //! rules inside the store's transaction. Only then is the delta down computed.
 
 use crate::error::{Denied, HubError, Result};
-use crate::store::{Contact, DeviceAuth, Store};
+use crate::store::{Contact, DeviceAuth, HubStore};
 use cchc_common::sync::{
     self, SyncRequest, SyncResponse, MAX_BATCH_OPS, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
+use cchc_common::update::Offer;
 
 /// Checks the protocol header's value (None when absent).
 pub fn check_header(value: Option<&str>) -> Result<()> {
@@ -29,7 +30,7 @@ pub fn check_header(value: Option<&str>) -> Result<()> {
 
 /// Handles one exchange of an authenticated device (signature checked).
 pub fn exchange(
-    store: &dyn Store,
+    store: &dyn HubStore,
     device: &DeviceAuth,
     nonce: u64,
     body: &[u8],
@@ -77,6 +78,38 @@ pub fn exchange(
         clock_offset_ms: clock_offset_ms(req.sent_ms, now_ms),
     };
     let merged = store.merge(req.unit, &contact, req.ops, now_ms)?;
+    // Update reports come after the merge: a report never stands in for data. A halt
+    // they cause applies from this very exchange on.
+    if !req.updates.is_empty() {
+        for halt in store.report(req.device, &req.updates, now_ms)? {
+            tracing::warn!(device = %req.device, "rollout halted: {halt}");
+        }
+    }
+    // An agent that pinned no root cannot check anything signed: it is offered
+    // nothing, and never handed a root over sync (roots are pinned at enrollment).
+    let (roots, offer) = if req.root == 0 {
+        (Vec::new(), None)
+    } else {
+        let roots: Vec<_> = store
+            .roots()?
+            .into_iter()
+            .filter(|r| r.signed.version > req.root)
+            .collect();
+        let offer = store
+            .offer(
+                req.device,
+                req.unit,
+                &req.platform,
+                &req.agent_version,
+                now_ms,
+            )?
+            .map(|(release, soak_s)| Offer {
+                release: release.meta,
+                soak_s,
+                delta: None,
+            });
+        (roots, offer)
+    };
     // `have` covers everything the agent holds, this batch included, so the delta
     // down is exactly what the hub holds beyond it.
     let have = req.have;
@@ -91,6 +124,8 @@ pub fn exchange(
         more,
         definitions: store.definitions_after(req.defs)?,
         hub_ms: now_ms.max(0) as u64,
+        roots,
+        offer,
     };
     Ok(sync::encode(&response))
 }

@@ -55,6 +55,9 @@ fn request(ops: Vec<Op>) -> SyncRequest {
         have,
         ops,
         sent_ms: 1_795_000_000_000,
+        platform: String::new(),
+        root: 0,
+        updates: Vec::new(),
     }
 }
 

@@ -10,7 +10,7 @@
 //! | `bundle` | a bundle file | `cchc-agent bundle import` |
 //! | `unit_csv` | a unit list | `cchc-agent init --unit 4 --units-csv` |
 //! | `plan_csv` | a rollout plan | `cchc-hub phase assign --csv` |
-//! | `definitions` | a definitions document | `cchc-hub definitions publish` |
+//! | `definitions` | a definitions document | `release sign --definitions`, then `definitions publish` |
 //!
 //! An `.expect` file holds two lines: `<status> <code>` (sync) or `exit <n>`
 //! (commands), then text the English message must contain.
@@ -219,20 +219,48 @@ fn every_broken_input_on_file_is_refused_by_name_and_stores_nothing() {
         replayed += 1;
     }
 
-    // Plans and definitions at the hub.
-    for (parser, args) in [
-        ("plan_csv", ["phase", "assign", "--csv"].as_slice()),
-        ("definitions", ["definitions", "publish"].as_slice()),
-    ] {
-        for (name, f) in &all[parser] {
-            let what = format!("{parser}/{name}");
-            let before = dump_db_except(&hub.db(), &["audit"]);
-            let mut a = args.to_vec();
-            a.push(f.path.to_str().unwrap());
-            let out = hub.command(&a).output().unwrap();
-            refused(&what, f, &out, &hub.db(), &before);
-            replayed += 1;
-        }
+    // Plans at the hub.
+    for (name, f) in &all["plan_csv"] {
+        let what = format!("plan_csv/{name}");
+        let before = dump_db_except(&hub.db(), &["audit"]);
+        let out = hub
+            .command(&["phase", "assign", "--csv", f.path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        refused(&what, f, &out, &hub.db(), &before);
+        replayed += 1;
+    }
+    // Definitions: the offline signer refuses a broken document before signing it;
+    // one it signs, the hub refuses at publishing.
+    let kit = cchc_tests::ReleaseKit::new(tmp.path().join("kit"));
+    kit.trust(&hub);
+    for (name, f) in &all["definitions"] {
+        let what = format!("definitions/{name}");
+        let before = dump_db_except(&hub.db(), &["audit"]);
+        let bundle = tmp.path().join(format!("{name}.bundle"));
+        let signed = kit
+            .command(&[
+                "release",
+                "sign",
+                "--key",
+                kit.key.to_str().unwrap(),
+                "--definitions",
+                f.path.to_str().unwrap(),
+                "--out",
+                bundle.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let out = if signed.status.success() {
+            hub.command(&["definitions", "publish", bundle.to_str().unwrap()])
+                .output()
+                .unwrap()
+        } else {
+            assert!(!bundle.exists(), "{what}: a bundle was written");
+            signed
+        };
+        refused(&what, f, &out, &hub.db(), &before);
+        replayed += 1;
     }
     let total: usize = all.values().map(BTreeMap::len).sum();
     assert_eq!(replayed, total);

@@ -338,6 +338,9 @@ fn overview_figures_equal_a_recomputation_from_the_op_log() {
                 have,
                 ops,
                 sent_ms: now_ms(),
+                platform: String::new(),
+                root: 0,
+                updates: Vec::new(),
             };
             nonce += 1;
             let resp = dev

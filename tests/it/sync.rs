@@ -214,6 +214,8 @@ fn the_demo_runs_a_hub_and_agents_that_converge() {
 fn newer_definitions_flow_down_and_older_ops_are_accepted() {
     let tmp = tempfile::tempdir().unwrap();
     let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    let kit = cchc_tests::ReleaseKit::new(tmp.path().join("kit"));
+    kit.trust(&hub);
     hub.start();
     let a = hub.agent(tmp.path().join("a"), 70);
     // Recorded under version 1, before the province publishes version 2.
@@ -238,10 +240,18 @@ fn newer_definitions_flow_down_and_older_ops_are_accepted() {
         .push(serde_json::json!({"code": "CT-99", "name": "Thủ tục thí điểm năm 2027"}));
     let file = tmp.path().join("defs-v2.json");
     std::fs::write(&file, serde_json::to_string(&v2).unwrap()).unwrap();
-    hub.ok(&["definitions", "publish", file.to_str().unwrap()]);
+    // Unsigned, it is refused: definitions come only signed by the province's key.
+    let unsigned = hub
+        .command(&["definitions", "publish", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(unsigned.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&unsigned.stderr).contains("not a release bundle"));
+    let bundle = kit.sign_definitions(&file);
+    hub.ok(&["definitions", "publish", bundle.to_str().unwrap()]);
     // Publishing the same version again is refused.
     let again = hub
-        .command(&["definitions", "publish", file.to_str().unwrap()])
+        .command(&["definitions", "publish", bundle.to_str().unwrap()])
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(3));

@@ -103,6 +103,9 @@ fn request(unit: UnitCode, actor: ActorId, ops: Vec<Op>) -> SyncRequest {
         have,
         ops,
         sent_ms: 1_793_000_000_000,
+        platform: String::new(),
+        root: 0,
+        updates: Vec::new(),
     }
 }
 

@@ -79,6 +79,14 @@ pub enum Rule {
     ExportFormat,
     /// UTF-8 text.
     Utf8,
+    /// An ed25519 public key: 64 hex digits.
+    PublicKey,
+    /// A version number like 0.2.0 (semver).
+    Version,
+    /// A platform name like linux-x86_64.
+    Platform,
+    /// A share from 1 to 100 percent.
+    Percent,
     /// A well-formed query string or form body.
     UrlEncoded {
         /// What the decoder reported.
@@ -92,8 +100,8 @@ impl Rule {
         match self {
             Rule::Required => t("a value is required", "cần có giá trị"),
             Rule::Lifetime { max_days } => t(
-                format!("write a number and d, h or m, like 7d, 12h or 30m (at most {max_days}d)"),
-                format!("ghi một số và d (ngày), h (giờ) hoặc m (phút), ví dụ 7d, 12h, 30m (tối đa {max_days}d)"),
+                format!("write a number and d, h, m or s, like 7d, 12h or 30m (at most {max_days}d)"),
+                format!("ghi một số và d (ngày), h (giờ), m (phút) hoặc s (giây), ví dụ 7d, 12h, 30m (tối đa {max_days}d)"),
             ),
             Rule::UserName => t(
                 "use 1–64 letters without accents, digits, '.', '_' or '-'",
@@ -133,6 +141,22 @@ impl Rule {
                 "tên tệp phải có đuôi .csv hoặc .xlsx",
             ),
             Rule::Utf8 => t("must be UTF-8 text", "phải là văn bản UTF-8"),
+            Rule::PublicKey => t(
+                "write the public key as 64 hex digits (what `release keygen` printed)",
+                "ghi khóa công khai bằng 64 chữ số hex (như `release keygen` đã in)",
+            ),
+            Rule::Version => t(
+                "write a version number like 0.2.0",
+                "ghi số phiên bản dạng 0.2.0",
+            ),
+            Rule::Platform => t(
+                "write a platform like linux-x86_64 or windows-x86_64",
+                "ghi nền tảng dạng linux-x86_64 hoặc windows-x86_64",
+            ),
+            Rule::Percent => t(
+                "write a whole number from 1 to 100, with or without %",
+                "ghi số nguyên từ 1 đến 100, có hoặc không có %",
+            ),
             Rule::UrlEncoded { detail } => t(
                 format!("is not a well-formed query or form: {detail}"),
                 format!("không phải chuỗi truy vấn hay biểu mẫu hợp lệ: {detail}"),

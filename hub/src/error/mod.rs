@@ -16,11 +16,13 @@ use std::path::PathBuf;
 
 mod denied;
 mod input;
+mod release;
 mod text;
 
 pub use denied::Denied;
 use input::t;
 pub use input::{BadInput, Body, Missing, Rule, Text};
+pub use release::ReleaseRefusal;
 
 /// Everything a hub command or request can fail with.
 #[derive(Debug)]
@@ -155,6 +157,8 @@ pub enum HubError {
     Denied(Denied),
     /// Something named that does not exist.
     NotFound(Missing),
+    /// A refusal of the update channel (roots, bundles, versions, rollouts).
+    Release(Box<ReleaseRefusal>),
     /// A user name that is taken.
     UserExists {
         /// The name.
@@ -181,6 +185,12 @@ impl From<rusqlite::Error> for HubError {
 impl From<Denied> for HubError {
     fn from(e: Denied) -> Self {
         HubError::Denied(e)
+    }
+}
+
+impl From<ReleaseRefusal> for HubError {
+    fn from(e: ReleaseRefusal) -> Self {
+        HubError::Release(Box::new(e))
     }
 }
 
@@ -313,6 +323,7 @@ impl HubError {
             | HubError::BadDefinitions { .. }
             | HubError::Invalid(_) => 422,
             HubError::Denied(d) => d.status(),
+            HubError::Release(r) => r.status(),
             HubError::NotFound(_) => 404,
             HubError::NotInitialised { .. }
             | HubError::AlreadyInitialised { .. }
@@ -348,6 +359,7 @@ impl HubError {
             HubError::BadPlan { .. } => "bad_plan",
             HubError::BadForm { .. } | HubError::Invalid(_) => "invalid",
             HubError::Denied(d) => d.code(),
+            HubError::Release(r) => r.code(),
             HubError::NotFound(_) => "not_found",
             HubError::UserExists { .. } => "user_exists",
             HubError::NotInitialised { .. } => "not_initialised",
@@ -380,6 +392,7 @@ impl HubError {
             | HubError::BadForm { .. }
             | HubError::UnknownUnit { .. } => exit::INVALID,
             HubError::Denied(_) | HubError::UserExists { .. } => exit::DENIED,
+            HubError::Release(r) => r.exit_code(),
             HubError::NotInitialised { .. } | HubError::AlreadyInitialised { .. } => exit::STATE,
             HubError::BadDatabase { .. } | HubError::Sql(_) => exit::DATABASE,
             HubError::Io { .. } | HubError::Internal(_) | HubError::Tls(_) | HubError::Busy => {
@@ -448,6 +461,7 @@ impl std::error::Error for HubError {
             | HubError::BadDatabase { .. }
             | HubError::Input(_)
             | HubError::NotFound(_)
+            | HubError::Release(_)
             | HubError::UserExists { .. }
             | HubError::Internal(_)
             | HubError::Tls(_) => None,

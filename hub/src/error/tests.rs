@@ -57,6 +57,12 @@ fn hub_rows() -> Vec<(HubError, u16, &'static str, i32)> {
         ),
         (H::Busy, 503, "busy", exit::FAILURE),
         (
+            H::Release(Box::new(ReleaseRefusal::NoRoot)),
+            409,
+            "no_release_root",
+            exit::STATE,
+        ),
+        (
             H::BodyCut {
                 detail: "reset".into(),
             },
@@ -265,6 +271,7 @@ fn hub_index(e: &HubError) -> usize {
         HubError::Internal(_) => 24,
         HubError::Tls(_) => 25,
         HubError::Busy => 26,
+        HubError::Release(_) => 27,
     }
 }
 
@@ -406,6 +413,10 @@ fn all_rules() -> Vec<Rule> {
         Rule::DeviceId,
         Rule::ExportFormat,
         Rule::Utf8,
+        Rule::PublicKey,
+        Rule::Version,
+        Rule::Platform,
+        Rule::Percent,
         Rule::UrlEncoded {
             detail: "duplicate field".into(),
         },
@@ -428,6 +439,10 @@ fn rule_index(r: &Rule) -> usize {
         Rule::ExportFormat => 11,
         Rule::Utf8 => 12,
         Rule::UrlEncoded { .. } => 13,
+        Rule::PublicKey => 14,
+        Rule::Version => 15,
+        Rule::Platform => 16,
+        Rule::Percent => 17,
     }
 }
 
@@ -445,7 +460,7 @@ fn two_languages(what: &str, text: Text) {
 
 #[test]
 fn every_hub_error_has_its_status_code_exit_and_both_languages() {
-    let mut seen = [false; 27];
+    let mut seen = [false; 28];
     for (e, status, code, exit_code) in hub_rows() {
         seen[hub_index(&e)] = true;
         let what = format!("{e:?}");
@@ -494,7 +509,7 @@ fn every_refusal_has_its_status_code_and_both_languages() {
 
 #[test]
 fn every_input_rule_and_missing_thing_is_said_in_both_languages() {
-    let mut seen = [false; 14];
+    let mut seen = [false; 18];
     for r in all_rules() {
         seen[rule_index(&r)] = true;
         two_languages(&format!("{r:?}"), r.text());

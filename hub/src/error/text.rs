@@ -135,6 +135,7 @@ impl HubError {
             ),
             HubError::Denied(d) => d.text(),
             HubError::NotFound(m) => m.text(),
+            HubError::Release(r) => r.text(),
             HubError::UserExists { user } => t(
                 format!("user '{}' already exists (use `cchc-hub user passwd` to change the password)", quoted(user)),
                 format!("người dùng '{}' đã có (đổi mật khẩu bằng `cchc-hub user passwd`)", quoted(user)),

@@ -238,7 +238,7 @@ struct Published {
     published: u32,
 }
 
-/// `POST /api/v1/definitions` (admin): a definitions document.
+/// `POST /api/v1/definitions` (admin): a signed definitions bundle.
 pub async fn publish_definitions(
     State(state): State<AppState>,
     caller: Caller,
@@ -250,11 +250,20 @@ pub async fn publish_definitions(
         "definitions.publish",
         Role::Admin,
         (body, DEFINITIONS_BODY),
-        move |store, actor, body| {
-            let text = std::str::from_utf8(&body)
-                .map_err(|_| HubError::input("definitions", "request body", Rule::Utf8))?;
-            let version = admin::publish(store, text, "request body", &actor, now_ms())?;
-            Reply::doc(&Published { published: version })
+        move |store, actor, body| match crate::release::publish(
+            store,
+            None,
+            &body,
+            "request body",
+            &actor,
+            now_ms(),
+        )? {
+            crate::release::Published::Definitions(version) => {
+                Reply::doc(&Published { published: version })
+            }
+            crate::release::Published::Agent { .. } => {
+                unreachable!("agent bundles are refused without a directory")
+            }
         },
     )
     .await

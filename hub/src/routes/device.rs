@@ -121,7 +121,9 @@ pub async fn enroll(State(state): State<AppState>, req: Request) -> Response {
             "ok",
             format!("agent {}", req.agent_version),
         );
-        let province = state.run(|store| store.province()).await?.code;
+        let (province, release_root) = state
+            .run(|store| Ok((store.province()?.code, store.roots()?.pop())))
+            .await?;
         let nonce = signed.nonce;
         let (device, unit) = (req.device, req.unit);
         let done = state
@@ -135,6 +137,7 @@ pub async fn enroll(State(state): State<AppState>, req: Request) -> Response {
             unit,
             province,
             enrolled_ms: now,
+            release_root,
         })
     }
     .await;

@@ -18,6 +18,7 @@ mod body;
 mod device;
 mod extract;
 mod pages;
+mod release;
 mod session;
 mod state;
 
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/health", get(health))
+        .route("/api/v1/releases/{sha256}", get(release::download))
         .route(
             "/login",
             get(session::login_form).post(session::login_submit),

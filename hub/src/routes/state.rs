@@ -31,16 +31,24 @@ pub struct AppState {
     pub bodies: body::BodyRules,
     /// Refusals recently logged: (address, action, code) → (when, suppressed since).
     quiet: Arc<Mutex<QuietMap>>,
+    /// The hub's data directory (release files are under it).
+    pub dir: Arc<std::path::PathBuf>,
 }
 
 impl AppState {
     /// State for a store and limits.
-    pub fn new(store: Arc<dyn HubStore>, limits: Limits, body_idle: Duration) -> AppState {
+    pub fn new(
+        store: Arc<dyn HubStore>,
+        limits: Limits,
+        body_idle: Duration,
+        dir: &std::path::Path,
+    ) -> AppState {
         AppState {
             store,
             limits: Arc::new(limits),
             bodies: body::BodyRules::new(body_idle),
             quiet: Arc::default(),
+            dir: Arc::new(dir.to_path_buf()),
         }
     }
 

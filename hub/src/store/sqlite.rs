@@ -8,6 +8,7 @@ use crate::error::{HubError, Result};
 use cchc_common::merge::{self, OpLog, UnknownDefs};
 use cchc_common::state::VersionVector;
 use cchc_common::units::Unit;
+use cchc_common::update::SignedDefinitions;
 use cchc_common::{ActorId, Definitions, DomainError, Op, OpId, UnitCode};
 use cchc_sql::{a2i, i2a, SqlObjects};
 use rusqlite::{
@@ -20,6 +21,7 @@ use std::sync::Mutex;
 mod access;
 mod dashboard;
 mod plan;
+mod releases;
 mod rollup;
 mod schema;
 
@@ -273,22 +275,35 @@ impl Store for SqliteStore {
         Ok((out, more))
     }
 
-    fn definitions_after(&self, version: u32) -> Result<Vec<Definitions>> {
+    fn definitions_after(&self, version: u32) -> Result<Vec<SignedDefinitions>> {
         let conn = self.conn();
-        let mut st = conn
-            .prepare_cached("SELECT body FROM definitions WHERE version > ?1 ORDER BY version")?;
-        let rows = st.query_map([version], |r| r.get::<_, String>(0))?;
+        // Unsigned rows (the built-in version 1, or published before signing existed)
+        // are never sent: agents take only what the root they pinned signed.
+        let mut st = conn.prepare_cached(
+            "SELECT body, meta FROM definitions WHERE version > ?1 AND meta IS NOT NULL
+             ORDER BY version",
+        )?;
+        let rows = st.query_map([version], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
         let mut out = Vec::new();
-        for body in rows {
-            out.push(
-                serde_json::from_str(&body?)
+        for row in rows {
+            let (body, meta) = row?;
+            out.push(SignedDefinitions {
+                meta: serde_json::from_str(&meta)
                     .map_err(|e| bad_db(&self.path, format!("stored definitions: {e}")))?,
-            );
+                body,
+            });
         }
         Ok(out)
     }
 
-    fn publish_definitions(&self, defs: &Definitions, now_ms: i64) -> Result<()> {
+    fn publish_definitions(
+        &self,
+        defs: &Definitions,
+        signed: &SignedDefinitions,
+        now_ms: i64,
+    ) -> Result<()> {
         defs.validate().map_err(|e| HubError::BadDefinitions {
             source: format!("version {}", defs.version),
             detail: e.to_string(),
@@ -307,11 +322,12 @@ impl Store for SqliteStore {
             });
         }
         tx.execute(
-            "INSERT INTO definitions (version, body, published_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO definitions (version, body, published_at, meta) VALUES (?1, ?2, ?3, ?4)",
             params![
                 defs.version,
-                serde_json::to_string(defs).expect("serializes"),
-                now_ms
+                signed.body,
+                now_ms,
+                serde_json::to_string(&signed.meta).expect("serializes")
             ],
         )?;
         // Criteria sets and thresholds may have changed: every standing follows.

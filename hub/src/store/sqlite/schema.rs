@@ -246,6 +246,60 @@ CREATE TABLE pledge_totals (
     done INTEGER NOT NULL
 ) STRICT;
 "#,
+    // 4: the update channel (issue 13): signed definitions keep their signed metadata
+    // (older, unsigned rows are never sent to agents), trusted release roots, published
+    // releases (files under releases/, by SHA-256), staged rollouts and each device's
+    // milestones.
+    r#"
+ALTER TABLE definitions ADD COLUMN meta TEXT;
+CREATE TABLE release_roots (
+    version INTEGER PRIMARY KEY,
+    doc TEXT NOT NULL,
+    trusted_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE releases (
+    version TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    file TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    published_at INTEGER NOT NULL,
+    PRIMARY KEY (version, platform)
+) STRICT;
+CREATE INDEX releases_sha256 ON releases (sha256);
+CREATE TABLE rollouts (
+    version TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('running', 'halted')),
+    reason TEXT,
+    halt_at_percent INTEGER NOT NULL,
+    min_reports INTEGER NOT NULL,
+    soak_s INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE rollout_stages (
+    version TEXT NOT NULL REFERENCES rollouts (version),
+    stage INTEGER NOT NULL,
+    scope TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    PRIMARY KEY (version, stage)
+) STRICT;
+CREATE TABLE device_updates (
+    device INTEGER NOT NULL,
+    version TEXT NOT NULL,
+    unit INTEGER NOT NULL,
+    stage INTEGER NOT NULL,
+    offered_at INTEGER NOT NULL,
+    downloaded_at INTEGER,
+    installed_at INTEGER,
+    healthy_at INTEGER,
+    failed_at INTEGER,
+    rolled_back_at INTEGER,
+    detail TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (device, version)
+) STRICT;
+CREATE INDEX device_updates_version ON device_updates (version, stage);
+"#,
 ];
 
 /// The schema version whose migration creates the rollups: a hub migrated across it

@@ -1,0 +1,412 @@
+//! Signed updates on the agent (issue 13). In: the hub's offer in a sync response and
+//! the root of trust pinned at enrollment. Out: a new build downloaded (resumably),
+//! checked (signatures, threshold, expiry, version, platform, length, SHA-256),
+//! self-tested on this PC, swapped in under the database's write lock, restarted, and
+//! judged: a health check after the swap, then a soak; a build that fails either, or
+//! keeps crashing, is replaced by the previous one and the failure reported.
+//!
+//! Rules kept from other updaters' scars: expired metadata blocks an upgrade, never
+//! the agent (it keeps its build and warns); a report that cannot be delivered is kept
+//! and retried, never a reason to roll back; a hub that cannot be reached during the
+//! health check delays the verdict, it does not fail the build.
+//!
+//! Database rule (see docs/updates.md): a release may only add to the schema, so the
+//! build it replaces can still read and write the database (`COMPAT_SCHEMA`); the op
+//! log is the record and every cache is rebuilt from it, so a rollback loses no entry.
+
+pub mod fetch;
+pub mod state;
+pub mod swap;
+
+use crate::error::{AgentError, Result};
+use crate::store::Store;
+use crate::sync::Client;
+use cchc_common::release::accept;
+use cchc_common::update::{this_platform, Offer, UpdateEvent};
+use semver::Version;
+use state::{Phase, State};
+use std::path::Path;
+
+/// This build's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Starts of a new build without passing its health check (or during its soak)
+/// before it is rolled back.
+const MAX_BOOTS: u32 = 3;
+
+/// This build's version, parsed.
+pub fn version() -> Version {
+    VERSION.parse().expect("the crate version is semver")
+}
+
+/// What the caller must do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Carry on.
+    Carry,
+    /// Restart into the installed executable (after a swap or a rollback).
+    Restart,
+}
+
+/// The health check of a new build, before its first sync: the database opens and
+/// agrees with its op log.
+fn health(store: &mut Store) -> std::result::Result<(), String> {
+    let mut problems = store.check().map_err(|e| e.to_string())?;
+    if cfg!(feature = "fail-health") {
+        problems.push("fault injected at build time (feature fail-health)".into());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// Puts the previous build back and queues the report. `Restart` when the previous
+/// build is in place; without one, the new build keeps running and says so.
+fn roll_back(
+    dir: &Path,
+    st: &mut State,
+    version: &Version,
+    reason: &str,
+    now_ms: i64,
+) -> Result<Next> {
+    st.phase = Phase::Idle;
+    match swap::roll_back() {
+        Ok(()) => {
+            st.refuse(version, UpdateEvent::RolledBack, reason, now_ms);
+            st.previous = None;
+            st.save(dir)?;
+            Ok(Next::Restart)
+        }
+        Err(e) => {
+            let detail = format!("{reason}; cannot return to the previous build: {e}");
+            st.refuse(version, UpdateEvent::Failed, &detail, now_ms);
+            st.warning = Some(detail);
+            st.save(dir)?;
+            Ok(Next::Carry)
+        }
+    }
+}
+
+/// Run at the start of `cchc-agent run`: finishes or undoes an interrupted swap,
+/// counts the starts of a build on trial, and runs its health check.
+pub fn on_start(dir: &Path, store: &mut Store, now_ms: i64) -> Result<Next> {
+    let mut st = State::load(dir)?;
+    let me = version();
+    if let Phase::Swapping { from, to, soak_s } = st.phase.clone() {
+        if me == to {
+            st.phase = Phase::Trial {
+                version: to,
+                from,
+                boots: 0,
+                soak_s,
+                clean_stop: false,
+            };
+        } else {
+            // Cut before the rename: the old build runs; the offer will come again.
+            let _ = std::fs::remove_file(swap::staged_exe());
+            st.phase = Phase::Idle;
+        }
+        st.save(dir)?;
+    }
+    match st.phase.clone() {
+        Phase::Idle | Phase::Swapping { .. } => Ok(Next::Carry),
+        Phase::Trial { version, .. } | Phase::Soak { version, .. } if version != me => {
+            // The previous build was started again (by hand, or a rollback whose
+            // state was not yet saved): the new one failed.
+            st.phase = Phase::Idle;
+            st.refuse(
+                &version,
+                UpdateEvent::RolledBack,
+                &format!("build {me} was started again instead of {version}"),
+                now_ms,
+            );
+            st.save(dir)?;
+            Ok(Next::Carry)
+        }
+        Phase::Trial {
+            version,
+            from,
+            boots,
+            soak_s,
+            clean_stop,
+        } => {
+            let boots = if clean_stop { boots } else { boots + 1 };
+            if boots > MAX_BOOTS {
+                let why = format!("started {boots} times without passing its health check");
+                return roll_back(dir, &mut st, &version, &why, now_ms);
+            }
+            st.phase = Phase::Trial {
+                version: version.clone(),
+                from,
+                boots,
+                soak_s,
+                clean_stop: false,
+            };
+            st.save(dir)?;
+            if let Err(why) = health(store) {
+                return roll_back(
+                    dir,
+                    &mut st,
+                    &version,
+                    &format!("health check: {why}"),
+                    now_ms,
+                );
+            }
+            Ok(Next::Carry)
+        }
+        Phase::Soak {
+            version,
+            from,
+            healthy_ms,
+            boots,
+            soak_s,
+            clean_stop,
+        } => {
+            let boots = if clean_stop { boots } else { boots + 1 };
+            if boots > MAX_BOOTS {
+                let why = format!("crashed {boots} times during its soak");
+                return roll_back(dir, &mut st, &version, &why, now_ms);
+            }
+            st.phase = Phase::Soak {
+                version,
+                from,
+                healthy_ms,
+                boots,
+                soak_s,
+                clean_stop: false,
+            };
+            st.save(dir)?;
+            Ok(Next::Carry)
+        }
+    }
+}
+
+/// Run when `cchc-agent run` stops on a signal: the next start is not a crash.
+pub fn on_clean_stop(dir: &Path) -> Result<()> {
+    let mut st = State::load(dir)?;
+    match &mut st.phase {
+        Phase::Trial { clean_stop, .. } | Phase::Soak { clean_stop, .. } => *clean_stop = true,
+        Phase::Idle | Phase::Swapping { .. } => return Ok(()),
+    }
+    st.save(dir)
+}
+
+/// Run after a sync that failed for a reason other than the link: a build on trial
+/// that the hub refuses is rolled back.
+pub fn after_refused_sync(dir: &Path, why: &str, now_ms: i64) -> Result<Next> {
+    let mut st = State::load(dir)?;
+    match st.phase.clone() {
+        Phase::Trial { version, .. } if version == self::version() => roll_back(
+            dir,
+            &mut st,
+            &version,
+            &format!("health check: the sync failed: {why}"),
+            now_ms,
+        ),
+        _ => Ok(Next::Carry),
+    }
+}
+
+/// Run after each successful sync: a build on trial passed its health check; a
+/// soaking one may be judged healthy; an offer may be taken.
+pub async fn after_sync(
+    dir: &Path,
+    store: &mut Store,
+    client: &Client,
+    offer: Option<Offer>,
+    now_ms: i64,
+) -> Result<Next> {
+    let mut st = State::load(dir)?;
+    let me = version();
+    match st.phase.clone() {
+        Phase::Trial {
+            version,
+            from,
+            soak_s,
+            ..
+        } if version == me => {
+            st.report(&version, UpdateEvent::Installed, "", now_ms);
+            st.phase = Phase::Soak {
+                version,
+                from,
+                healthy_ms: now_ms,
+                boots: 0,
+                soak_s,
+                clean_stop: false,
+            };
+            st.save(dir)?;
+            return Ok(Next::Carry);
+        }
+        Phase::Soak {
+            version,
+            healthy_ms,
+            soak_s,
+            ..
+        } => {
+            if now_ms.saturating_sub(healthy_ms) >= (soak_s as i64).saturating_mul(1000) {
+                st.report(&version, UpdateEvent::Healthy, "", now_ms);
+                st.phase = Phase::Idle;
+                st.save(dir)?;
+            }
+            return Ok(Next::Carry);
+        }
+        Phase::Trial { .. } | Phase::Swapping { .. } | Phase::Idle => {}
+    }
+    let Some(offer) = offer else {
+        if st.offered.take().is_some() || st.warning.take().is_some() {
+            st.save(dir)?;
+        }
+        return Ok(Next::Carry);
+    };
+    st.offered = Some(offer.clone());
+    let next = consider(dir, store, client, &mut st, &offer, now_ms).await;
+    st.save(dir)?;
+    next
+}
+
+async fn consider(
+    dir: &Path,
+    store: &mut Store,
+    client: &Client,
+    st: &mut State,
+    offer: &Offer,
+    now_ms: i64,
+) -> Result<Next> {
+    let me = version();
+    let v = offer.release.signed.version.clone();
+    if st.refused.contains(&v) {
+        return Ok(Next::Carry);
+    }
+    let Some(root) = store.release_root()? else {
+        st.warning = Some(
+            "no release root is pinned (this computer enrolled before the hub trusted one): updates cannot be checked, so none is installed".into(),
+        );
+        return Ok(Next::Carry);
+    };
+    let highest = st.highest_seen.clone().unwrap_or_else(|| me.clone());
+    let release = match accept(
+        &offer.release,
+        &root.signed,
+        &this_platform(),
+        &me,
+        &highest,
+        now_ms,
+    ) {
+        Ok(r) => r,
+        Err(e) if e.is_expiry() => {
+            // Expiry blocks the upgrade, never the agent.
+            st.warning = Some(format!("update {v} not installed: {e}"));
+            return Ok(Next::Carry);
+        }
+        Err(e) => {
+            st.refuse(&v, UpdateEvent::Failed, &e.to_string(), now_ms);
+            return Ok(Next::Carry);
+        }
+    };
+    let path = match fetch::fetch(client, store, dir, &release.target).await {
+        Ok(fetch::Fetched::Done(p)) => p,
+        Ok(fetch::Fetched::Partial { detail, .. }) => {
+            st.warning = Some(format!("update {v}: {detail}; resuming later"));
+            return Ok(Next::Carry);
+        }
+        Err(e @ (AgentError::Untrusted { .. } | AgentError::BadFile { .. })) => {
+            st.refuse(&v, UpdateEvent::Failed, &e.to_string(), now_ms);
+            return Ok(Next::Carry);
+        }
+        Err(AgentError::Hub(e)) if !e.is_transient() => {
+            st.warning = Some(format!("update {v}: {e}"));
+            return Ok(Next::Carry);
+        }
+        Err(e) => return Err(e),
+    };
+    let staged = swap::stage(&path)?;
+    if let Err(why) = swap::self_test(&staged, dir, &v) {
+        let _ = std::fs::remove_file(&staged);
+        st.refuse(&v, UpdateEvent::Failed, &why, now_ms);
+        return Ok(Next::Carry);
+    }
+    st.report(&v, UpdateEvent::Downloaded, "", now_ms);
+    st.highest_seen = Some(v.clone());
+    st.warning = None;
+    // No entry is being saved while the builds change places: the swap holds the
+    // database's write lock (an officer's save waits a moment, then goes through).
+    let soak_s = offer.soak_s;
+    let swapped = store.with_write_lock(|| {
+        st.phase = Phase::Swapping {
+            from: me.clone(),
+            to: v.clone(),
+            soak_s,
+        };
+        st.previous = Some(me.clone());
+        st.save(dir)?;
+        swap::swap_in(&staged)?;
+        st.phase = Phase::Trial {
+            version: v.clone(),
+            from: me.clone(),
+            boots: 0,
+            soak_s,
+            clean_stop: false,
+        };
+        st.save(dir)
+    });
+    if let Err(e) = swapped {
+        st.phase = Phase::Idle;
+        st.refuse(&v, UpdateEvent::Failed, &format!("swap: {e}"), now_ms);
+        return Ok(Next::Carry);
+    }
+    let _ = std::fs::remove_dir_all(fetch::folder(dir));
+    Ok(Next::Restart)
+}
+
+/// `cchc-agent update status`: current, previous and offered builds.
+#[derive(Debug, serde::Serialize)]
+pub struct StatusDoc {
+    /// This build.
+    pub current: String,
+    /// The build kept to roll back to.
+    pub previous: Option<String>,
+    /// The version the hub offers.
+    pub offered: Option<String>,
+    /// idle, swapping, trial, soak.
+    pub phase: &'static str,
+    /// Versions that failed here.
+    pub refused: Vec<String>,
+    /// Reports waiting for the next sync.
+    pub pending_reports: usize,
+    /// The pinned release root's version (0: none).
+    pub root_version: u64,
+    /// Why the offer was not taken.
+    pub warning: Option<String>,
+    /// This computer's platform.
+    pub platform: String,
+}
+
+/// The status document.
+pub fn status(dir: &Path, store: &Store) -> Result<StatusDoc> {
+    let st = State::load(dir)?;
+    Ok(StatusDoc {
+        current: VERSION.to_string(),
+        previous: st
+            .previous
+            .as_ref()
+            .filter(|_| swap::previous_exe().exists())
+            .map(|v| v.to_string()),
+        offered: st
+            .offered
+            .as_ref()
+            .map(|o| o.release.signed.version.to_string()),
+        phase: match st.phase {
+            Phase::Idle => "idle",
+            Phase::Swapping { .. } => "swapping",
+            Phase::Trial { .. } => "trial",
+            Phase::Soak { .. } => "soak",
+        },
+        refused: st.refused.iter().map(|v| v.to_string()).collect(),
+        pending_reports: st.reports.len(),
+        root_version: store.release_root()?.map(|r| r.signed.version).unwrap_or(0),
+        warning: st.warning,
+        platform: this_platform(),
+    })
+}

@@ -1,0 +1,486 @@
+//! The update channel in SQLite: roots, releases, rollouts and their stages, each
+//! device's milestones. Every change is one IMMEDIATE transaction with its audit entry.
+
+use super::access::append;
+use super::{bad_db, SqliteStore};
+use crate::error::{ReleaseRefusal, Result};
+use crate::store::releases::{
+    halt_reason, stage_of, DeviceUpdate, HaltRule, Releases, RolloutRow, RolloutState, Scope,
+    Stage, StoredRelease, Verdicts,
+};
+use crate::store::AuditEntry;
+use cchc_common::release::{Release, Root, Signed};
+use cchc_common::update::{UpdateEvent, UpdateReport};
+use cchc_common::{ActorId, UnitCode};
+use cchc_sql::{a2i, i2a};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use semver::Version;
+use std::path::Path;
+
+fn json<T: serde::de::DeserializeOwned>(path: &Path, what: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| bad_db(path, format!("stored {what}: {e}")))
+}
+
+fn version(path: &Path, text: &str) -> Result<Version> {
+    text.parse()
+        .map_err(|e| bad_db(path, format!("stored version '{text}': {e}")))
+}
+
+fn load_releases(conn: &Connection, path: &Path) -> Result<Vec<StoredRelease>> {
+    let mut st = conn.prepare_cached("SELECT meta, file, published_at FROM releases")?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (meta, file, published_ms) = row?;
+        out.push(StoredRelease {
+            meta: json(path, "release", &meta)?,
+            file,
+            published_ms,
+        });
+    }
+    out.sort_by(|a, b| {
+        (&b.meta.signed.version, &b.meta.signed.platform)
+            .cmp(&(&a.meta.signed.version, &a.meta.signed.platform))
+    });
+    Ok(out)
+}
+
+fn load_rollouts(conn: &Connection, path: &Path) -> Result<Vec<RolloutRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT version, state, reason, halt_at_percent, min_reports, soak_s, started_at
+         FROM rollouts",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, u32>(3)?,
+            r.get::<_, u32>(4)?,
+            r.get::<_, i64>(5)?,
+            r.get::<_, i64>(6)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (v, state, reason, halt, min, soak, started_ms) = row?;
+        let mut stages = Vec::new();
+        let mut sst = conn.prepare_cached(
+            "SELECT stage, scope, started_at FROM rollout_stages WHERE version = ?1 ORDER BY stage",
+        )?;
+        let srows = sst.query_map([&v], |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for s in srows {
+            let (number, scope, started_ms) = s?;
+            stages.push(Stage {
+                number,
+                scope: json(path, "rollout stage", &scope)?,
+                started_ms,
+            });
+        }
+        out.push(RolloutRow {
+            version: version(path, &v)?,
+            state: if state == "halted" {
+                RolloutState::Halted
+            } else {
+                RolloutState::Running
+            },
+            reason,
+            rule: HaltRule {
+                halt_at_percent: halt,
+                min_reports: min,
+                soak_s: soak.max(0) as u64,
+            },
+            stages,
+            started_ms,
+        });
+    }
+    out.sort_by(|a, b| b.version.cmp(&a.version));
+    Ok(out)
+}
+
+fn milestone(event: UpdateEvent) -> &'static [&'static str] {
+    match event {
+        UpdateEvent::Downloaded => &["downloaded_at"],
+        UpdateEvent::Installed => &["downloaded_at", "installed_at"],
+        UpdateEvent::Healthy => &["downloaded_at", "installed_at", "healthy_at"],
+        UpdateEvent::Failed => &["failed_at"],
+        UpdateEvent::RolledBack => &["failed_at", "rolled_back_at"],
+    }
+}
+
+fn verdicts(conn: &Connection, version: &str, stage: u32) -> Result<Verdicts> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FILTER (WHERE healthy_at IS NOT NULL OR failed_at IS NOT NULL),
+                    count(*) FILTER (WHERE failed_at IS NOT NULL)
+             FROM device_updates WHERE version = ?1 AND stage = ?2",
+        )?
+        .query_row(params![version, stage], |r| {
+            Ok(Verdicts {
+                reports: r.get(0)?,
+                failed: r.get(1)?,
+            })
+        })?)
+}
+
+impl Releases for SqliteStore {
+    fn roots(&self) -> Result<Vec<Signed<Root>>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached("SELECT doc FROM release_roots ORDER BY version")?;
+        let docs: Vec<String> = st
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        docs.iter()
+            .map(|d| json(&self.path, "release root", d))
+            .collect()
+    }
+
+    fn trust_root(&self, root: &Signed<Root>, audit: &AuditEntry, now_ms: i64) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO release_roots (version, doc, trusted_at) VALUES (?1, ?2, ?3)",
+            params![
+                root.signed.version as i64,
+                serde_json::to_string(root).expect("serializes"),
+                now_ms
+            ],
+        )?;
+        append(&tx, audit, now_ms)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn publish_release(
+        &self,
+        release: &Signed<Release>,
+        file: &str,
+        audit: &AuditEntry,
+        now_ms: i64,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let r = &release.signed;
+        let newest = load_releases(&tx, &self.path)?
+            .into_iter()
+            .find(|s| s.meta.signed.platform == r.platform)
+            .map(|s| s.meta.signed.version);
+        if let Some(newest) = newest.filter(|n| *n >= r.version) {
+            return Err(ReleaseRefusal::NotNewer {
+                version: r.version.to_string(),
+                platform: r.platform.clone(),
+                newest: newest.to_string(),
+            }
+            .into());
+        }
+        tx.execute(
+            "INSERT INTO releases (version, platform, meta, file, sha256, published_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                r.version.to_string(),
+                r.platform,
+                serde_json::to_string(release).expect("serializes"),
+                file,
+                r.target.sha256,
+                now_ms
+            ],
+        )?;
+        append(&tx, audit, now_ms)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn releases(&self) -> Result<Vec<StoredRelease>> {
+        load_releases(&self.conn(), &self.path)
+    }
+
+    fn add_stage(
+        &self,
+        version: &Version,
+        scope: &Scope,
+        rule: Option<HaltRule>,
+        audit: &AuditEntry,
+        now_ms: i64,
+    ) -> Result<u32> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let v = version.to_string();
+        let published: bool = tx
+            .prepare_cached("SELECT 1 FROM releases WHERE version = ?1")?
+            .query_row([&v], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !published {
+            return Err(ReleaseRefusal::Unpublished { version: v }.into());
+        }
+        let existing: Option<(String, Option<String>)> = tx
+            .query_row(
+                "SELECT state, reason FROM rollouts WHERE version = ?1",
+                [&v],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match existing {
+            Some((state, reason)) if state == "halted" => {
+                return Err(ReleaseRefusal::Halted {
+                    version: v,
+                    reason: reason.unwrap_or_default(),
+                }
+                .into())
+            }
+            Some(_) => {
+                if let Some(rule) = rule {
+                    tx.execute(
+                        "UPDATE rollouts SET halt_at_percent = ?2, min_reports = ?3, soak_s = ?4,
+                         updated_at = ?5 WHERE version = ?1",
+                        params![
+                            v,
+                            rule.halt_at_percent,
+                            rule.min_reports,
+                            rule.soak_s as i64,
+                            now_ms
+                        ],
+                    )?;
+                }
+            }
+            None => {
+                let rule = rule.unwrap_or(crate::release::DEFAULT_RULE);
+                tx.execute(
+                    "INSERT INTO rollouts (version, state, reason, halt_at_percent, min_reports,
+                     soak_s, started_at, updated_at) VALUES (?1, 'running', NULL, ?2, ?3, ?4, ?5, ?5)",
+                    params![v, rule.halt_at_percent, rule.min_reports, rule.soak_s as i64, now_ms],
+                )?;
+            }
+        }
+        let number: u32 = tx.query_row(
+            "SELECT coalesce(max(stage), 0) + 1 FROM rollout_stages WHERE version = ?1",
+            [&v],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO rollout_stages (version, stage, scope, started_at) VALUES (?1, ?2, ?3, ?4)",
+            params![v, number, serde_json::to_string(scope).expect("serializes"), now_ms],
+        )?;
+        append(&tx, audit, now_ms)?;
+        tx.commit()?;
+        Ok(number)
+    }
+
+    fn set_halted(
+        &self,
+        version: &Version,
+        halted: bool,
+        reason: &str,
+        audit: &AuditEntry,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let v = version.to_string();
+        let state: Option<String> = tx
+            .query_row("SELECT state FROM rollouts WHERE version = ?1", [&v], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let Some(state) = state else {
+            return Err(ReleaseRefusal::Unpublished { version: v }.into());
+        };
+        let want = if halted { "halted" } else { "running" };
+        if state == want {
+            // Halting a halted rollout changes nothing (and never undoes the halt).
+            return Ok(false);
+        }
+        tx.execute(
+            "UPDATE rollouts SET state = ?2, reason = ?3, updated_at = ?4 WHERE version = ?1",
+            params![v, want, halted.then_some(reason), now_ms],
+        )?;
+        append(&tx, audit, now_ms)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn rollouts(&self) -> Result<Vec<RolloutRow>> {
+        load_rollouts(&self.conn(), &self.path)
+    }
+
+    fn device_updates(&self, version: &Version) -> Result<Vec<DeviceUpdate>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT device, unit, stage, offered_at, downloaded_at, installed_at, healthy_at,
+                    failed_at, rolled_back_at, detail
+             FROM device_updates WHERE version = ?1 ORDER BY stage, unit, device",
+        )?;
+        let rows = st.query_map([version.to_string()], |r| {
+            Ok(DeviceUpdate {
+                device: i2a(r.get(0)?),
+                unit: UnitCode(r.get(1)?),
+                stage: r.get(2)?,
+                offered_ms: r.get(3)?,
+                downloaded_ms: r.get(4)?,
+                installed_ms: r.get(5)?,
+                healthy_ms: r.get(6)?,
+                failed_ms: r.get(7)?,
+                rolled_back_ms: r.get(8)?,
+                detail: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn offer(
+        &self,
+        device: ActorId,
+        unit: UnitCode,
+        platform: &str,
+        running: &str,
+        now_ms: i64,
+    ) -> Result<Option<(StoredRelease, u64)>> {
+        let Ok(running) = running.parse::<Version>() else {
+            return Ok(None);
+        };
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let releases = load_releases(&tx, &self.path)?;
+        for rollout in load_rollouts(&tx, &self.path)? {
+            if rollout.state != RolloutState::Running || rollout.version <= running {
+                continue;
+            }
+            let Some(release) = releases.iter().find(|r| {
+                r.meta.signed.version == rollout.version && r.meta.signed.platform == platform
+            }) else {
+                continue;
+            };
+            let v = rollout.version.to_string();
+            let seen: Option<(Option<i64>,)> = tx
+                .prepare_cached(
+                    "SELECT failed_at FROM device_updates WHERE device = ?1 AND version = ?2",
+                )?
+                .query_row(params![a2i(device), v], |r| Ok((r.get(0)?,)))
+                .optional()?;
+            match seen {
+                // It failed this release: never offered it again.
+                Some((Some(_),)) => continue,
+                Some((None,)) => {}
+                None => {
+                    let Some(stage) = stage_of(&rollout.stages, device, unit, &rollout.version)
+                    else {
+                        continue;
+                    };
+                    tx.execute(
+                        "INSERT INTO device_updates (device, version, unit, stage, offered_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![a2i(device), v, unit.0, stage, now_ms],
+                    )?;
+                }
+            }
+            tx.commit()?;
+            return Ok(Some((release.clone(), rollout.rule.soak_s)));
+        }
+        Ok(None)
+    }
+
+    fn report(
+        &self,
+        device: ActorId,
+        reports: &[UpdateReport],
+        now_ms: i64,
+    ) -> Result<Vec<String>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut touched = Vec::new();
+        for r in reports {
+            let v = r.version.to_string();
+            let stage: Option<u32> = tx
+                .prepare_cached(
+                    "SELECT stage FROM device_updates WHERE device = ?1 AND version = ?2",
+                )?
+                .query_row(params![a2i(device), v], |row| row.get(0))
+                .optional()?;
+            // A report about a release this device was never offered is not counted.
+            let Some(stage) = stage else { continue };
+            for col in milestone(r.event) {
+                tx.execute(
+                    &format!(
+                        "UPDATE device_updates SET {col} = coalesce({col}, ?3)
+                         WHERE device = ?1 AND version = ?2"
+                    ),
+                    params![a2i(device), v, r.at_ms],
+                )?;
+            }
+            if matches!(r.event, UpdateEvent::Failed | UpdateEvent::RolledBack) {
+                let detail: String = r.detail.chars().take(300).collect();
+                tx.execute(
+                    "UPDATE device_updates SET detail = ?3 WHERE device = ?1 AND version = ?2",
+                    params![a2i(device), v, detail],
+                )?;
+            }
+            if !touched.contains(&(v.clone(), stage)) {
+                touched.push((v, stage));
+            }
+        }
+        let mut halts = Vec::new();
+        let rollouts = load_rollouts(&tx, &self.path)?;
+        for (v, number) in touched {
+            let Some(rollout) = rollouts
+                .iter()
+                .find(|r| r.version.to_string() == v && r.state == RolloutState::Running)
+            else {
+                continue;
+            };
+            let Some(stage) = rollout.stages.iter().find(|s| s.number == number) else {
+                continue;
+            };
+            let Some(reason) = halt_reason(stage, verdicts(&tx, &v, number)?, &rollout.rule) else {
+                continue;
+            };
+            tx.execute(
+                "UPDATE rollouts SET state = 'halted', reason = ?2, updated_at = ?3
+                 WHERE version = ?1 AND state = 'running'",
+                params![v, reason, now_ms],
+            )?;
+            append(
+                &tx,
+                &AuditEntry {
+                    actor: "hub".into(),
+                    action: "release.halt".into(),
+                    target: format!("version:{v}"),
+                    outcome: "ok".into(),
+                    ip: None,
+                    detail: reason.clone(),
+                },
+                now_ms,
+            )?;
+            halts.push(format!("{v}: {reason}"));
+        }
+        tx.commit()?;
+        Ok(halts)
+    }
+
+    fn may_download(&self, device: ActorId, sha256: &str) -> Result<Option<StoredRelease>> {
+        let conn = self.conn();
+        let found: Option<String> = conn
+            .prepare_cached(
+                "SELECT r.meta FROM releases r JOIN device_updates d ON d.version = r.version
+                 WHERE d.device = ?1 AND r.sha256 = ?2 LIMIT 1",
+            )?
+            .query_row(params![a2i(device), sha256], |r| r.get(0))
+            .optional()?;
+        let Some(meta) = found else { return Ok(None) };
+        let meta: Signed<Release> = json(&self.path, "release", &meta)?;
+        Ok(load_releases(&conn, &self.path)?
+            .into_iter()
+            .find(|r| r.meta == meta))
+    }
+}
