@@ -24,7 +24,18 @@ pub fn bin(name: &str) -> PathBuf {
     let dir = BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-q", "-p", "cchc-agent", "-p", "cchc-hub"])
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "cchc-agent",
+                "-p",
+                "cchc-hub",
+                "-p",
+                "cchc-agent-next",
+                "-p",
+                "cchc-agent-bad",
+            ])
             .current_dir(workspace())
             .status()
             .expect("cargo runs");
@@ -91,6 +102,9 @@ pub struct Agent {
     pub dir: PathBuf,
     /// Optional wrapper (e.g. `faketime -f +365d`) the agent runs under.
     pub wrapper: Vec<String>,
+    /// The executable, when it is an install of its own (updates swap it); else the
+    /// workspace's build.
+    pub exe: Option<PathBuf>,
 }
 
 impl Agent {
@@ -99,6 +113,7 @@ impl Agent {
         Agent {
             dir: dir.into(),
             wrapper: Vec::new(),
+            exe: None,
         }
     }
 
@@ -109,11 +124,12 @@ impl Agent {
 
     /// The command for `args`, in English, on this data dir.
     pub fn command(&self, args: &[&str]) -> Command {
+        let exe = self.exe.clone().unwrap_or_else(|| bin("cchc-agent"));
         let mut c = if self.wrapper.is_empty() {
-            Command::new(bin("cchc-agent"))
+            Command::new(exe)
         } else {
             let mut c = Command::new(&self.wrapper[0]);
-            c.args(&self.wrapper[1..]).arg(bin("cchc-agent"));
+            c.args(&self.wrapper[1..]).arg(exe);
             c
         };
         c.arg("--data-dir")
@@ -731,4 +747,41 @@ impl ReleaseKit {
 /// A path as a command-line argument.
 pub fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
+}
+
+/// Installs a build as a release would ship it: a copy without debug information
+/// (`strip`, from binutils beside gcc), executable, at `to`.
+pub fn install_build(from: &Path, to: &Path) {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir).expect("install folder");
+    }
+    let status = Command::new("strip")
+        .arg("-o")
+        .arg(to)
+        .arg(from)
+        .status()
+        .expect("strip runs (binutils)");
+    assert!(status.success(), "strip {} failed", from.display());
+}
+
+/// Polls `cond` every 100 ms until it holds or `secs` pass; panics with `what` (and
+/// the last value seen) when it never does.
+pub fn wait_for<T: std::fmt::Debug>(
+    what: &str,
+    secs: u64,
+    mut probe: impl FnMut() -> T,
+    cond: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let v = probe();
+        if cond(&v) {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not reached within {secs} s; last seen: {v:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

@@ -15,3 +15,4 @@ mod hostile_text;
 mod release;
 mod rollout;
 mod sync;
+mod update;

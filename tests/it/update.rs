@@ -1,0 +1,357 @@
+//! Signed, staged updates end to end (issue 13): real hub, real agents running
+//! `cchc-agent run` from installs of their own, and two real builds of the agent
+//! (`cchc-agent` 0.1.0 and `cchc-agent-next` 0.2.0, one source), plus a bad build
+//! (`cchc-agent-bad` 0.3.0) whose health check fails after its swap.
+
+use cchc_tests::{bin, install_build, path, wait_for, Agent, Hub, ReleaseKit};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+/// One commune's computer: its data, its own install, its resident `run`.
+struct Desk {
+    agent: Agent,
+    unit: u32,
+    run: Option<Child>,
+    recorded: u64,
+}
+
+impl Desk {
+    fn new(hub: &Hub, root: &Path, unit: u32) -> Desk {
+        let exe = root.join(format!("install-{unit}")).join("cchc-agent");
+        install_build(&bin("cchc-agent"), &exe);
+        let mut agent = hub.agent(root.join(format!("data-{unit}")), unit);
+        agent.exe = Some(exe);
+        Desk {
+            agent,
+            unit,
+            run: None,
+            recorded: 0,
+        }
+    }
+
+    fn start(&mut self) {
+        let log = std::fs::File::create(self.agent.dir.join("run.log")).unwrap();
+        let child = self
+            .agent
+            .command(&[
+                "run",
+                "--interval",
+                "1",
+                "--settle-ms",
+                "100",
+                "--retry-min-ms",
+                "200",
+                "--retry-max-ms",
+                "1000",
+            ])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.run = Some(child);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.run.take() {
+            cchc_tests::signal(c.id(), "TERM");
+            cchc_tests::wait_exit(&mut c, std::time::Duration::from_secs(30), "agent run");
+        }
+    }
+
+    /// Records one dossier received: an entry the hub must end up holding once.
+    fn record(&mut self) {
+        self.agent.ok(&[
+            "record",
+            "--period",
+            "2026-11",
+            "--procedure",
+            "CT-01",
+            "--received",
+            "1",
+        ]);
+        self.recorded += 1;
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.agent.dir.join("run.log")).unwrap_or_default()
+    }
+
+    fn update_status(&self) -> Value {
+        self.agent.json(&["update", "status", "--json"])
+    }
+
+    fn installed_version(&self) -> String {
+        let out = std::process::Command::new(self.agent.exe.as_ref().unwrap())
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Desk {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.run.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn status(hub: &Hub) -> Value {
+    hub.json(&["release", "status", "--json"])
+}
+
+fn rollout<'a>(doc: &'a Value, version: &str) -> &'a Value {
+    doc["rollouts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["version"] == version)
+        .unwrap_or(&Value::Null)
+}
+
+/// Signs and publishes a build (stripped, as released) as `version`.
+fn publish(hub: &Hub, kit: &ReleaseKit, build: &str, version: &str, tmp: &Path) -> PathBuf {
+    let file = tmp.join(format!("release-{version}")).join("cchc-agent");
+    install_build(&bin(build), &file);
+    let bundle = kit.sign_agent(&file, version, &tmp.join(format!("agent-{version}.bundle")));
+    hub.ok(&["release", "publish", path(&bundle)]);
+    file
+}
+
+/// The hub's ops and received total for a commune, from `report`.
+fn hub_received(hub: &Hub, unit: u32) -> u64 {
+    let doc = hub.json(&["report", "--period", "2026-11", "--json"]);
+    doc["communes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["unit"] == unit)
+        .map(|c| c["received"].as_u64().unwrap_or(0))
+        .unwrap_or(0)
+}
+
+fn devices_of(stage: &Value) -> Vec<String> {
+    stage["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["device"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_release_goes_from_pilots_to_half_to_all_and_every_entry_arrives_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    let kit = ReleaseKit::new(tmp.path().join("kit"));
+    kit.trust(&hub);
+    hub.start();
+    let units = [70, 73, 4, 8, 25, 256];
+    let mut desks: Vec<Desk> = units
+        .iter()
+        .map(|u| Desk::new(&hub, tmp.path(), *u))
+        .collect();
+    for d in &mut desks {
+        d.record();
+        d.start();
+    }
+    publish(&hub, &kit, "cchc-agent-next", "0.2.0", tmp.path());
+    let pilots = [70, 73];
+    hub.ok(&[
+        "release",
+        "rollout",
+        "--version",
+        "0.2.0",
+        "--stage",
+        "pilot",
+        "--unit",
+        "70",
+        "--unit",
+        "73",
+        "--soak",
+        "2s",
+        "--halt-at",
+        "50%",
+        "--min-reports",
+        "2",
+    ]);
+    // Entries go on while the pilots update.
+    let doc = wait_for(
+        "the pilots to be healthy on 0.2.0",
+        180,
+        || {
+            for d in desks.iter_mut().filter(|d| pilots.contains(&d.unit)) {
+                d.record();
+            }
+            status(&hub)
+        },
+        |doc| rollout(doc, "0.2.0")["stages"][0]["healthy"] == 2,
+    );
+    let r = rollout(&doc, "0.2.0");
+    assert_eq!(r["state"], "running", "{r}");
+    assert_eq!(
+        r["totals"]["offered"], 2,
+        "only the pilots were offered it: {r}"
+    );
+    for d in desks.iter().filter(|d| pilots.contains(&d.unit)) {
+        assert_eq!(d.installed_version(), "cchc-agent 0.2.0", "{}", d.log());
+        let st = d.update_status();
+        assert_eq!(st["current"], "0.2.0", "{st}");
+        assert_eq!(st["previous"], "0.1.0", "{st}");
+    }
+    for d in desks.iter().filter(|d| !pilots.contains(&d.unit)) {
+        assert_eq!(d.installed_version(), "cchc-agent 0.1.0");
+    }
+    let pilot_devices = devices_of(&r["stages"][0]);
+
+    hub.ok(&[
+        "release",
+        "rollout",
+        "--version",
+        "0.2.0",
+        "--percent",
+        "50",
+    ]);
+    let doc = wait_for(
+        "the 50% stage to be healthy",
+        180,
+        || {
+            for d in desks.iter_mut() {
+                d.record();
+            }
+            status(&hub)
+        },
+        |doc| {
+            let s = &rollout(doc, "0.2.0")["stages"][1];
+            s["healthy"] == s["offered"]
+        },
+    );
+    // Widening only adds: the pilots stay in their stage.
+    assert_eq!(
+        devices_of(&rollout(&doc, "0.2.0")["stages"][0]),
+        pilot_devices
+    );
+
+    hub.ok(&["release", "rollout", "--version", "0.2.0", "--all"]);
+    let doc = wait_for(
+        "every device to be healthy on 0.2.0",
+        240,
+        || {
+            for d in desks.iter_mut() {
+                d.record();
+            }
+            status(&hub)
+        },
+        |doc| rollout(doc, "0.2.0")["totals"]["healthy"] == units.len(),
+    );
+    let totals = &rollout(&doc, "0.2.0")["totals"];
+    assert_eq!(totals["failed"], 0, "{doc}");
+    assert_eq!(totals["rolled_back"], 0, "{doc}");
+    for d in &mut desks {
+        d.record();
+        d.stop();
+        assert_eq!(d.installed_version(), "cchc-agent 0.2.0", "{}", d.log());
+        d.agent.ok(&["sync"]);
+        d.agent.ok(&["check"]);
+        // Every entry, made before, during and after the update, is at the hub once.
+        assert_eq!(
+            hub_received(&hub, d.unit),
+            d.recorded,
+            "commune {}\n{}",
+            d.unit,
+            d.log()
+        );
+        let held = d.agent.json(&["status", "--json"]);
+        assert_eq!(held["ops_pending"], 0, "{held}");
+    }
+    hub.stop();
+}
+
+#[test]
+fn a_bad_build_halts_at_its_threshold_and_the_pilots_roll_back_losing_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    let kit = ReleaseKit::new(tmp.path().join("kit"));
+    kit.trust(&hub);
+    hub.start();
+    let pilots = [70, 73, 4, 8, 25];
+    let others = [256, 283];
+    let mut desks: Vec<Desk> = pilots
+        .iter()
+        .chain(&others)
+        .map(|u| Desk::new(&hub, tmp.path(), *u))
+        .collect();
+    for d in &mut desks {
+        d.record();
+        d.start();
+    }
+    publish(&hub, &kit, "cchc-agent-bad", "0.3.0", tmp.path());
+    let mut args = vec![
+        "release",
+        "rollout",
+        "--version",
+        "0.3.0",
+        "--stage",
+        "pilot",
+    ];
+    let unit_args: Vec<String> = pilots.iter().map(|u| u.to_string()).collect();
+    for u in &unit_args {
+        args.extend(["--unit", u.as_str()]);
+    }
+    args.extend(["--soak", "2s", "--halt-at", "10%", "--min-reports", "5"]);
+    hub.ok(&args);
+    let doc = wait_for(
+        "the rollout to halt itself",
+        240,
+        || {
+            for d in desks.iter_mut() {
+                d.record();
+            }
+            status(&hub)
+        },
+        |doc| rollout(doc, "0.3.0")["state"] == "halted",
+    );
+    let r = rollout(&doc, "0.3.0");
+    assert!(
+        r["reason"].as_str().unwrap().contains("failed on 5 of 5"),
+        "{r}"
+    );
+    assert_eq!(
+        r["totals"]["offered"], 5,
+        "no device outside the pilot: {r}"
+    );
+    assert_eq!(r["totals"]["rolled_back"], 5, "{r}");
+    let audit = hub.json(&["audit", "--action", "release.halt", "--json"]);
+    assert!(audit.to_string().contains("failed on 5 of 5"), "{audit}");
+    // Halting a halted rollout is a no-op, never an undoing of the halt; widening it
+    // is refused until someone resumes it.
+    hub.ok(&["release", "halt", "--version", "0.3.0"]);
+    let widen = hub
+        .command(&["release", "rollout", "--version", "0.3.0", "--all"])
+        .output()
+        .unwrap();
+    assert_eq!(widen.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&widen.stderr).contains("halted"));
+    assert_eq!(rollout(&status(&hub), "0.3.0")["state"], "halted");
+
+    for d in &mut desks {
+        d.record();
+        d.stop();
+        assert_eq!(d.installed_version(), "cchc-agent 0.1.0", "{}", d.log());
+        let st = d.update_status();
+        if pilots.contains(&d.unit) {
+            assert_eq!(st["refused"], serde_json::json!(["0.3.0"]), "{st}");
+        } else {
+            assert_eq!(st["offered"], Value::Null, "{st}");
+        }
+        // Still syncing, nothing lost.
+        d.agent.ok(&["sync"]);
+        d.agent.ok(&["check"]);
+        assert_eq!(hub_received(&hub, d.unit), d.recorded, "commune {}", d.unit);
+    }
+    hub.stop();
+}
