@@ -140,17 +140,7 @@ pub fn run(cli: Cli, lang: Lang) -> Result<()> {
             }
             Ok(())
         }
-        Command::Update(crate::UpdateCmd::Check(j)) => {
-            sync_cmd(&dir, j.json, lang)?;
-            if !j.json {
-                let store = open(&dir)?;
-                print!(
-                    "{}",
-                    present::update_status(&crate::update::status(&dir, &store)?, lang)
-                );
-            }
-            Ok(())
-        }
+        Command::Update(crate::UpdateCmd::Check(j)) => update_check(&dir, j.json, lang),
         Command::SelfTest => {
             Store::self_test(&db_path(&dir))?;
             println!(
@@ -197,6 +187,45 @@ fn sync_cmd(dir: &Path, json: bool, lang: Lang) -> Result<()> {
         );
     } else {
         println!("{}", present::sync_summary(&summary, lang));
+    }
+    Ok(())
+}
+
+/// `update check`: a sync now, then the offer (if any) downloaded, checked and
+/// self-tested; the resident `run` swaps it in at its next round.
+fn update_check(dir: &Path, json: bool, lang: Lang) -> Result<()> {
+    use crate::update;
+    let mut store = open(dir)?;
+    let client = sync::Client::new(dir, &store)?;
+    let rt = runtime()?;
+    let mut summary = rt.block_on(sync::sync(&mut store, &client, now_ms))?;
+    let offer = summary.offer.take();
+    rt.block_on(update::after_sync(
+        dir,
+        &mut store,
+        &client,
+        offer,
+        update::Mode::Stage,
+        now_ms(),
+    ))?;
+    let doc = update::status(dir, &store)?;
+    if json {
+        #[derive(serde::Serialize)]
+        struct Checked<'a> {
+            sync: &'a sync::Summary,
+            update: &'a update::StatusDoc,
+        }
+        let both = Checked {
+            sync: &summary,
+            update: &doc,
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&both).expect("serializes")
+        );
+    } else {
+        println!("{}", present::sync_summary(&summary, lang));
+        print!("{}", present::update_status(&doc, lang));
     }
     Ok(())
 }

@@ -120,7 +120,7 @@ async fn run_loop(dir: &Path, mut store: Store, timing: Timing, lang: Lang) -> R
                         update::on_clean_stop(dir)?;
                         break;
                     }
-                    n = update::after_sync(dir, &mut store, &client, offer, crate::clock::now_ms()) => n,
+                    n = update::after_sync(dir, &mut store, &client, offer, update::Mode::Install, crate::clock::now_ms()) => n,
                 };
                 match next {
                     Ok(Next::Restart) => return Ok(Next::Restart),

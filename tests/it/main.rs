@@ -16,3 +16,4 @@ mod release;
 mod rollout;
 mod sync;
 mod update;
+mod update_refusals;

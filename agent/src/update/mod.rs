@@ -39,6 +39,15 @@ pub fn version() -> Version {
     VERSION.parse().expect("the crate version is semver")
 }
 
+/// How far to take an offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// All the way: download, check, self-test, swap (the resident `run`).
+    Install,
+    /// Download, check and self-test only (`update check`): `run` swaps it in.
+    Stage,
+}
+
 /// What the caller must do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
@@ -216,11 +225,21 @@ pub async fn after_sync(
     store: &mut Store,
     client: &Client,
     offer: Option<Offer>,
+    mode: Mode,
     now_ms: i64,
 ) -> Result<Next> {
+    // One updater at a time (the resident `run` and an `update check`).
+    let Some(_lock) = lock(dir)? else {
+        return Ok(Next::Carry);
+    };
     let mut st = State::load(dir)?;
     let me = version();
     match st.phase.clone() {
+        Phase::Trial { .. } | Phase::Soak { .. } | Phase::Swapping { .. }
+            if mode == Mode::Stage =>
+        {
+            return Ok(Next::Carry)
+        }
         Phase::Trial {
             version,
             from,
@@ -261,49 +280,87 @@ pub async fn after_sync(
         return Ok(Next::Carry);
     };
     st.offered = Some(offer.clone());
-    let next = consider(dir, store, client, &mut st, &offer, now_ms).await;
+    let next = consider(dir, store, client, &mut st, &offer, mode, now_ms).await;
     st.save(dir)?;
     next
 }
 
+/// The updater's lock file, held while an offer is taken; None when another process
+/// holds it.
+fn lock(dir: &Path) -> Result<Option<std::fs::File>> {
+    let path = dir.join("update").join("lock");
+    std::fs::create_dir_all(dir.join("update")).map_err(|e| AgentError::io(&path, e))?;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| AgentError::io(&path, e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(Some(f)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(AgentError::io(&path, e)),
+    }
+}
+
+/// Checks an offer against the pinned root and what this computer has seen: the
+/// release to fetch, or None (the state says why: a warning, or a refusal).
+pub fn check_offer(
+    st: &mut State,
+    root: Option<&cchc_common::release::Root>,
+    offer: &Offer,
+    running: &Version,
+    now_ms: i64,
+) -> Option<cchc_common::release::Release> {
+    let v = offer.release.signed.version.clone();
+    if st.refused.contains(&v) {
+        return None;
+    }
+    let Some(root) = root else {
+        st.warning = Some(
+            "no release root is pinned (this computer enrolled before the hub trusted one): updates cannot be checked, so none is installed".into(),
+        );
+        return None;
+    };
+    let highest = st.highest_seen.clone().unwrap_or_else(|| running.clone());
+    match accept(
+        &offer.release,
+        root,
+        &this_platform(),
+        running,
+        &highest,
+        now_ms,
+    ) {
+        Ok(r) => Some(r),
+        Err(e) if e.is_expiry() => {
+            // Expiry blocks the upgrade, never the agent.
+            st.warning = Some(format!("update {v} not installed: {e}"));
+            None
+        }
+        Err(e) => {
+            st.refuse(&v, UpdateEvent::Failed, &e.to_string(), now_ms);
+            None
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn consider(
     dir: &Path,
     store: &mut Store,
     client: &Client,
     st: &mut State,
     offer: &Offer,
+    mode: Mode,
     now_ms: i64,
 ) -> Result<Next> {
     let me = version();
     let v = offer.release.signed.version.clone();
-    if st.refused.contains(&v) {
+    st.warning = None;
+    let root = store.release_root()?;
+    let Some(release) = check_offer(st, root.as_ref().map(|r| &r.signed), offer, &me, now_ms)
+    else {
         return Ok(Next::Carry);
-    }
-    let Some(root) = store.release_root()? else {
-        st.warning = Some(
-            "no release root is pinned (this computer enrolled before the hub trusted one): updates cannot be checked, so none is installed".into(),
-        );
-        return Ok(Next::Carry);
-    };
-    let highest = st.highest_seen.clone().unwrap_or_else(|| me.clone());
-    let release = match accept(
-        &offer.release,
-        &root.signed,
-        &this_platform(),
-        &me,
-        &highest,
-        now_ms,
-    ) {
-        Ok(r) => r,
-        Err(e) if e.is_expiry() => {
-            // Expiry blocks the upgrade, never the agent.
-            st.warning = Some(format!("update {v} not installed: {e}"));
-            return Ok(Next::Carry);
-        }
-        Err(e) => {
-            st.refuse(&v, UpdateEvent::Failed, &e.to_string(), now_ms);
-            return Ok(Next::Carry);
-        }
     };
     let path = match fetch::fetch(client, store, dir, &release.target).await {
         Ok(fetch::Fetched::Done(p)) => p,
@@ -328,8 +385,12 @@ async fn consider(
         return Ok(Next::Carry);
     }
     st.report(&v, UpdateEvent::Downloaded, "", now_ms);
-    st.highest_seen = Some(v.clone());
     st.warning = None;
+    if mode == Mode::Stage {
+        let _ = std::fs::remove_file(&staged);
+        return Ok(Next::Carry);
+    }
+    st.highest_seen = Some(v.clone());
     // No entry is being saved while the builds change places: the swap holds the
     // database's write lock (an officer's save waits a moment, then goes through).
     let soak_s = offer.soak_s;
@@ -409,4 +470,119 @@ pub fn status(dir: &Path, store: &Store) -> Result<StatusDoc> {
         warning: st.warning,
         platform: this_platform(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cchc_common::release::{key_id, target_of, Release, ReleaseKey, Role, Root, Signed};
+
+    const NOW: i64 = 1_795_000_000_000;
+
+    fn offer(k: &ReleaseKey, version: &str, platform: &str) -> Offer {
+        let r = Release {
+            version: version.parse().unwrap(),
+            platform: platform.into(),
+            min_from: "0.1.0".parse().unwrap(),
+            target: target_of(b"build"),
+            expires_ms: NOW + 1000,
+        };
+        Offer {
+            release: Signed {
+                signatures: vec![k.sign(Role::Release, &r)],
+                signed: r,
+            },
+            soak_s: 1,
+            delta: None,
+        }
+    }
+
+    #[test]
+    fn downgrades_replays_and_foreign_builds_are_refused_before_any_download() {
+        let k = ReleaseKey::from_seed([9; 32]);
+        let root = Root {
+            version: 1,
+            expires_ms: NOW + 1000,
+            keys: [(key_id(&k.public()), k.public())].into_iter().collect(),
+            threshold: 1,
+        };
+        let running: Version = "0.1.0".parse().unwrap();
+        // Rolled back from 0.2.0 once: an old signed 0.1.5 replayed now is refused,
+        // and so is 0.2.0 itself.
+        let mut st = State {
+            highest_seen: Some("0.2.0".parse().unwrap()),
+            refused: vec!["0.2.0".parse().unwrap()],
+            ..State::default()
+        };
+        let platform = this_platform();
+        assert!(check_offer(
+            &mut st,
+            Some(&root),
+            &offer(&k, "0.1.5", &platform),
+            &running,
+            NOW
+        )
+        .is_none());
+        assert!(st
+            .reports
+            .last()
+            .unwrap()
+            .detail
+            .contains("not newer than 0.2.0"));
+        assert!(check_offer(
+            &mut st,
+            Some(&root),
+            &offer(&k, "0.2.0", &platform),
+            &running,
+            NOW
+        )
+        .is_none());
+        assert_eq!(
+            st.reports.len(),
+            1,
+            "a refused version is not tried (or reported) again"
+        );
+        // A downgrade below the running build.
+        let mut fresh = State::default();
+        let newer: Version = "0.3.0".parse().unwrap();
+        assert!(check_offer(
+            &mut fresh,
+            Some(&root),
+            &offer(&k, "0.2.9", &platform),
+            &newer,
+            NOW
+        )
+        .is_none());
+        assert!(fresh.reports[0].detail.contains("downgrade"));
+        // Another platform.
+        assert!(check_offer(
+            &mut fresh,
+            Some(&root),
+            &offer(&k, "0.4.0", "plan9-mips"),
+            &newer,
+            NOW
+        )
+        .is_none());
+        assert!(fresh.reports[1].detail.contains("plan9-mips"));
+        // No pinned root: nothing can be checked, nothing is taken, nothing refused.
+        let mut unpinned = State::default();
+        assert!(check_offer(
+            &mut unpinned,
+            None,
+            &offer(&k, "0.4.0", &platform),
+            &newer,
+            NOW
+        )
+        .is_none());
+        assert!(unpinned.refused.is_empty() && unpinned.warning.is_some());
+        // And the same offer, pinned, is taken.
+        assert!(check_offer(
+            &mut unpinned,
+            Some(&root),
+            &offer(&k, "0.4.0", &platform),
+            &newer,
+            NOW
+        )
+        .is_some());
+    }
 }

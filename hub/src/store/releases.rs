@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 pub struct StoredRelease {
     /// Its signed metadata.
     pub meta: Signed<Release>,
+    /// The platform it is offered to (as published: the signed one; agents check).
+    pub platform: String,
     /// Its file, relative to the hub's data directory.
     pub file: String,
     /// When it was published (ms since the epoch).

@@ -27,19 +27,21 @@ fn version(path: &Path, text: &str) -> Result<Version> {
 }
 
 fn load_releases(conn: &Connection, path: &Path) -> Result<Vec<StoredRelease>> {
-    let mut st = conn.prepare_cached("SELECT meta, file, published_at FROM releases")?;
+    let mut st = conn.prepare_cached("SELECT meta, file, published_at, platform FROM releases")?;
     let rows = st.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, i64>(2)?,
+            r.get::<_, String>(3)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (meta, file, published_ms) = row?;
+        let (meta, file, published_ms, platform) = row?;
         out.push(StoredRelease {
             meta: json(path, "release", &meta)?,
+            platform,
             file,
             published_ms,
         });
@@ -175,7 +177,7 @@ impl Releases for SqliteStore {
         let r = &release.signed;
         let newest = load_releases(&tx, &self.path)?
             .into_iter()
-            .find(|s| s.meta.signed.platform == r.platform)
+            .find(|s| s.platform == r.platform)
             .map(|s| s.meta.signed.version);
         if let Some(newest) = newest.filter(|n| *n >= r.version) {
             return Err(ReleaseRefusal::NotNewer {
@@ -357,9 +359,10 @@ impl Releases for SqliteStore {
             if rollout.state != RolloutState::Running || rollout.version <= running {
                 continue;
             }
-            let Some(release) = releases.iter().find(|r| {
-                r.meta.signed.version == rollout.version && r.meta.signed.platform == platform
-            }) else {
+            let Some(release) = releases
+                .iter()
+                .find(|r| r.meta.signed.version == rollout.version && r.platform == platform)
+            else {
                 continue;
             };
             let v = rollout.version.to_string();
@@ -473,7 +476,8 @@ impl Releases for SqliteStore {
         let found: Option<String> = conn
             .prepare_cached(
                 "SELECT r.meta FROM releases r JOIN device_updates d ON d.version = r.version
-                 WHERE d.device = ?1 AND r.sha256 = ?2 LIMIT 1",
+                 WHERE d.device = ?1 AND r.sha256 = ?2 AND d.failed_at IS NULL
+                 ORDER BY d.offered_at DESC LIMIT 1",
             )?
             .query_row(params![a2i(device), sha256], |r| r.get(0))
             .optional()?;
