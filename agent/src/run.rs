@@ -73,6 +73,7 @@ pub fn run(dir: &Path, store: Store, timing: Timing, lang: Lang) -> Result<()> {
             "Khởi động lại bằng phiên bản đã cài.",
             "Restarting into the installed build.",
         ));
+        update::crash_point("restart");
         update::swap::restart()?;
     }
     Ok(())

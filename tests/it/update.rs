@@ -31,20 +31,28 @@ impl Desk {
     }
 
     fn start(&mut self) {
-        let log = std::fs::File::create(self.agent.dir.join("run.log")).unwrap();
-        let child = self
-            .agent
-            .command(&[
-                "run",
-                "--interval",
-                "1",
-                "--settle-ms",
-                "100",
-                "--retry-min-ms",
-                "200",
-                "--retry-max-ms",
-                "1000",
-            ])
+        self.start_with_env(&[]);
+    }
+
+    fn start_with_env(&mut self, env: &[(&str, &str)]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.agent.dir.join("run.log"))
+            .unwrap();
+        let mut cmd = self.agent.command(&[
+            "run",
+            "--interval",
+            "1",
+            "--settle-ms",
+            "100",
+            "--retry-min-ms",
+            "200",
+            "--retry-max-ms",
+            "1000",
+        ]);
+        cmd.envs(env.iter().copied());
+        let child = cmd
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -149,7 +157,8 @@ fn a_release_goes_from_pilots_to_half_to_all_and_every_entry_arrives_once() {
     let mut hub = Hub::init(tmp.path().join("hub"), 1);
     let kit = ReleaseKit::new(tmp.path().join("kit"));
     kit.trust(&hub);
-    hub.start();
+    // Many desks enroll from this one address within a minute.
+    hub.start_with(&["--rate-guesses", "100"]);
     let units = [70, 73, 4, 8, 25, 256];
     let mut desks: Vec<Desk> = units
         .iter()
@@ -277,7 +286,8 @@ fn a_bad_build_halts_at_its_threshold_and_the_pilots_roll_back_losing_nothing() 
     let mut hub = Hub::init(tmp.path().join("hub"), 1);
     let kit = ReleaseKit::new(tmp.path().join("kit"));
     kit.trust(&hub);
-    hub.start();
+    // Many desks enroll from this one address within a minute.
+    hub.start_with(&["--rate-guesses", "100"]);
     let pilots = [70, 73, 4, 8, 25];
     let others = [256, 283];
     let mut desks: Vec<Desk> = pilots
@@ -349,6 +359,151 @@ fn a_bad_build_halts_at_its_threshold_and_the_pilots_roll_back_losing_nothing() 
             assert_eq!(st["offered"], Value::Null, "{st}");
         }
         // Still syncing, nothing lost.
+        d.agent.ok(&["sync"]);
+        d.agent.ok(&["check"]);
+        assert_eq!(hub_received(&hub, d.unit), d.recorded, "commune {}", d.unit);
+    }
+    hub.stop();
+}
+
+/// Where a killed desk was: from its updater's state and files.
+fn where_killed(d: &Desk) -> String {
+    let state = std::fs::read_to_string(d.agent.dir.join("update/state.json")).unwrap_or_default();
+    let phase = serde_json::from_str::<Value>(&state)
+        .ok()
+        .and_then(|s| s["phase"]["phase"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "none".into());
+    let download = d.agent.dir.join("update/download");
+    let part = std::fs::read_dir(&download)
+        .map(|r| {
+            r.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".part"))
+        })
+        .unwrap_or(false);
+    let staged = d
+        .agent
+        .exe
+        .as_ref()
+        .unwrap()
+        .with_file_name("cchc-agent.new")
+        .exists();
+    format!(
+        "{phase}{}{}",
+        if part { "+download" } else { "" },
+        if staged { "+staged" } else { "" }
+    )
+}
+
+#[test]
+fn killed_anywhere_in_download_swap_and_restart_an_agent_starts_on_one_build_intact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    let kit = ReleaseKit::new(tmp.path().join("kit"));
+    kit.trust(&hub);
+    // Many desks enroll from this one address within a minute.
+    hub.start_with(&["--rate-guesses", "100"]);
+    publish(&hub, &kit, "cchc-agent-next", "0.2.0", tmp.path());
+    hub.ok(&[
+        "release",
+        "rollout",
+        "--version",
+        "0.2.0",
+        "--all",
+        "--soak",
+        "1s",
+    ]);
+    let mut rng = cchc_tests::Rng::from_env("update kill points");
+    let units: Vec<u32> = [70, 73, 4, 8, 25, 256, 283, 277, 235, 226, 196, 187, 190, 97]
+        .into_iter()
+        .chain([328, 319, 304, 313, 316, 337, 331])
+        .collect();
+    let mut desks: Vec<(Desk, u64)> = units
+        .iter()
+        .map(|u| {
+            let mut d = Desk::new(&hub, tmp.path(), *u);
+            d.record();
+            (d, rng.below(8_000))
+        })
+        .collect();
+    // Every desk starts at once; each is killed (SIGKILL) at its own random moment
+    // within the first eight seconds: while downloading, testing, swapping or
+    // restarting.
+    // And one desk per step of the swap and restart, ended there for certain (debug
+    // builds stop at `CCHC_TEST_CRASH_AT`, as at a power cut).
+    let steps = ["staged", "swapping", "swapped", "restart", "trial"];
+    let mut stepped: Vec<Desk> = [367, 364, 352, 167, 160]
+        .iter()
+        .map(|u| {
+            let mut d = Desk::new(&hub, tmp.path(), *u);
+            d.record();
+            d
+        })
+        .collect();
+    for (d, step) in stepped.iter_mut().zip(steps) {
+        d.start_with_env(&[("CCHC_TEST_CRASH_AT", step)]);
+    }
+    let started = std::time::Instant::now();
+    for (d, _) in desks.iter_mut() {
+        d.start();
+    }
+    desks.sort_by_key(|(_, at)| *at);
+    let mut seen = std::collections::BTreeMap::<String, u32>::new();
+    for (d, at) in desks.iter_mut() {
+        let when = started + std::time::Duration::from_millis(*at);
+        if let Some(wait) = when.checked_duration_since(std::time::Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let mut child = d.run.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        *seen.entry(where_killed(d)).or_default() += 1;
+    }
+    for (d, step) in stepped.iter_mut().zip(steps) {
+        let mut child = d.run.take().unwrap();
+        let status = cchc_tests::wait_exit(&mut child, std::time::Duration::from_secs(120), step);
+        assert!(
+            !status.success(),
+            "{step}: the run should have been cut\n{}",
+            d.log()
+        );
+        *seen
+            .entry(format!("at {step}: {}", where_killed(d)))
+            .or_default() += 1;
+    }
+    eprintln!("kill points: {seen:?}");
+    assert!(seen.values().sum::<u32>() >= 25);
+    let units: Vec<u32> = units
+        .iter()
+        .chain(&[367, 364, 352, 167, 160])
+        .copied()
+        .collect();
+    let mut desks: Vec<(Desk, u64)> = desks
+        .into_iter()
+        .chain(stepped.into_iter().map(|d| (d, 0)))
+        .collect();
+    for (d, _) in desks.iter_mut() {
+        // One of the two builds is in place, and the database is whole.
+        let v = d.installed_version();
+        assert!(
+            v == "cchc-agent 0.1.0" || v == "cchc-agent 0.2.0",
+            "commune {}: {v:?}\n{}",
+            d.unit,
+            d.log()
+        );
+        d.agent.ok(&["check"]);
+        d.record();
+        d.start();
+    }
+    // Restarted, every one of them finishes the update and keeps every entry.
+    wait_for(
+        "every killed desk to be healthy on 0.2.0",
+        300,
+        || status(&hub),
+        |doc| rollout(doc, "0.2.0")["totals"]["healthy"] == units.len(),
+    );
+    for (d, _) in desks.iter_mut() {
+        d.stop();
+        assert_eq!(d.installed_version(), "cchc-agent 0.2.0", "{}", d.log());
         d.agent.ok(&["sync"]);
         d.agent.ok(&["check"]);
         assert_eq!(hub_received(&hub, d.unit), d.recorded, "commune {}", d.unit);

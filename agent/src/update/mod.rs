@@ -34,6 +34,19 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// before it is rolled back.
 const MAX_BOOTS: u32 = 3;
 
+/// Test builds only (debug): `CCHC_TEST_CRASH_AT=<step>` ends the process as a
+/// power cut would, at one step of an update (`staged`, `swapping`, `swapped`,
+/// `restart`, and `trial`: the new build's start), so the crash tests reach each step for certain. Release
+/// builds have no such hook.
+pub fn crash_point(step: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var("CCHC_TEST_CRASH_AT").is_ok_and(|s| s == step) {
+        std::process::abort();
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = step;
+}
+
 /// This build's version, parsed.
 pub fn version() -> Version {
     VERSION.parse().expect("the crate version is semver")
@@ -105,6 +118,7 @@ pub fn on_start(dir: &Path, store: &mut Store, now_ms: i64) -> Result<Next> {
     let me = version();
     if let Phase::Swapping { from, to, soak_s } = st.phase.clone() {
         if me == to {
+            st.highest_seen = Some(to.clone());
             st.phase = Phase::Trial {
                 version: to,
                 from,
@@ -154,6 +168,7 @@ pub fn on_start(dir: &Path, store: &mut Store, now_ms: i64) -> Result<Next> {
                 clean_stop: false,
             };
             st.save(dir)?;
+            crash_point("trial");
             if let Err(why) = health(store) {
                 return roll_back(
                     dir,
@@ -379,6 +394,7 @@ async fn consider(
         Err(e) => return Err(e),
     };
     let staged = swap::stage(&path)?;
+    crash_point("staged");
     if let Err(why) = swap::self_test(&staged, dir, &v) {
         let _ = std::fs::remove_file(&staged);
         st.refuse(&v, UpdateEvent::Failed, &why, now_ms);
@@ -390,7 +406,6 @@ async fn consider(
         let _ = std::fs::remove_file(&staged);
         return Ok(Next::Carry);
     }
-    st.highest_seen = Some(v.clone());
     // No entry is being saved while the builds change places: the swap holds the
     // database's write lock (an officer's save waits a moment, then goes through).
     let soak_s = offer.soak_s;
@@ -402,7 +417,12 @@ async fn consider(
         };
         st.previous = Some(me.clone());
         st.save(dir)?;
+        crash_point("swapping");
         swap::swap_in(&staged)?;
+        crash_point("swapped");
+        // Only a build that was swapped in raises the bar: one cut before its
+        // rename is offered again and taken.
+        st.highest_seen = Some(v.clone());
         st.phase = Phase::Trial {
             version: v.clone(),
             from: me.clone(),
