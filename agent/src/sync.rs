@@ -260,15 +260,16 @@ impl Client {
         }
     }
 
-    /// Starts downloading a release file from byte `from` (a signed GET; the hub
-    /// serves only builds it offered this device).
+    /// Starts downloading `/api/v1/releases/{remote}` (a build by its SHA-256, or a
+    /// patch to it) from byte `from`: a signed GET; the hub serves only builds it
+    /// offered this device.
     pub async fn download(
         &self,
         store: &mut Store,
-        sha256: &str,
+        remote: &str,
         from: u64,
     ) -> Result<reqwest::Response> {
-        let path = format!("/api/v1/releases/{sha256}");
+        let path = format!("/api/v1/releases/{remote}");
         let nonce = store.next_nonce()?;
         let signature = self.key.sign("GET", &path, self.device, nonce, b"");
         let resp = self

@@ -13,7 +13,7 @@ use crate::store::{Contact, DeviceAuth, HubStore};
 use cchc_common::sync::{
     self, SyncRequest, SyncResponse, MAX_BATCH_OPS, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
-use cchc_common::update::Offer;
+use cchc_common::update::{Delta, Offer};
 
 /// Checks the protocol header's value (None when absent).
 pub fn check_header(value: Option<&str>) -> Result<()> {
@@ -103,11 +103,15 @@ pub fn exchange(
                 &req.agent_version,
                 now_ms,
             )?
-            .map(|(release, soak_s)| Offer {
-                release: release.meta,
-                soak_s,
-                delta: None,
-            });
+            .map(|(release, soak_s)| -> crate::error::Result<Offer> {
+                let delta = delta_for(store, &release, &req.platform, &req.agent_version)?;
+                Ok(Offer {
+                    release: release.meta,
+                    soak_s,
+                    delta,
+                })
+            })
+            .transpose()?;
         (roots, offer)
     };
     // `have` covers everything the agent holds, this batch included, so the delta
@@ -128,6 +132,29 @@ pub fn exchange(
         offer,
     };
     Ok(sync::encode(&response))
+}
+
+/// A patch to `release` from the published build the device runs, if the hub has one.
+fn delta_for(
+    store: &dyn HubStore,
+    release: &crate::store::releases::StoredRelease,
+    platform: &str,
+    running: &str,
+) -> Result<Option<Delta>> {
+    let Some(base) = store
+        .releases()?
+        .into_iter()
+        .find(|r| r.platform == platform && r.meta.signed.version.to_string() == running)
+    else {
+        return Ok(None);
+    };
+    let from = base.meta.signed.target.sha256;
+    Ok(store
+        .delta(&release.meta.signed.target.sha256, &from)?
+        .map(|(_, patch)| Delta {
+            from_sha256: from,
+            patch,
+        }))
 }
 
 /// How far the device's clock is ahead of the hub's. A device's clock may say

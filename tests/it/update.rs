@@ -168,7 +168,11 @@ fn a_release_goes_from_pilots_to_half_to_all_and_every_entry_arrives_once() {
         d.record();
         d.start();
     }
-    publish(&hub, &kit, "cchc-agent-next", "0.2.0", tmp.path());
+    // The build the desks run is a published release too: the hub makes a delta
+    // from it to 0.2.0 and offers that instead of the whole file.
+    publish(&hub, &kit, "cchc-agent", "0.1.0", tmp.path());
+    let full = publish(&hub, &kit, "cchc-agent-next", "0.2.0", tmp.path());
+    let full_len = std::fs::metadata(&full).unwrap().len();
     let pilots = [70, 73];
     hub.ok(&[
         "release",
@@ -258,6 +262,18 @@ fn a_release_goes_from_pilots_to_half_to_all_and_every_entry_arrives_once() {
         |doc| rollout(doc, "0.2.0")["totals"]["healthy"] == units.len(),
     );
     let totals = &rollout(&doc, "0.2.0")["totals"];
+    // Every desk took the delta: a few kilobytes against the whole build.
+    for stage in rollout(&doc, "0.2.0")["stages"].as_array().unwrap() {
+        for dev in stage["devices"].as_array().unwrap() {
+            let detail = dev["detail"].as_str().unwrap_or_default();
+            let bytes: u64 = detail
+                .strip_prefix("delta of ")
+                .and_then(|d| d.strip_suffix(" bytes"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{dev} did not come by delta"));
+            assert!(bytes * 20 < full_len, "{bytes} of {full_len}");
+        }
+    }
     assert_eq!(totals["failed"], 0, "{doc}");
     assert_eq!(totals["rolled_back"], 0, "{doc}");
     for d in &mut desks {

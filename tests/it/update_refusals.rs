@@ -240,6 +240,45 @@ fn an_agent_installs_nothing_the_pinned_root_did_not_sign_whatever_the_hub_says(
     // later, never installed short.
     let good = signed(&release("0.2.0", &platform, &build, year), &[&k1, &k2]);
     plant(&hub, &good, &build[..build.len() / 3], &platform);
+    // And a "delta" from the running build that patches into something else: the
+    // agent checks the result, drops it and takes the full file.
+    let running = std::fs::read(&exe).unwrap();
+    let mut bogus = Vec::new();
+    let mut not_the_build = build.clone();
+    not_the_build[100] ^= 1;
+    {
+        let mut raw = Vec::new();
+        bsdiff::diff(&running, &not_the_build, &mut raw).unwrap();
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(&mut bogus, flate2::Compression::fast());
+        gz.write_all(&raw).unwrap();
+        gz.finish().unwrap();
+    }
+    std::fs::write(hub.dir.join("releases/bogus.patch.gz"), &bogus).unwrap();
+    let base = signed(&release("0.1.0", &platform, &running, year), &[&k1, &k2]);
+    let db = rusqlite::Connection::open(hub.db()).unwrap();
+    db.execute(
+        "INSERT INTO releases (version, platform, meta, file, sha256, published_at)
+         VALUES ('0.1.0', ?1, ?2, 'releases/none', ?3, 0)",
+        rusqlite::params![
+            platform,
+            serde_json::to_string(&base).unwrap(),
+            base.signed.target.sha256
+        ],
+    )
+    .unwrap();
+    let patch = target_of(&bogus);
+    db.execute(
+        "INSERT INTO release_deltas (to_sha256, from_sha256, file, length, sha256)
+         VALUES (?1, ?2, 'releases/bogus.patch.gz', ?3, ?4)",
+        rusqlite::params![
+            good.signed.target.sha256,
+            base.signed.target.sha256,
+            patch.length as i64,
+            patch.sha256
+        ],
+    )
+    .unwrap();
     let doc = check();
     let warning = doc["update"]["warning"]
         .as_str()
@@ -276,5 +315,9 @@ fn an_agent_installs_nothing_the_pinned_root_did_not_sign_whatever_the_hub_says(
         .unwrap()
         .clone();
     assert_eq!(r["totals"]["downloaded"], 1, "{r}");
+    let how = r["stages"][0]["devices"][0]["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(how, format!("full file of {} bytes", build.len()), "{r}");
     hub.stop();
 }

@@ -31,13 +31,25 @@ pub async fn fetch(
     dir: &Path,
     target: &Target,
 ) -> Result<Fetched> {
+    fetch_file(client, store, dir, &target.sha256, &target.sha256, target).await
+}
+
+/// Downloads (or resumes) `/api/v1/releases/{remote}` into `name` in the folder.
+async fn fetch_file(
+    client: &Client,
+    store: &mut crate::store::Store,
+    dir: &Path,
+    remote: &str,
+    name: &str,
+    target: &Target,
+) -> Result<Fetched> {
     let folder = folder(dir);
     std::fs::create_dir_all(&folder).map_err(|e| AgentError::io(&folder, e))?;
-    let done = folder.join(&target.sha256);
+    let done = folder.join(name);
     if done.exists() {
         return verified(&done, target).map(Fetched::Done);
     }
-    let part = folder.join(format!("{}.part", target.sha256));
+    let part = folder.join(format!("{name}.part"));
     let mut have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
     if have > target.length {
         // More than the release holds: start again.
@@ -50,7 +62,7 @@ pub async fn fetch(
             .append(true)
             .open(&part)
             .map_err(|e| AgentError::io(&part, e))?;
-        let mut resp = match client.download(store, &target.sha256, have).await {
+        let mut resp = match client.download(store, remote, have).await {
             Ok(r) => r,
             Err(AgentError::Hub(HubError::Unreachable { detail, .. })) => {
                 return Ok(Fetched::Partial { detail })
@@ -111,4 +123,47 @@ fn verified(path: &Path, target: &Target) -> Result<PathBuf> {
         });
     }
     Ok(path.to_path_buf())
+}
+
+/// Gets the release through a patch from the running build, when the hub offers one
+/// for it: the patch is downloaded (resumably), applied, and the result checked
+/// against the signed release. None when no patch applies: then the full file is
+/// fetched. A patch that does not yield the signed build is deleted.
+pub async fn fetch_delta(
+    client: &Client,
+    store: &mut crate::store::Store,
+    dir: &Path,
+    release: &cchc_common::release::Release,
+    delta: &cchc_common::update::Delta,
+    running_exe: &Path,
+) -> Result<Option<Fetched>> {
+    use std::io::Read;
+    let target = &release.target;
+    let Ok(old) = std::fs::read(running_exe) else {
+        return Ok(None);
+    };
+    if cchc_common::release::target_of(&old).sha256 != delta.from_sha256 {
+        return Ok(None);
+    }
+    let name = format!("{}.from-{}.patch.gz", target.sha256, delta.from_sha256);
+    let remote = format!("{}/delta/{}", target.sha256, delta.from_sha256);
+    let patch_path = match fetch_file(client, store, dir, &remote, &name, &delta.patch).await {
+        Ok(Fetched::Done(p)) => p,
+        Ok(partial @ Fetched::Partial { .. }) => return Ok(Some(partial)),
+        Err(AgentError::Hub(e)) if e.is_transient() => return Err(AgentError::Hub(e)),
+        Err(_) => return Ok(None),
+    };
+    let patch = std::fs::read(&patch_path).map_err(|e| AgentError::io(&patch_path, e))?;
+    let _ = std::fs::remove_file(&patch_path);
+    // Every byte of the result comes from the patch stream: bounding what is read
+    // bounds the result.
+    let limit = target.length.saturating_mul(2).saturating_add(1 << 20);
+    let mut raw = flate2::read::GzDecoder::new(patch.as_slice()).take(limit);
+    let mut new = Vec::with_capacity(target.length as usize);
+    if bsdiff::patch(&old, &mut raw, &mut new).is_err() || check_file(&new, target).is_err() {
+        return Ok(None);
+    }
+    let done = folder(dir).join(&target.sha256);
+    super::swap::write_durably(&done, &new)?;
+    Ok(Some(Fetched::Done(done)))
 }

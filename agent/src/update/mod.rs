@@ -377,7 +377,27 @@ async fn consider(
     else {
         return Ok(Next::Carry);
     };
-    let path = match fetch::fetch(client, store, dir, &release.target).await {
+    // A patch from the running build when the hub has one (a slow link's friend),
+    // else the whole file.
+    let via_delta = match &offer.delta {
+        Some(d) => fetch::fetch_delta(client, store, dir, &release, d, &swap::exe()).await,
+        None => Ok(None),
+    };
+    let fetched = match via_delta {
+        Ok(Some(f)) => {
+            st.via = Some(format!(
+                "delta of {} bytes",
+                offer.delta.as_ref().map(|d| d.patch.length).unwrap_or(0)
+            ));
+            Ok(f)
+        }
+        Ok(None) => {
+            st.via = Some(format!("full file of {} bytes", release.target.length));
+            fetch::fetch(client, store, dir, &release.target).await
+        }
+        Err(e) => Err(e),
+    };
+    let path = match fetched {
         Ok(fetch::Fetched::Done(p)) => p,
         Ok(fetch::Fetched::Partial { detail, .. }) => {
             st.warning = Some(format!("update {v}: {detail}; resuming later"));
@@ -400,7 +420,8 @@ async fn consider(
         st.refuse(&v, UpdateEvent::Failed, &why, now_ms);
         return Ok(Next::Carry);
     }
-    st.report(&v, UpdateEvent::Downloaded, "", now_ms);
+    let via = st.via.take().unwrap_or_default();
+    st.report(&v, UpdateEvent::Downloaded, &via, now_ms);
     st.warning = None;
     if mode == Mode::Stage {
         let _ = std::fs::remove_file(&staged);

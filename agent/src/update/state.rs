@@ -84,6 +84,9 @@ pub struct State {
     /// Why the last offer was not taken (expired metadata, no root…).
     #[serde(default)]
     pub warning: Option<String>,
+    /// How the offered build came (a delta, or the full file), for its report.
+    #[serde(default)]
+    pub via: Option<String>,
 }
 
 impl State {

@@ -82,11 +82,20 @@ pub fn publish(dir: &Path, file: &Path, lang: Lang) -> Result<()> {
         &Actor::cli(),
         now_ms(),
     )? {
-        Published::Agent { version, platform } => println!(
-            "{} {version} {platform}; {}: cchc-hub release rollout --version {version} --stage pilot --unit …",
-            lang.pick("Đã đăng bản phát hành", "Published release"),
-            lang.pick("triển khai", "roll it out")
-        ),
+        Published::Agent {
+            version,
+            platform,
+            deltas,
+        } => {
+            println!(
+                "{} {version} {platform}; {}: cchc-hub release rollout --version {version} --stage pilot --unit …",
+                lang.pick("Đã đăng bản phát hành", "Published release"),
+                lang.pick("triển khai", "roll it out")
+            );
+            for d in deltas {
+                println!("  {} {d}", lang.pick("bản vá", "delta"));
+            }
+        }
         Published::Definitions(v) => println!(
             "{} {v}",
             lang.pick(

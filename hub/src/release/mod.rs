@@ -8,6 +8,7 @@
 //! enrollment: the hub (and whoever holds it) can relay and withhold, never sign.
 
 pub mod cli;
+pub mod delta;
 pub mod offline;
 pub mod status;
 
@@ -113,12 +114,14 @@ fn check_bundle<'a>(
 
 /// What publishing a bundle did.
 pub enum Published {
-    /// An agent build, stored under this file.
+    /// An agent build.
     Agent {
         /// Version.
         version: Version,
         /// Platform.
         platform: String,
+        /// The deltas made to it from earlier builds.
+        deltas: Vec<String>,
     },
     /// A definitions document of this version.
     Definitions(u32),
@@ -161,9 +164,11 @@ pub fn publish(
                 ),
             );
             store.publish_release(&release, &rel, &audit, now_ms)?;
+            let deltas = delta::make(store, dir, &release, payload)?;
             Ok(Published::Agent {
                 version: r.version.clone(),
                 platform: r.platform.clone(),
+                deltas,
             })
         }
         BundleHead::Definitions { definitions } => {

@@ -78,6 +78,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/api/v1/releases/{sha256}", get(release::download))
         .route(
+            "/api/v1/releases/{sha256}/delta/{from}",
+            get(release::download_delta),
+        )
+        .route(
             "/login",
             get(session::login_form).post(session::login_submit),
         )

@@ -28,11 +28,30 @@ fn range_start(headers: &HeaderMap) -> Option<u64> {
     start.trim().parse().ok()
 }
 
-/// The download.
+/// The download of a build.
 pub async fn download(
     State(state): State<AppState>,
     Path(sha256): Path<String>,
     req: axum::extract::Request,
+) -> Response {
+    serve(state, req, sha256, None).await
+}
+
+/// The download of a patch to a build from the device's own
+/// (`GET /api/v1/releases/{sha256}/delta/{from}`).
+pub async fn download_delta(
+    State(state): State<AppState>,
+    Path((sha256, from)): Path<(String, String)>,
+    req: axum::extract::Request,
+) -> Response {
+    serve(state, req, sha256, Some(from)).await
+}
+
+async fn serve(
+    state: AppState,
+    req: axum::extract::Request,
+    sha256: String,
+    from: Option<String>,
 ) -> Response {
     let ip = extract::client_ip(req.extensions());
     let headers = req.headers().clone();
@@ -41,16 +60,28 @@ pub async fn download(
         let signed = Signed::from_headers(&headers)?;
         let device = signed.device;
         let known = state.run(move |store| store.device_auth(device)).await?;
-        let path = format!("{RELEASES_PATH}{sha256}");
+        let path = match &from {
+            None => format!("{RELEASES_PATH}{sha256}"),
+            Some(f) => format!("{RELEASES_PATH}{sha256}/delta/{f}"),
+        };
         let auth = signed.verify(known, "GET", &path, b"")?;
         who = Some(format!("device:{}", auth.device));
         state.limits.device(auth.device)?;
-        let sha = sha256.clone();
-        let release = state
-            .run(move |store| store.may_download(auth.device, &sha))
+        let (sha, base) = (sha256.clone(), from.clone());
+        let missing = || HubError::NotFound(Missing::Path(path.clone()));
+        let file = state
+            .run(move |store| {
+                let Some(release) = store.may_download(auth.device, &sha)? else {
+                    return Ok(None);
+                };
+                match base {
+                    None => Ok(Some(release.file)),
+                    Some(b) => Ok(store.delta(&sha, &b)?.map(|(file, _)| file)),
+                }
+            })
             .await?
-            .ok_or_else(|| HubError::NotFound(Missing::Path(path.clone())))?;
-        let file = state.dir.join(&release.file);
+            .ok_or_else(missing)?;
+        let file = state.dir.join(&file);
         let mut f = tokio::fs::File::open(&file)
             .await
             .map_err(|e| HubError::io(&file, e))?;

@@ -9,7 +9,7 @@
 
 use crate::error::Result;
 use crate::store::AuditEntry;
-use cchc_common::release::{Release, Root, Signed};
+use cchc_common::release::{Release, Root, Signed, Target};
 use cchc_common::update::UpdateReport;
 use cchc_common::{ActorId, UnitCode};
 use semver::Version;
@@ -178,6 +178,16 @@ pub trait Releases: Send + Sync {
         -> Result<Vec<String>>;
     /// True when the device was offered a release with this SHA-256 (it may download it).
     fn may_download(&self, device: ActorId, sha256: &str) -> Result<Option<StoredRelease>>;
+    /// Records a binary delta between two published builds (its file in place).
+    fn add_delta(
+        &self,
+        to_sha256: &str,
+        from_sha256: &str,
+        file: &str,
+        patch: &Target,
+    ) -> Result<()>;
+    /// The delta from one build to another: its file and its length and hash.
+    fn delta(&self, to_sha256: &str, from_sha256: &str) -> Result<Option<(String, Target)>>;
 }
 
 /// A device's place in a version's percentage order: 0..10,000, from a hash of the

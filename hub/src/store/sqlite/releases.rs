@@ -9,7 +9,7 @@ use crate::store::releases::{
     Stage, StoredRelease, Verdicts,
 };
 use crate::store::AuditEntry;
-use cchc_common::release::{Release, Root, Signed};
+use cchc_common::release::{Release, Root, Signed, Target};
 use cchc_common::update::{UpdateEvent, UpdateReport};
 use cchc_common::{ActorId, UnitCode};
 use cchc_sql::{a2i, i2a};
@@ -422,7 +422,13 @@ impl Releases for SqliteStore {
                     params![a2i(device), v, r.at_ms],
                 )?;
             }
-            if matches!(r.event, UpdateEvent::Failed | UpdateEvent::RolledBack) {
+            // Failures say why; a download says how it came (a delta, the full file).
+            let keep = match r.event {
+                UpdateEvent::Failed | UpdateEvent::RolledBack => true,
+                UpdateEvent::Downloaded => !r.detail.is_empty(),
+                UpdateEvent::Installed | UpdateEvent::Healthy => false,
+            };
+            if keep {
                 let detail: String = r.detail.chars().take(300).collect();
                 tx.execute(
                     "UPDATE device_updates SET detail = ?3 WHERE device = ?1 AND version = ?2",
@@ -486,5 +492,47 @@ impl Releases for SqliteStore {
         Ok(load_releases(&conn, &self.path)?
             .into_iter()
             .find(|r| r.meta == meta))
+    }
+
+    fn add_delta(
+        &self,
+        to_sha256: &str,
+        from_sha256: &str,
+        file: &str,
+        patch: &Target,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO release_deltas (to_sha256, from_sha256, file, length, sha256)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (to_sha256, from_sha256) DO UPDATE
+             SET file = excluded.file, length = excluded.length, sha256 = excluded.sha256",
+            params![
+                to_sha256,
+                from_sha256,
+                file,
+                patch.length as i64,
+                patch.sha256
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delta(&self, to_sha256: &str, from_sha256: &str) -> Result<Option<(String, Target)>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT file, length, sha256 FROM release_deltas
+                 WHERE to_sha256 = ?1 AND from_sha256 = ?2",
+            )?
+            .query_row(params![to_sha256, from_sha256], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Target {
+                        length: r.get::<_, i64>(1)?.max(0) as u64,
+                        sha256: r.get(2)?,
+                    },
+                ))
+            })
+            .optional()?)
     }
 }

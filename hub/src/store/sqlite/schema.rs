@@ -248,8 +248,8 @@ CREATE TABLE pledge_totals (
 "#,
     // 4: the update channel (issue 13): signed definitions keep their signed metadata
     // (older, unsigned rows are never sent to agents), trusted release roots, published
-    // releases (files under releases/, by SHA-256), staged rollouts and each device's
-    // milestones.
+    // releases (files under releases/, by SHA-256) and binary deltas between them,
+    // staged rollouts and each device's milestones.
     r#"
 ALTER TABLE definitions ADD COLUMN meta TEXT;
 CREATE TABLE release_roots (
@@ -299,6 +299,14 @@ CREATE TABLE device_updates (
     PRIMARY KEY (device, version)
 ) STRICT;
 CREATE INDEX device_updates_version ON device_updates (version, stage);
+CREATE TABLE release_deltas (
+    to_sha256 TEXT NOT NULL,
+    from_sha256 TEXT NOT NULL,
+    file TEXT NOT NULL,
+    length INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (to_sha256, from_sha256)
+) STRICT;
 "#,
 ];
 
