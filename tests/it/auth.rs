@@ -541,6 +541,7 @@ const PAGES: &[&str] = &[
     "/verify/70",
     "/completeness",
     "/figures",
+    "/releases",
 ];
 
 fn call(

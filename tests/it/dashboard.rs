@@ -381,6 +381,7 @@ fn every_exported_table_holds_what_the_page_shows() {
         "/commune/25",
         "/completeness",
         "/figures",
+        "/releases",
     ];
     // What the browser shows: per table its header, its rows and its export links.
     let shown_tables = rt.block_on(async {

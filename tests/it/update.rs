@@ -364,6 +364,47 @@ fn a_bad_build_halts_at_its_threshold_and_the_pilots_roll_back_losing_nothing() 
     assert!(String::from_utf8_lossy(&widen.stderr).contains("halted"));
     assert_eq!(rollout(&status(&hub), "0.3.0")["state"], "halted");
 
+    // The dashboard's updates page shows the same figures, in a real browser.
+    let password = hub.user("lan", "viewer");
+    let rt = cchc_tests::browser::runtime();
+    let shown = rt.block_on(async {
+        let b = cchc_tests::browser::Browser::start("updates").await;
+        b.sign_in(&hub.url(), "lan", &password).await;
+        b.open(&format!("{}/releases", hub.url()), "#t-rollouts")
+            .await;
+        let rollouts = b.table("rollouts").await;
+        let devices = b.table("devices").await;
+        b.shot("updates").await;
+        b.close().await;
+        (rollouts, devices)
+    });
+    let (rollouts, devices) = shown;
+    let row: Vec<String> = rollouts[0].iter().map(|c| c.0.clone()).collect();
+    assert_eq!(row[0], "0.3.0", "{row:?}");
+    assert!(
+        row[1].starts_with("Đã dừng") && row[1].contains("5 of 5"),
+        "{row:?}"
+    );
+    // Offered, downloaded, installed, healthy, failed, rolled back.
+    let t = &r["totals"];
+    let want: Vec<String> = [
+        "offered",
+        "downloaded",
+        "installed",
+        "healthy",
+        "failed",
+        "rolled_back",
+    ]
+    .iter()
+    .map(|k| t[*k].to_string())
+    .collect();
+    assert_eq!(row[3..9].to_vec(), want, "{row:?} vs {t}");
+    assert_eq!(devices.len(), 5);
+    assert!(
+        devices.iter().all(|d| d[4].0 == "Đã quay lại bản cũ"),
+        "{devices:?}"
+    );
+
     for d in &mut desks {
         d.record();
         d.stop();

@@ -135,6 +135,10 @@ pub fn frame(
         "/figures".into(),
         lang.pick("Số liệu thủ tục", "Procedure figures").into(),
     ));
+    nav.push((
+        "/releases".into(),
+        lang.pick("Cập nhật phần mềm", "Updates").into(),
+    ));
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {

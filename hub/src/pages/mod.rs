@@ -3,7 +3,7 @@
 //! HTML pages, the JSON API and the CSV/XLSX exports all render, so they always agree.
 //!
 //! One file per page ([`overview`], [`phase`], [`completeness`], [`figures`],
-//! [`commune`]) and the analysts' [`verify`] form; [`kpi`] builds the key-figure
+//! [`commune`], [`releases`]) and the analysts' [`verify`] form; [`kpi`] builds the key-figure
 //! tables and charts (their arithmetic is `cchc_common::kpi`); [`parts`] holds the
 //! cells and tables more than one page shows. The model is here.
 //!
@@ -17,10 +17,11 @@ pub mod kpi;
 pub mod overview;
 pub mod parts;
 pub mod phase;
+pub mod releases;
 pub mod verify;
 
 use crate::error::{HubError, Missing, Result, Rule};
-use crate::store::Dashboard;
+use crate::store::HubStore;
 use cchc_common::kpi::round1;
 use cchc_common::{Date, Period, Score, UnitCode};
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -263,6 +264,8 @@ pub enum PageRef {
     Completeness(Period),
     /// Procedure figures for a month.
     Figures(Period),
+    /// Agent updates: releases and rollouts.
+    Releases,
 }
 
 /// Reads `?period=` (a month; default: the current month in Vietnam).
@@ -278,7 +281,7 @@ pub fn month_param(period: Option<&str>, now_ms: i64) -> Result<Period> {
 
 impl PageRef {
     /// Resolves a page name (`overview`, `phase-2`, `commune-70`, `completeness`,
-    /// `figures`) and its query parameters.
+    /// `figures`, `releases`) and its query parameters.
     pub fn parse(
         name: &str,
         period: Option<&str>,
@@ -319,12 +322,13 @@ impl PageRef {
             "overview" => Ok(PageRef::Overview(month()?)),
             "completeness" => Ok(PageRef::Completeness(month()?)),
             "figures" => Ok(PageRef::Figures(month()?)),
+            "releases" => Ok(PageRef::Releases),
             other => Err(HubError::NotFound(Missing::Page(other.to_string()))),
         }
     }
 
     /// Builds the page.
-    pub fn build(self, store: &dyn Dashboard) -> Result<Page> {
+    pub fn build(self, store: &dyn HubStore) -> Result<Page> {
         match self {
             PageRef::Overview(p) => overview::overview(store, p),
             PageRef::Phase(n) => phase::phase(store, n),
@@ -333,6 +337,7 @@ impl PageRef {
             }
             PageRef::Completeness(p) => completeness::completeness(store, p),
             PageRef::Figures(p) => figures::figures(store, p),
+            PageRef::Releases => releases::releases(store),
         }
     }
 }

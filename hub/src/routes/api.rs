@@ -12,7 +12,7 @@ use crate::clock::now_ms;
 use crate::error::{Body as JsonBody, HubError, Missing, Rule};
 use crate::export;
 use crate::pages::PageRef;
-use crate::store::{Access, Dashboard, HubStore, Role, Verification};
+use crate::store::{Access, HubStore, Role, Verification};
 use crate::views;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -301,13 +301,15 @@ fn page_ref(uri: &Uri, q: &PageQuery) -> Result<PageRef, HubError> {
     let name = match path.split_once('/') {
         Some(("phases", n)) => format!("phase-{n}"),
         Some(("communes", c)) => format!("commune-{c}"),
+        _ if path == "updates" => "releases".to_string(),
         _ => path.to_string(),
     };
     PageRef::parse(&name, q.period.as_deref(), q.year.as_deref(), now_ms())
 }
 
 /// `GET /api/v1/overview`, `/completeness`, `/figures` (`?period=YYYY-MM`),
-/// `/phases/{n}` and `/communes/{code}` (`?year=`): the page's JSON document.
+/// `/phases/{n}`, `/communes/{code}` (`?year=`) and `/updates`: the page's JSON
+/// document.
 pub async fn page(
     State(state): State<AppState>,
     caller: Caller,
@@ -320,7 +322,7 @@ pub async fn page(
         "dashboard",
         Role::Viewer,
         move |store, _| {
-            let page = page_ref(&uri, &q)?.build(store as &dyn Dashboard)?;
+            let page = page_ref(&uri, &q)?.build(store)?;
             Reply::doc(&page)
         },
     )
@@ -340,7 +342,7 @@ pub async fn export(
             .rsplit_once('.')
             .ok_or_else(|| HubError::input("file", &file, Rule::ExportFormat))?;
         let r = PageRef::parse(&page, q.period.as_deref(), q.year.as_deref(), now_ms())?;
-        let p = r.build(store as &dyn Dashboard)?;
+        let p = r.build(store)?;
         let t = p.table(table).ok_or_else(|| {
             HubError::NotFound(Missing::Table {
                 page: page.clone(),

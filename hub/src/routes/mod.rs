@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/overview", get(api::page))
         .route("/api/v1/completeness", get(api::page))
         .route("/api/v1/figures", get(api::page))
+        .route("/api/v1/updates", get(api::page))
         .route("/api/v1/phases/{phase}", get(api::page))
         .route("/api/v1/communes/{unit}", get(api::page))
         .route("/api/v1/communes/{unit}/verification", post(api::verify))
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::dashboard))
         .route("/completeness", get(pages::dashboard))
         .route("/figures", get(pages::dashboard))
+        .route("/releases", get(pages::dashboard))
         .route("/phase/{phase}", get(pages::dashboard))
         .route("/commune/{unit}", get(pages::dashboard))
         .route(

@@ -117,7 +117,7 @@ pub async fn dashboard(
         let r = PageRef::parse(&name, q.period.as_deref(), q.year.as_deref(), now_ms())?;
         let page = state
             .run(move |store| {
-                let page = r.build(store as &dyn Dashboard)?;
+                let page = r.build(store)?;
                 Ok((page, phase_numbers(store)?))
             })
             .await?;
