@@ -331,13 +331,15 @@ impl Store {
 
     /// Runs `f` holding the database's write lock (an IMMEDIATE transaction that
     /// writes nothing): no entry is being saved meanwhile, and none starts.
-    pub fn with_write_lock<T>(&mut self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    /// Fails only when the lock cannot be had (the database stayed busy).
+    pub fn with_write_lock<T>(&mut self, f: impl FnOnce() -> T) -> Result<T> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f();
-        tx.rollback()?;
-        out
+        // Nothing was written: ending the transaction cannot lose anything.
+        let _ = tx.rollback();
+        Ok(out)
     }
 
     /// Path of the database file.
@@ -1029,5 +1031,38 @@ mod tests {
         );
         assert_eq!(migrated.view(None).unwrap(), before);
         assert!(migrated.check().unwrap().is_empty());
+    }
+
+    #[test]
+    fn no_entry_is_saved_while_the_update_holds_the_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.db");
+        let mut updater = Store::create(&path, UnitCode(4), ActorId(1), 0).unwrap();
+        let mut officer = Store::open(&path).unwrap();
+        officer
+            .conn
+            .busy_timeout(std::time::Duration::from_millis(50))
+            .unwrap();
+        let during = updater
+            .with_write_lock(|| officer.set_meta("entry", "during the swap"))
+            .unwrap();
+        assert!(during.is_err(), "an entry went in during the swap");
+        officer.set_meta("entry", "after the swap").unwrap();
+        assert_eq!(
+            updater.get_meta("entry").unwrap().as_deref(),
+            Some("after the swap")
+        );
+        // The other way round: the updater waits for an entry being saved.
+        let tx = officer
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .unwrap();
+        updater
+            .conn
+            .busy_timeout(std::time::Duration::from_millis(50))
+            .unwrap();
+        assert!(updater.with_write_lock(|| ()).is_err());
+        tx.commit().unwrap();
+        assert!(updater.with_write_lock(|| ()).is_ok());
     }
 }

@@ -430,6 +430,7 @@ async fn consider(
     // No entry is being saved while the builds change places: the swap holds the
     // database's write lock (an officer's save waits a moment, then goes through).
     let soak_s = offer.soak_s;
+    let kept = st.previous.clone();
     let swapped = store.with_write_lock(|| {
         st.phase = Phase::Swapping {
             from: me.clone(),
@@ -453,9 +454,20 @@ async fn consider(
         };
         st.save(dir)
     });
-    if let Err(e) = swapped {
+    // Neither a busy database nor a full disk is the build's fault: the running build
+    // stays, the officer is told, and the next round tries again.
+    let why = match swapped {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(format!("the swap failed ({e})")),
+        Err(e) => Some(format!("the database stayed busy ({e})")),
+    };
+    if let Some(why) = why {
         st.phase = Phase::Idle;
-        st.refuse(&v, UpdateEvent::Failed, &format!("swap: {e}"), now_ms);
+        st.previous = kept;
+        let _ = std::fs::remove_file(&staged);
+        st.warning = Some(format!(
+            "update {v} not installed: {why}; trying again later"
+        ));
         return Ok(Next::Carry);
     }
     let _ = std::fs::remove_dir_all(fetch::folder(dir));

@@ -87,6 +87,11 @@ pub enum Rule {
     Platform,
     /// A share from 1 to 100 percent.
     Percent,
+    /// How many of a root's keys must sign: 1 to their number.
+    Threshold {
+        /// The root's keys.
+        keys: usize,
+    },
     /// A well-formed query string or form body.
     UrlEncoded {
         /// What the decoder reported.
@@ -152,6 +157,10 @@ impl Rule {
             Rule::Platform => t(
                 "write a platform like linux-x86_64 or windows-x86_64",
                 "ghi nền tảng dạng linux-x86_64 hoặc windows-x86_64",
+            ),
+            Rule::Threshold { keys } => t(
+                format!("write a whole number from 1 to the number of keys ({keys})"),
+                format!("ghi số nguyên từ 1 đến số khóa ({keys})"),
             ),
             Rule::Percent => t(
                 "write a whole number from 1 to 100, with or without %",

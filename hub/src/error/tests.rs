@@ -417,6 +417,7 @@ fn all_rules() -> Vec<Rule> {
         Rule::Version,
         Rule::Platform,
         Rule::Percent,
+        Rule::Threshold { keys: 2 },
         Rule::UrlEncoded {
             detail: "duplicate field".into(),
         },
@@ -443,6 +444,7 @@ fn rule_index(r: &Rule) -> usize {
         Rule::Version => 15,
         Rule::Platform => 16,
         Rule::Percent => 17,
+        Rule::Threshold { .. } => 18,
     }
 }
 
@@ -509,7 +511,7 @@ fn every_refusal_has_its_status_code_and_both_languages() {
 
 #[test]
 fn every_input_rule_and_missing_thing_is_said_in_both_languages() {
-    let mut seen = [false; 18];
+    let mut seen = [false; 19];
     for r in all_rules() {
         seen[rule_index(&r)] = true;
         two_languages(&format!("{r:?}"), r.text());

@@ -113,6 +113,13 @@ pub fn root(args: &RootArgs, out: &Path, now_ms: i64, lang: Lang) -> Result<()> 
             .map_err(|_| HubError::input("--public", p, Rule::PublicKey))?;
         keys.insert(key_id(&key), key);
     }
+    if args.threshold == 0 || args.threshold as usize > keys.len() {
+        return Err(HubError::input(
+            "--threshold",
+            args.threshold.to_string(),
+            Rule::Threshold { keys: keys.len() },
+        ));
+    }
     let doc = Root {
         version: args.version,
         expires_ms,
