@@ -420,6 +420,41 @@ fn a_bad_build_halts_at_its_threshold_and_the_pilots_roll_back_losing_nothing() 
         d.agent.ok(&["check"]);
         assert_eq!(hub_received(&hub, d.unit), d.recorded, "commune {}", d.unit);
     }
+    // An older genuine release offered after 0.3.0 was seen is a replay: a pilot that
+    // took 0.3.0 refuses 0.2.0 (the province signs a fix as 0.3.1 instead).
+    // The hub itself refuses to publish it (versions only go up there too), so an
+    // attacker who kept the old signed release plants it in the hub's database.
+    let file = tmp.path().join("release-0.2.0").join("cchc-agent");
+    install_build(&bin("cchc-agent-next"), &file);
+    let bundle = kit.sign_agent(&file, "0.2.0", &tmp.path().join("agent-0.2.0.bundle"));
+    let refused = hub
+        .command(&["release", "publish", path(&bundle)])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("versions only go up"));
+    let bytes = std::fs::read(&bundle).unwrap();
+    let (head, build) = cchc_common::update::read_bundle(&bytes).unwrap();
+    let cchc_common::update::BundleHead::Agent { release } = head else {
+        unreachable!("an agent bundle")
+    };
+    cchc_tests::plant_release(&hub, &release, build, &cchc_common::update::this_platform());
+    let pilot = desks.iter().find(|d| d.unit == 70).unwrap();
+    let doc = pilot.agent.json(&["update", "check", "--json"]);
+    assert_eq!(
+        doc["update"]["refused"],
+        serde_json::json!(["0.3.0", "0.2.0"]),
+        "{doc}"
+    );
+    assert_eq!(pilot.installed_version(), "cchc-agent 0.1.0");
+    pilot.agent.ok(&["sync"]);
+    let r = rollout(&status(&hub), "0.2.0").clone();
+    let detail = r["stages"][0]["devices"][0]["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        detail.contains("a downgrade or a replayed old release"),
+        "{r}"
+    );
     hub.stop();
 }
 

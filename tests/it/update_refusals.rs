@@ -5,7 +5,7 @@
 
 use cchc_common::release::{target_of, Release, ReleaseKey, Role, Root, Signed};
 use cchc_common::update::this_platform;
-use cchc_tests::{bin, install_build, path, Hub, ReleaseKit};
+use cchc_tests::{bin, install_build, path, plant_release as plant, Hub, ReleaseKit};
 use serde_json::Value;
 use std::path::Path;
 
@@ -33,41 +33,6 @@ fn signed(r: &Release, by: &[&ReleaseKey]) -> Signed<Release> {
         signed: r.clone(),
         signatures: by.iter().map(|k| k.sign(Role::Release, r)).collect(),
     }
-}
-
-/// What an attacker with the hub's database can do: put any release row, any file
-/// and any rollout in it.
-fn plant(hub: &Hub, meta: &Signed<Release>, file: &[u8], platform_column: &str) {
-    let v = meta.signed.version.to_string();
-    let rel = format!("releases/planted-{v}");
-    std::fs::create_dir_all(hub.dir.join("releases")).unwrap();
-    std::fs::write(hub.dir.join(&rel), file).unwrap();
-    let db = rusqlite::Connection::open(hub.db()).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    db.execute(
-        "INSERT INTO releases (version, platform, meta, file, sha256, published_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-        rusqlite::params![
-            v,
-            platform_column,
-            serde_json::to_string(meta).unwrap(),
-            rel,
-            meta.signed.target.sha256
-        ],
-    )
-    .unwrap();
-    db.execute(
-        "INSERT INTO rollouts (version, state, reason, halt_at_percent, min_reports, soak_s,
-         started_at, updated_at) VALUES (?1, 'running', NULL, 100, 1000, 1, 0, 0)",
-        [&v],
-    )
-    .unwrap();
-    db.execute(
-        "INSERT INTO rollout_stages (version, stage, scope, started_at)
-         VALUES (?1, 1, '{\"scope\":\"all\"}', 0)",
-        [&v],
-    )
-    .unwrap();
 }
 
 fn key_of(file: &Path) -> ReleaseKey {
