@@ -602,3 +602,64 @@ fn killed_anywhere_in_download_swap_and_restart_an_agent_starts_on_one_build_int
     }
     hub.stop();
 }
+
+#[test]
+fn a_build_that_keeps_crashing_at_start_is_replaced_by_the_previous_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    let kit = ReleaseKit::new(tmp.path().join("kit"));
+    kit.trust(&hub);
+    hub.start();
+    let mut d = Desk::new(&hub, tmp.path(), 70);
+    d.record();
+    publish(&hub, &kit, "cchc-agent-next", "0.2.0", tmp.path());
+    hub.ok(&["release", "rollout", "--version", "0.2.0", "--all"]);
+    // The new build dies as it starts (debug builds stop at CCHC_TEST_CRASH_AT), every
+    // time: the service manager starts it again, as systemd's Restart=always would.
+    let crash = [("CCHC_TEST_CRASH_AT", "trial")];
+    let mut starts = 0;
+    loop {
+        d.start_with_env(&crash);
+        let mut child = d.run.take().unwrap();
+        let rolled_back = wait_for(
+            "the agent to crash, or to run the previous build again",
+            120,
+            || {
+                (
+                    child.try_wait().unwrap(),
+                    rollout(&status(&hub), "0.2.0")["totals"]["rolled_back"] == 1,
+                )
+            },
+            |(exited, back)| exited.is_some() || *back,
+        );
+        if rolled_back.1 {
+            d.run = Some(child);
+            break;
+        }
+        assert!(!rolled_back.0.unwrap().success(), "{}", d.log());
+        starts += 1;
+        assert!(
+            starts <= 4,
+            "still crashing after {starts} starts\n{}",
+            d.log()
+        );
+    }
+    assert_eq!(
+        starts,
+        3,
+        "three crashed starts, then the rollback\n{}",
+        d.log()
+    );
+    let r = rollout(&status(&hub), "0.2.0").clone();
+    let detail = r["stages"][0]["devices"][0]["detail"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(detail.contains("without passing its health check"), "{r}");
+    d.record();
+    d.stop();
+    assert_eq!(d.installed_version(), "cchc-agent 0.1.0", "{}", d.log());
+    d.agent.ok(&["sync"]);
+    d.agent.ok(&["check"]);
+    assert_eq!(hub_received(&hub, d.unit), d.recorded);
+    hub.stop();
+}
