@@ -1065,4 +1065,38 @@ mod tests {
         tx.commit().unwrap();
         assert!(updater.with_write_lock(|| ()).is_ok());
     }
+
+    #[test]
+    fn a_rolled_back_build_uses_a_newer_database_that_says_it_may() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.db");
+        drop(Store::create(&path, UnitCode(4), ActorId(1), 0).unwrap());
+        let newer = MIGRATIONS.len() as i64 + 1;
+        let set = |user_version: i64, compat: i64| {
+            let c = Connection::open(&path).unwrap();
+            c.pragma_update(None, "user_version", user_version).unwrap();
+            c.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'compat_schema'",
+                [compat.to_string()],
+            )
+            .unwrap();
+        };
+        // A newer build added to the schema and kept compat_schema: this build opens
+        // the database as it is (never migrating it down) and its self-test passes.
+        set(newer, COMPAT_SCHEMA);
+        Store::self_test(&path).unwrap();
+        let mut s = Store::open(&path).unwrap();
+        assert!(s.check().unwrap().is_empty());
+        drop(s);
+        let v: i64 = Connection::open(&path)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, newer);
+        // One that this build cannot use says so, and is left untouched.
+        set(newer, newer);
+        let e = Store::open(&path).err().expect("refused");
+        assert!(e.to_string().contains("written by a newer agent"), "{e}");
+        assert!(Store::self_test(&path).is_err());
+    }
 }

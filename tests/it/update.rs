@@ -663,3 +663,60 @@ fn a_build_that_keeps_crashing_at_start_is_replaced_by_the_previous_one() {
     assert_eq!(hub_received(&hub, d.unit), d.recorded);
     hub.stop();
 }
+
+#[test]
+fn a_hub_out_of_reach_during_the_health_check_delays_the_verdict_and_never_rolls_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    let kit = ReleaseKit::new(tmp.path().join("kit"));
+    kit.trust(&hub);
+    hub.start();
+    let mut d = Desk::new(&hub, tmp.path(), 70);
+    d.record();
+    publish(&hub, &kit, "cchc-agent-next", "0.2.0", tmp.path());
+    hub.ok(&[
+        "release",
+        "rollout",
+        "--version",
+        "0.2.0",
+        "--all",
+        "--soak",
+        "1s",
+    ]);
+    // Cut just before the new build starts (the swap done, its trial ahead)…
+    d.start_with_env(&[("CCHC_TEST_CRASH_AT", "restart")]);
+    let mut child = d.run.take().unwrap();
+    cchc_tests::wait_exit(&mut child, std::time::Duration::from_secs(120), "swap");
+    assert_eq!(d.installed_version(), "cchc-agent 0.2.0", "{}", d.log());
+    // …and the hub is down when it does: its first syncs fail.
+    hub.stop();
+    d.start();
+    wait_for(
+        "the new build to try the hub and fail",
+        60,
+        || d.log().matches("cannot reach the hub").count(),
+        |n| *n >= 2,
+    );
+    let st = d.update_status();
+    assert_eq!(st["phase"], "trial", "no verdict without the hub: {st}");
+    assert_eq!(d.installed_version(), "cchc-agent 0.2.0");
+    // Entries go on meanwhile; the hub comes back and the build passes.
+    d.record();
+    hub.start();
+    wait_for(
+        "the build to be judged healthy",
+        120,
+        || status(&hub),
+        |doc| rollout(doc, "0.2.0")["totals"]["healthy"] == 1,
+    );
+    let doc = status(&hub);
+    let t = &rollout(&doc, "0.2.0")["totals"];
+    assert_eq!(
+        (t["failed"].clone(), t["rolled_back"].clone()),
+        (0.into(), 0.into())
+    );
+    d.stop();
+    d.agent.ok(&["sync"]);
+    assert_eq!(hub_received(&hub, d.unit), d.recorded);
+    hub.stop();
+}
