@@ -26,7 +26,8 @@ fn data_dir(cli: &Option<PathBuf>) -> PathBuf {
     }
 }
 
-fn db_path(dir: &Path) -> PathBuf {
+/// The database file of a data directory.
+pub fn db_path(dir: &Path) -> PathBuf {
     dir.join("agent.db")
 }
 
@@ -151,6 +152,12 @@ pub fn run(cli: Cli, lang: Lang) -> Result<()> {
             Ok(())
         }
         Command::Run(a) => {
+            // A bad --ui is refused before anything starts.
+            let ui = if a.no_ui {
+                None
+            } else {
+                Some(crate::ui::check_addr(&a.ui)?)
+            };
             let store = open(&dir)?;
             let ms = std::time::Duration::from_millis;
             crate::run::run(
@@ -162,6 +169,7 @@ pub fn run(cli: Cli, lang: Lang) -> Result<()> {
                     retry_min: ms(a.retry_min_ms.max(10)),
                     retry_max: ms(a.retry_max_ms.max(a.retry_min_ms.max(10))),
                 },
+                ui,
                 lang,
             )
         }
@@ -543,6 +551,20 @@ fn assess(dir: &Path, a: AssessArgs, lang: Lang) -> Result<()> {
 
 fn status(dir: &Path, json: bool, lang: Lang) -> Result<()> {
     let mut store = open(dir)?;
+    let doc = status_doc(dir, &mut store)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("serializes")
+        );
+    } else {
+        print!("{}", present::status(&doc, lang));
+    }
+    Ok(())
+}
+
+/// The `status --json` document (also the officer UI's home page).
+pub fn status_doc(dir: &Path, store: &mut Store) -> Result<serde_json::Value> {
     let id = store.identity()?;
     let (total, own) = store.op_counts()?;
     let hlc = store.clock()?;
@@ -583,15 +605,7 @@ fn status(dir: &Path, json: bool, lang: Lang) -> Result<()> {
         })).collect::<Vec<_>>(),
         "clock_warning": warn,
     });
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).expect("serializes")
-        );
-    } else {
-        print!("{}", present::status(&doc, lang));
-    }
-    Ok(())
+    Ok(doc)
 }
 
 fn bundle_cmd(dir: &Path, cmd: BundleCmd, lang: Lang) -> Result<()> {

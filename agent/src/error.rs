@@ -61,6 +61,9 @@ pub enum AgentError {
     /// A hub setting given at `init` is unusable.
     #[error("{0}")]
     HubSetting(String),
+    /// The officers' UI address is unusable (not loopback, not an address).
+    #[error("{0}")]
+    UiSetting(String),
     /// An enrollment code as typed that cannot be a code.
     #[error("{0}")]
     BadCode(String),
@@ -157,7 +160,9 @@ impl AgentError {
             AgentError::Hub(HubError::NotConfigured | HubError::NotEnrolled) => exit::STATE,
             AgentError::Hub(HubError::Unreachable { .. }) => exit::OFFLINE,
             AgentError::Hub(HubError::Refused { .. }) => exit::HUB_REFUSED,
-            AgentError::HubSetting(_) | AgentError::BadCode(_) => exit::INVALID,
+            AgentError::HubSetting(_) | AgentError::BadCode(_) | AgentError::UiSetting(_) => {
+                exit::INVALID
+            }
         }
     }
 
@@ -206,6 +211,13 @@ impl Localize for AgentError {
             ),
             AgentError::Hub(HubError::NotEnrolled) => "máy này chưa được đăng ký với máy chủ tỉnh: chạy `cchc-agent init --unit <mã xã> --hub https://… --ca <tệp CA> --code <mã đăng ký do Công an tỉnh cấp>`".to_string(),
             AgentError::HubSetting(d) => d.clone(),
+            AgentError::UiSetting(d) => d.replace(
+                "write an address and a port, like",
+                "ghi địa chỉ và cổng, ví dụ",
+            ).replace(
+                "the officers' page is served on this PC only (a loopback address such as",
+                "trang của cán bộ chỉ phục vụ trên chính máy này (địa chỉ loopback như",
+            ),
             AgentError::BadCode(_) => format!(
                 "mã đăng ký không hợp lệ: mã gồm {} ký tự trong {} (chia nhóm 4, có thể viết thường, có dấu gạch ngang hoặc khoảng trắng)",
                 cchc_common::auth::CODE_LEN,

@@ -15,6 +15,7 @@ mod present;
 mod run;
 mod store;
 mod sync;
+mod ui;
 mod update;
 
 use cchc_common::{Lang, Localize};
@@ -94,6 +95,12 @@ pub struct RunArgs {
     /// Largest retry delay, in milliseconds.
     #[arg(long, default_value_t = 300_000)]
     pub retry_max_ms: u64,
+    /// Serve the officers' web page at this address (loopback only).
+    #[arg(long, default_value = ui::DEFAULT_ADDR, conflicts_with = "no_ui")]
+    pub ui: String,
+    /// Do not serve the officers' web page.
+    #[arg(long)]
+    pub no_ui: bool,
 }
 
 #[derive(Args, Debug)]

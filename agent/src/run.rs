@@ -61,12 +61,23 @@ async fn shutdown_signal() {
 
 /// Runs until a signal arrives, or until an update (or its rollback) swapped the
 /// executable: then restarts into it, the database closed first.
-pub fn run(dir: &Path, store: Store, timing: Timing, lang: Lang) -> Result<()> {
+pub fn run(
+    dir: &Path,
+    store: Store,
+    timing: Timing,
+    ui: Option<std::net::SocketAddr>,
+    lang: Lang,
+) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| AgentError::io("tokio runtime", e))?;
-    let next = rt.block_on(run_loop(dir, store, timing, lang))?;
+    let next = rt.block_on(async {
+        if let Some(addr) = ui {
+            serve_ui(dir, addr, lang).await;
+        }
+        run_loop(dir, store, timing, lang).await
+    })?;
     drop(rt);
     if next == Next::Restart {
         log(lang.pick(
@@ -77,6 +88,31 @@ pub fn run(dir: &Path, store: Store, timing: Timing, lang: Lang) -> Result<()> {
         update::swap::restart()?;
     }
     Ok(())
+}
+
+/// Starts the officers' page beside the loop; a port already taken is said and the
+/// loop goes on without it (syncing matters more). It stops with the runtime.
+async fn serve_ui(dir: &Path, addr: std::net::SocketAddr, lang: Lang) {
+    match crate::ui::bind(addr).await {
+        Ok(listener) => {
+            let bound = listener.local_addr().unwrap_or(addr);
+            log(&format!(
+                "{} http://{bound}/",
+                lang.pick("Trang cho cán bộ:", "Officers' page:")
+            ));
+            let dir = dir.to_path_buf();
+            tokio::spawn(async move {
+                let _ = crate::ui::serve(listener, dir, std::future::pending()).await;
+            });
+        }
+        Err(e) => log(&format!(
+            "{} {addr}: {e}",
+            lang.pick(
+                "Không mở được trang cho cán bộ tại",
+                "The officers' page cannot be served at"
+            )
+        )),
+    }
 }
 
 async fn run_loop(dir: &Path, mut store: Store, timing: Timing, lang: Lang) -> Result<Next> {

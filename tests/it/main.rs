@@ -15,5 +15,6 @@ mod hostile_text;
 mod release;
 mod rollout;
 mod sync;
+mod ui;
 mod update;
 mod update_refusals;
