@@ -58,6 +58,18 @@ fn the_officers_page_is_served_on_loopback_only_and_only_to_its_own_address() {
         );
         assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
     }
+    // A second desk of the station records and syncs; this desk does not sync yet.
+    let b = hub.agent(tmp.path().join("b"), 70);
+    b.ok(&[
+        "record",
+        "--period",
+        "2026-11",
+        "--procedure",
+        "CT-02",
+        "--received",
+        "1234",
+    ]);
+    b.ok(&["sync"]);
     // The hub goes down: the three entries keep waiting, and the page says so.
     hub.stop();
     let log = tmp.path().join("run.log");
@@ -98,6 +110,22 @@ fn the_officers_page_is_served_on_loopback_only_and_only_to_its_own_address() {
         en.contains("<html lang=\"en\">") && en.contains("Home"),
         "{en}"
     );
+    // The ledger shows this desk's merged month; the other desk's entry is not here
+    // until a sync brings it.
+    let (status, ledger) = get(port, &own, "/ledger?period=2026-11");
+    assert_eq!(status, 200, "{ledger}");
+    assert!(
+        ledger.contains("<td data-metric=\"received\">6</td>"),
+        "{ledger}"
+    );
+    assert!(!ledger.contains("1.234"), "{ledger}");
+    // A period that is not one: said next to the field, what was typed kept.
+    let (status, bad) = get(port, &own, "/ledger?period=2026-13");
+    assert_eq!(status, 400);
+    assert!(
+        bad.contains("value=\"2026-13\"") && bad.contains("role=\"alert\""),
+        "{bad}"
+    );
     // A name of another site pointed at 127.0.0.1 (DNS rebinding), or none: refused.
     for host in [
         format!("evil.example:{port}"),
@@ -110,4 +138,28 @@ fn the_officers_page_is_served_on_loopback_only_and_only_to_its_own_address() {
     }
     cchc_tests::signal(run.id(), "TERM");
     cchc_tests::wait_exit(&mut run, std::time::Duration::from_secs(30), "run");
+    // Once the hub is back and this desk syncs, the other desk's entry is in its grid.
+    hub.start();
+    a.ok(&["sync"]);
+    let mut run = a
+        .command(&["run", "--ui", &own, "--interval", "3600"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = wait_for(
+        "the page to be served again",
+        60,
+        || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        |up| *up,
+    );
+    assert!(up);
+    let (_, ledger) = get(port, &own, "/ledger?period=2026-11");
+    assert!(
+        ledger.contains("<td data-metric=\"received\">1.234</td>"),
+        "{ledger}"
+    );
+    cchc_tests::signal(run.id(), "TERM");
+    cchc_tests::wait_exit(&mut run, std::time::Duration::from_secs(30), "run");
+    hub.stop();
 }

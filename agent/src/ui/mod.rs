@@ -8,6 +8,7 @@
 //! name of its own at 127.0.0.1 (DNS rebinding) reads nothing. Every page opens the
 //! database for its own request; the resident sync loop keeps its own connection.
 
+mod ledger;
 mod pages;
 
 use crate::error::{AgentError, Result};
@@ -88,6 +89,7 @@ pub fn router(dir: PathBuf, addr: SocketAddr) -> Router {
     };
     Router::new()
         .route("/", get(pages::home))
+        .route("/ledger", get(ledger::ledger))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             host_guard,

@@ -16,12 +16,13 @@ use serde_json::Value;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1b1b1b}\
 header{background:#7a1212;color:#fff;padding:.6rem 1rem;display:flex;gap:1rem;align-items:center}\
-header a{color:#fff}main{padding:1rem;max-width:60rem}\
+header a{color:#fff}nav{display:flex;gap:.8rem}main{padding:1rem;max-width:60rem}\
 .cards{display:flex;flex-wrap:wrap;gap:.75rem}.card{border:1px solid #ccc;border-radius:4px;padding:.6rem .9rem;min-width:10rem}\
 .card b{display:block;font-size:1.4rem}.warn{background:#fff3cd;border:1px solid #e0b000;padding:.5rem}\
 table{border-collapse:collapse;margin:.5rem 0}th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left}";
 
-fn page(title: &str, lang: Lang, body: Markup) -> Markup {
+/// A page of the officers' UI: header, navigation, language switch.
+pub(super) fn page(title: &str, lang: Lang, body: Markup) -> Markup {
     let other = match lang {
         Lang::Vi => ("?lang=en", "English"),
         Lang::En => ("?", "Tiếng Việt"),
@@ -38,7 +39,11 @@ fn page(title: &str, lang: Lang, body: Markup) -> Markup {
             body {
                 header {
                     strong { "CCHC" }
-                    span { (lang.pick("Công an cấp xã", "Commune police station")) }
+                    nav {
+                        a href=(if lang == Lang::En { "/?lang=en" } else { "/" }) { (lang.pick("Trang chính", "Home")) }
+                        " "
+                        a href=(if lang == Lang::En { "/ledger?lang=en" } else { "/ledger" }) { (lang.pick("Sổ theo dõi tháng", "Monthly ledger")) }
+                    }
                     a href=(other.0) { (other.1) }
                 }
                 main { h1 { (title) } (body) }
@@ -118,7 +123,8 @@ fn home_body(status: &Value, assessment: &Value, lang: Lang) -> Markup {
     }
 }
 
-fn html_response(status: StatusCode, m: Markup) -> Response {
+/// An HTML response that is never cached.
+pub(super) fn html_response(status: StatusCode, m: Markup) -> Response {
     (
         status,
         [
