@@ -41,7 +41,8 @@ fn open(dir: &Path) -> Result<Store> {
     Store::open(&path)
 }
 
-fn whole(field: &str, input: &str) -> Result<u64, DomainError> {
+/// A whole count as typed (`12`), named by its field in the message.
+pub fn whole(field: &str, input: &str) -> Result<u64, DomainError> {
     let s = input.trim();
     if s.is_empty() || s.len() > 12 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(DomainError::BadCount {

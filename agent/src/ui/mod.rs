@@ -89,7 +89,7 @@ pub fn router(dir: PathBuf, addr: SocketAddr) -> Router {
     };
     Router::new()
         .route("/", get(pages::home))
-        .route("/ledger", get(ledger::ledger))
+        .route("/ledger", get(ledger::ledger).post(ledger::save))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             host_guard,

@@ -19,6 +19,7 @@ header{background:#7a1212;color:#fff;padding:.6rem 1rem;display:flex;gap:1rem;al
 header a{color:#fff}nav{display:flex;gap:.8rem}main{padding:1rem;max-width:60rem}\
 .cards{display:flex;flex-wrap:wrap;gap:.75rem}.card{border:1px solid #ccc;border-radius:4px;padding:.6rem .9rem;min-width:10rem}\
 .card b{display:block;font-size:1.4rem}.warn{background:#fff3cd;border:1px solid #e0b000;padding:.5rem}\
+label.sr{position:absolute;left:-9999px}.err{color:#a00;display:block}.total{display:block;color:#555}\
 table{border-collapse:collapse;margin:.5rem 0}th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left}";
 
 /// A page of the officers' UI: header, navigation, language switch.
