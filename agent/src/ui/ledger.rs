@@ -301,8 +301,9 @@ pub async fn save(
         let correct = typed.correct;
         let work = entries.clone();
         let saved = tokio::task::spawn_blocking(
-            move || -> std::result::Result<usize, (Option<String>, AgentError)> {
-                let mut store = Store::open(&db_path(&dir)).map_err(|e| (None, e))?;
+            move || -> std::result::Result<usize, (Option<String>, String)> {
+                let mut store =
+                    Store::open(&db_path(&dir)).map_err(|e| (None, e.localize(lang)))?;
                 let mut failing = None;
                 let ops = store
                     .transact_local(crate::clock::now_ms(), |tx| {
@@ -315,12 +316,12 @@ pub async fn save(
                         failing = None;
                         Ok(())
                     })
-                    .map_err(|e| (failing.clone(), e))?;
+                    .map_err(|e| (failing.clone(), e.localize(lang)))?;
                 Ok(ops.len())
             },
         )
         .await
-        .unwrap_or_else(|e| Err((None, AgentError::io("officer UI", std::io::Error::other(e)))));
+        .unwrap_or_else(|e| Err((None, e.to_string())));
         match saved {
             Ok(n) => {
                 let to = format!(
@@ -330,10 +331,10 @@ pub async fn save(
                 return (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
             }
             Err((Some(code), e)) => {
-                typed.errors.insert(format!("row.{code}"), e.localize(lang));
+                typed.errors.insert(format!("row.{code}"), e);
             }
             Err((None, e)) => {
-                typed.errors.insert("form".into(), e.localize(lang));
+                typed.errors.insert("form".into(), e);
             }
         }
     }
