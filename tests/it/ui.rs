@@ -249,3 +249,119 @@ fn the_officers_page_is_served_on_loopback_only_and_only_to_its_own_address() {
     cchc_tests::wait_exit(&mut run, std::time::Duration::from_secs(30), "run");
     hub.stop();
 }
+
+/// Starts `run` with its page on a free loopback port (the hub may be down): the
+/// process and the port.
+fn start_ui(a: &cchc_tests::Agent, log: &std::path::Path) -> (std::process::Child, u16) {
+    let run = a
+        .command(&["run", "--ui", "127.0.0.1:0", "--interval", "3600"])
+        .stdout(std::fs::File::create(log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = wait_for(
+        "the page's address in the log",
+        60,
+        || std::fs::read_to_string(log).unwrap_or_default(),
+        |l| l.contains("http://127.0.0.1:"),
+    );
+    let port = line
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .expect("a port");
+    (run, port)
+}
+
+#[test]
+fn what_record_refuses_the_ledger_form_refuses_next_to_the_field_storing_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.start();
+    let a = hub.agent(tmp.path().join("a"), 70);
+    a.ok(&[
+        "record",
+        "--period",
+        "2026-11",
+        "--procedure",
+        "CT-01",
+        "--received",
+        "2",
+    ]);
+    hub.stop();
+    let (mut run, port) = start_ui(&a, &tmp.path().join("run.log"));
+    let own = format!("127.0.0.1:{port}");
+    let (_, head, page) = request(port, &own, "GET", "/ledger?period=2026-11", "", "");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let token = page
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a form token")
+        .to_string();
+    let cases: [(&str, &str, &str); 11] = [
+        (
+            "2026-11",
+            "v.CT-01.received=abc",
+            "'abc' không hợp lệ: nhập số nguyên từ 0",
+        ),
+        ("2026-11", "v.CT-01.late=-3", "'-3' không hợp lệ"),
+        ("2026-11", "v.CT-02.on_time=2%2C5", "'2,5' không hợp lệ"),
+        ("2026-11", "v.CT-02.online=1e3", "'1e3' không hợp lệ"),
+        (
+            "2026-11",
+            "v.CT-03.received=9999999999999",
+            "'9999999999999' không hợp lệ",
+        ),
+        ("2026-11", "v.CT-03.received=100001", "vượt giới hạn"),
+        (
+            "2026-11",
+            "correct=on&v.CT-05.received=7",
+            "sẽ làm số liệu âm",
+        ),
+        ("2099-01", "v.CT-01.received=1", "chưa bắt đầu"),
+        ("2026-11", "v.CT-01.received=", "Chưa nhập số nào"),
+        ("2026-11", "v.CT-01.received=0", "chưa nhập số liệu"),
+        (
+            "2026-13",
+            "v.CT-01.received=1",
+            "'2026-13': tháng 13 nằm ngoài khoảng 1..12",
+        ),
+    ];
+    let before = cchc_tests::dump_db(&a.db());
+    for (period, fields, said) in cases {
+        // A good row beside the bad one (but where nothing at all is typed): nothing
+        // of the form is stored.
+        let good = if said == "Chưa nhập số nào" {
+            ""
+        } else {
+            "v.DX-01.received=4&"
+        };
+        let form = format!("token={token}&period={period}&{good}{fields}");
+        let (status, _, body) = request(port, &own, "POST", "/ledger", &cookie, &form);
+        assert_eq!(status, 422, "{fields}: {body}");
+        assert!(body.contains(said), "{fields}: should say {said:?}\n{body}");
+        assert!(body.contains("role=\"alert\""), "{fields}");
+        assert_eq!(
+            cchc_tests::dump_db(&a.db()),
+            before,
+            "{fields}: something was stored"
+        );
+    }
+    // What was typed stays in its box, marked.
+    let form = format!("token={token}&period=2026-11&v.DX-01.received=4&v.CT-01.received=abc");
+    let (_, _, body) = request(port, &own, "POST", "/ledger", &cookie, &form);
+    assert!(
+        body.contains("name=\"v.CT-01.received\" inputmode=\"numeric\" size=\"5\" value=\"abc\" aria-invalid=\"true\""),
+        "{body}"
+    );
+    assert!(body.contains("value=\"4\""), "{body}");
+    cchc_tests::signal(run.id(), "TERM");
+    cchc_tests::wait_exit(&mut run, std::time::Duration::from_secs(30), "run");
+}

@@ -272,6 +272,10 @@ pub async fn save(
         );
         return html_response(StatusCode::UNPROCESSABLE_ENTITY, page(title, lang, b));
     };
+    // The period as `record` takes it: not one that has not begun.
+    if let Err(e) = p.check_not_future(crate::clock::today()) {
+        typed.errors.insert("form".into(), e.localize(lang));
+    }
     // Every number first, each with the CLI's rule; then one transaction.
     let mut entries: Vec<(String, Vec<(Metric, u64)>)> = Vec::new();
     for proc_ in &defs.procedures {
@@ -292,9 +296,14 @@ pub async fn save(
         }
     }
     if typed.errors.is_empty() && entries.is_empty() {
-        typed
-            .errors
-            .insert("form".into(), DomainError::NoCounts.localize(lang));
+        typed.errors.insert(
+            "form".into(),
+            lang.pick(
+                "Chưa nhập số nào: hãy điền ít nhất một ô.",
+                "Nothing was entered: fill in at least one box.",
+            )
+            .into(),
+        );
     }
     if typed.errors.is_empty() {
         let dir = (*state.dir).clone();
