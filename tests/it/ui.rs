@@ -89,25 +89,7 @@ fn the_officers_page_is_served_on_loopback_only_and_only_to_its_own_address() {
     b.ok(&["sync"]);
     // The hub goes down: the three entries keep waiting, and the page says so.
     hub.stop();
-    let log = tmp.path().join("run.log");
-    let mut run = a
-        .command(&["run", "--ui", "127.0.0.1:0", "--interval", "3600"])
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = wait_for(
-        "the page's address in the log",
-        60,
-        || std::fs::read_to_string(&log).unwrap_or_default(),
-        |l| l.contains("http://127.0.0.1:"),
-    );
-    let port: u16 = line
-        .split("http://127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .expect("a port");
+    let (mut run, port) = start_ui(&a, &tmp.path().join("run.log"));
     let own = format!("127.0.0.1:{port}");
     let (status, page) = get(port, &own, "/");
     assert_eq!(status, 200, "{page}");
@@ -141,23 +123,7 @@ fn the_officers_page_is_served_on_loopback_only_and_only_to_its_own_address() {
     );
     // Entering figures: the page sets the session's cookie and puts its token in the
     // form; several procedures go in as one save.
-    let (_, head, page) = request(port, &own, "GET", "/ledger?period=2026-11", "", "");
-    let cookie = head
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_string();
-    assert!(
-        head.to_ascii_lowercase().contains("samesite=strict"),
-        "{head}"
-    );
-    let token = page
-        .split("name=\"token\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("a form token")
-        .to_string();
+    let (cookie, token) = session(port, &own);
     let form = |extra: &str| format!("token={token}&period=2026-11&{extra}");
     let (status, head, _) = request(
         port,
@@ -250,6 +216,28 @@ fn the_officers_page_is_served_on_loopback_only_and_only_to_its_own_address() {
     hub.stop();
 }
 
+/// Opens the ledger as a browser would: the session's cookie and the form's token.
+fn session(port: u16, own: &str) -> (String, String) {
+    let (_, head, page) = request(port, own, "GET", "/ledger?period=2026-11", "", "");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let token = page
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a form token")
+        .to_string();
+    assert!(
+        head.to_ascii_lowercase().contains("samesite=strict"),
+        "{head}"
+    );
+    (cookie, token)
+}
+
 /// Starts `run` with its page on a free loopback port (the hub may be down): the
 /// process and the port.
 fn start_ui(a: &cchc_tests::Agent, log: &std::path::Path) -> (std::process::Child, u16) {
@@ -292,19 +280,7 @@ fn what_record_refuses_the_ledger_form_refuses_next_to_the_field_storing_nothing
     hub.stop();
     let (mut run, port) = start_ui(&a, &tmp.path().join("run.log"));
     let own = format!("127.0.0.1:{port}");
-    let (_, head, page) = request(port, &own, "GET", "/ledger?period=2026-11", "", "");
-    let cookie = head
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_string();
-    let token = page
-        .split("name=\"token\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("a form token")
-        .to_string();
+    let (cookie, token) = session(port, &own);
     let cases: [(&str, &str, &str); 11] = [
         (
             "2026-11",
