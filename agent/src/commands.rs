@@ -263,12 +263,8 @@ fn enroll(dir: &Path, store: &mut Store, code: &str, lang: Lang) -> Result<()> {
     // The hub's release root is pinned here, once: from now on only a root it signs
     // replaces it. One that does not even vouch for itself is not pinned.
     if let Some(root) = &r.release_root {
-        let zero = cchc_common::release::Root {
-            version: 0,
-            ..root.signed.clone()
-        };
         if store.release_root()?.is_none()
-            && cchc_common::release::rotate(&zero, root, now_ms()).is_ok()
+            && cchc_common::release::accept_first_root(root, now_ms()).is_ok()
         {
             store.set_release_root(root)?;
         }

@@ -22,7 +22,7 @@ use cchc_common::sync::{
     PROTOCOL_HEADER, PROTOCOL_VERSION, SYNC_PATH,
 };
 use cchc_common::update::{accept_definitions, this_platform};
-use cchc_common::{ActorId, Definitions};
+use cchc_common::ActorId;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -457,13 +457,9 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
             }
         }
         let mut defs = Vec::new();
+        // Each document must be newer than what is in force, or than the one before it.
+        let mut current = store.definitions()?.version;
         for d in &resp.definitions {
-            let current = store.definitions()?.version.max(
-                defs.iter()
-                    .map(|x: &Definitions| x.version)
-                    .max()
-                    .unwrap_or(0),
-            );
             let Some(r) = &root else {
                 summary.warnings.push(format!(
                     "definitions version {} not installed: no release root is pinned to check its signatures",
@@ -472,7 +468,10 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
                 continue;
             };
             match accept_definitions(d, &r.signed, current, t1) {
-                Ok(def) => defs.push(def),
+                Ok(def) => {
+                    current = def.version;
+                    defs.push(def);
+                }
                 Err(e) => summary.warnings.push(format!(
                     "definitions version {} not installed: {e}",
                     d.meta.signed.version

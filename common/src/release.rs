@@ -375,6 +375,18 @@ pub fn rotate(current: &Root, new: &Signed<Root>, now_ms: i64) -> Result<Root, R
     Ok(r.clone())
 }
 
+/// Accepts a first root, brought by hand (or pinned at enrollment): it vouches for
+/// itself, so it must be version 1, signed by a threshold of its own keys, a threshold
+/// its keys can meet, not expired — the rules of a rotation from a version 0 with the
+/// same keys.
+pub fn accept_first_root(doc: &Signed<Root>, now_ms: i64) -> Result<Root, ReleaseError> {
+    let zero = Root {
+        version: 0,
+        ..doc.signed.clone()
+    };
+    rotate(&zero, doc, now_ms)
+}
+
 /// Accepts a release for this agent: trusted by `root`, not expired, for `platform`,
 /// newer than both the running version and the highest ever seen, and able to replace
 /// the running version.

@@ -116,6 +116,18 @@ impl BundleHead {
         }
     }
 
+    /// Refuses metadata past its expiry, by the same rule agents apply.
+    pub fn check_fresh(&self, now_ms: i64) -> Result<(), ReleaseError> {
+        match self {
+            BundleHead::Agent { release } => {
+                fresh(Role::Release, release.signed.expires_ms, now_ms)
+            }
+            BundleHead::Definitions { definitions } => {
+                fresh(Role::Definitions, definitions.signed.expires_ms, now_ms)
+            }
+        }
+    }
+
     /// What it is, for messages: `agent 0.2.0 linux-x86_64`, `definitions 3`.
     pub fn describe(&self) -> String {
         match self {

@@ -148,25 +148,12 @@ pub fn on_start(dir: &Path, store: &mut Store, now_ms: i64) -> Result<Next> {
             st.save(dir)?;
             Ok(Next::Carry)
         }
-        Phase::Trial {
-            version,
-            from,
-            boots,
-            soak_s,
-            clean_stop,
-        } => {
-            let boots = if clean_stop { boots } else { boots + 1 };
+        Phase::Trial { version, .. } => {
+            let boots = st.phase.count_start().unwrap_or(0);
             if boots > MAX_BOOTS {
                 let why = format!("started {boots} times without passing its health check");
                 return roll_back(dir, &mut st, &version, &why, now_ms);
             }
-            st.phase = Phase::Trial {
-                version: version.clone(),
-                from,
-                boots,
-                soak_s,
-                clean_stop: false,
-            };
             st.save(dir)?;
             crash_point("trial");
             if let Err(why) = health(store) {
@@ -180,27 +167,12 @@ pub fn on_start(dir: &Path, store: &mut Store, now_ms: i64) -> Result<Next> {
             }
             Ok(Next::Carry)
         }
-        Phase::Soak {
-            version,
-            from,
-            healthy_ms,
-            boots,
-            soak_s,
-            clean_stop,
-        } => {
-            let boots = if clean_stop { boots } else { boots + 1 };
+        Phase::Soak { version, .. } => {
+            let boots = st.phase.count_start().unwrap_or(0);
             if boots > MAX_BOOTS {
                 let why = format!("crashed {boots} times during its soak");
                 return roll_back(dir, &mut st, &version, &why, now_ms);
             }
-            st.phase = Phase::Soak {
-                version,
-                from,
-                healthy_ms,
-                boots,
-                soak_s,
-                clean_stop: false,
-            };
             st.save(dir)?;
             Ok(Next::Carry)
         }
@@ -210,11 +182,10 @@ pub fn on_start(dir: &Path, store: &mut Store, now_ms: i64) -> Result<Next> {
 /// Run when `cchc-agent run` stops on a signal: the next start is not a crash.
 pub fn on_clean_stop(dir: &Path) -> Result<()> {
     let mut st = State::load(dir)?;
-    match &mut st.phase {
-        Phase::Trial { clean_stop, .. } | Phase::Soak { clean_stop, .. } => *clean_stop = true,
-        Phase::Idle | Phase::Swapping { .. } => return Ok(()),
+    if st.phase.mark_clean_stop() {
+        st.save(dir)?;
     }
-    st.save(dir)
+    Ok(())
 }
 
 /// Run after a sync that failed for a reason other than the link: a build on trial

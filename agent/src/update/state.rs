@@ -59,6 +59,40 @@ pub enum Phase {
     },
 }
 
+impl Phase {
+    /// Counts one start of a build on trial or soaking (a start after a clean stop is
+    /// no crash) and clears the clean-stop mark; the starts counted, or None when no
+    /// build is on trial.
+    pub fn count_start(&mut self) -> Option<u32> {
+        match self {
+            Phase::Trial {
+                boots, clean_stop, ..
+            }
+            | Phase::Soak {
+                boots, clean_stop, ..
+            } => {
+                if !*clean_stop {
+                    *boots += 1;
+                }
+                *clean_stop = false;
+                Some(*boots)
+            }
+            Phase::Idle | Phase::Swapping { .. } => None,
+        }
+    }
+
+    /// Marks a clean stop of a build on trial or soaking (the next start is no crash).
+    pub fn mark_clean_stop(&mut self) -> bool {
+        match self {
+            Phase::Trial { clean_stop, .. } | Phase::Soak { clean_stop, .. } => {
+                *clean_stop = true;
+                true
+            }
+            Phase::Idle | Phase::Swapping { .. } => false,
+        }
+    }
+}
+
 /// Everything the updater remembers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {

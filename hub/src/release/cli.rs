@@ -31,11 +31,7 @@ pub fn read_root(file: &Path) -> Result<Signed<Root>> {
 /// own keys, version 1, not expired.
 pub fn check_first_root(file: &Path) -> Result<Signed<Root>> {
     let doc = read_root(file)?;
-    let zero = Root {
-        version: 0,
-        ..doc.signed.clone()
-    };
-    cchc_common::release::rotate(&zero, &doc, now_ms()).map_err(|source| {
+    cchc_common::release::accept_first_root(&doc, now_ms()).map_err(|source| {
         ReleaseRefusal::Untrusted {
             what: format!("{} (root version {})", file.display(), doc.signed.version),
             source,

@@ -56,17 +56,11 @@ pub fn trust_root(
             source: e,
         })
     };
-    // The first root vouches for itself (the admin brings it by hand): it must be
-    // version 1, signed by a threshold of its own keys. Checking it as a rotation
-    // from a version 0 with the same keys applies exactly those rules.
-    let current = match store.roots()?.pop() {
-        Some(c) => c.signed,
-        None => Root {
-            version: 0,
-            ..doc.signed.clone()
-        },
-    };
-    trust::rotate(&current, doc, now_ms).map_err(untrusted)?;
+    match store.roots()?.pop() {
+        Some(current) => trust::rotate(&current.signed, doc, now_ms),
+        None => trust::accept_first_root(doc, now_ms),
+    }
+    .map_err(untrusted)?;
     let audit = by.entry(
         "release.trust",
         format!("root:{}", doc.signed.version),
@@ -97,18 +91,7 @@ fn check_bundle<'a>(
         source: e,
     };
     head.verify(&root.signed).map_err(untrusted)?;
-    let expires_ms = match &head {
-        BundleHead::Agent { release } => release.signed.expires_ms,
-        BundleHead::Definitions { definitions } => definitions.signed.expires_ms,
-    };
-    if now_ms >= expires_ms {
-        return Err(untrusted(trust::ReleaseError::Expired {
-            role: "bundle",
-            expires_ms,
-            now_ms,
-        })
-        .into());
-    }
+    head.check_fresh(now_ms).map_err(untrusted)?;
     Ok((head, payload))
 }
 

@@ -479,19 +479,26 @@ impl Releases for SqliteStore {
 
     fn may_download(&self, device: ActorId, sha256: &str) -> Result<Option<StoredRelease>> {
         let conn = self.conn();
-        let found: Option<String> = conn
+        let found: Option<(String, String, i64, String)> = conn
             .prepare_cached(
-                "SELECT r.meta FROM releases r JOIN device_updates d ON d.version = r.version
+                "SELECT r.meta, r.file, r.published_at, r.platform
+                 FROM releases r JOIN device_updates d ON d.version = r.version
                  WHERE d.device = ?1 AND r.sha256 = ?2 AND d.failed_at IS NULL
                  ORDER BY d.offered_at DESC LIMIT 1",
             )?
-            .query_row(params![a2i(device), sha256], |r| r.get(0))
+            .query_row(params![a2i(device), sha256], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .optional()?;
-        let Some(meta) = found else { return Ok(None) };
-        let meta: Signed<Release> = json(&self.path, "release", &meta)?;
-        Ok(load_releases(&conn, &self.path)?
-            .into_iter()
-            .find(|r| r.meta == meta))
+        let Some((meta, file, published_ms, platform)) = found else {
+            return Ok(None);
+        };
+        Ok(Some(StoredRelease {
+            meta: json(&self.path, "release", &meta)?,
+            platform,
+            file,
+            published_ms,
+        }))
     }
 
     fn add_delta(
