@@ -81,6 +81,20 @@ impl Desk {
         self.recorded += 1;
     }
 
+    /// Syncs (its `run` stopped), checks its database, and requires every entry it
+    /// recorded at the hub exactly once.
+    fn assert_all_at_hub(&self, hub: &Hub) {
+        self.agent.ok(&["sync"]);
+        self.agent.ok(&["check"]);
+        assert_eq!(
+            hub_received(hub, self.unit),
+            self.recorded,
+            "commune {}\n{}",
+            self.unit,
+            self.log()
+        );
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.agent.dir.join("run.log")).unwrap_or_default()
     }
@@ -106,6 +120,16 @@ impl Drop for Desk {
             let _ = c.wait();
         }
     }
+}
+
+/// A started hub trusting a fresh release kit's root (before any desk enrolls, so
+/// every desk pins it). Many desks enroll from this one address within a minute.
+fn province(tmp: &Path) -> (Hub, ReleaseKit) {
+    let mut hub = Hub::init(tmp.join("hub"), 1);
+    let kit = ReleaseKit::new(tmp.join("kit"));
+    kit.trust(&hub);
+    hub.start_with(&["--rate-guesses", "100"]);
+    (hub, kit)
 }
 
 fn status(hub: &Hub) -> Value {
@@ -154,11 +178,7 @@ fn devices_of(stage: &Value) -> Vec<String> {
 #[test]
 fn a_release_goes_from_pilots_to_half_to_all_and_every_entry_arrives_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut hub = Hub::init(tmp.path().join("hub"), 1);
-    let kit = ReleaseKit::new(tmp.path().join("kit"));
-    kit.trust(&hub);
-    // Many desks enroll from this one address within a minute.
-    hub.start_with(&["--rate-guesses", "100"]);
+    let (mut hub, kit) = province(tmp.path());
     let units = [70, 73, 4, 8, 25, 256];
     let mut desks: Vec<Desk> = units
         .iter()
@@ -280,16 +300,8 @@ fn a_release_goes_from_pilots_to_half_to_all_and_every_entry_arrives_once() {
         d.record();
         d.stop();
         assert_eq!(d.installed_version(), "cchc-agent 0.2.0", "{}", d.log());
-        d.agent.ok(&["sync"]);
-        d.agent.ok(&["check"]);
         // Every entry, made before, during and after the update, is at the hub once.
-        assert_eq!(
-            hub_received(&hub, d.unit),
-            d.recorded,
-            "commune {}\n{}",
-            d.unit,
-            d.log()
-        );
+        d.assert_all_at_hub(&hub);
         let held = d.agent.json(&["status", "--json"]);
         assert_eq!(held["ops_pending"], 0, "{held}");
     }
@@ -299,11 +311,7 @@ fn a_release_goes_from_pilots_to_half_to_all_and_every_entry_arrives_once() {
 #[test]
 fn a_bad_build_halts_at_its_threshold_and_the_pilots_roll_back_losing_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut hub = Hub::init(tmp.path().join("hub"), 1);
-    let kit = ReleaseKit::new(tmp.path().join("kit"));
-    kit.trust(&hub);
-    // Many desks enroll from this one address within a minute.
-    hub.start_with(&["--rate-guesses", "100"]);
+    let (mut hub, kit) = province(tmp.path());
     let pilots = [70, 73, 4, 8, 25];
     let others = [256, 283];
     let mut desks: Vec<Desk> = pilots
@@ -416,9 +424,7 @@ fn a_bad_build_halts_at_its_threshold_and_the_pilots_roll_back_losing_nothing() 
             assert_eq!(st["offered"], Value::Null, "{st}");
         }
         // Still syncing, nothing lost.
-        d.agent.ok(&["sync"]);
-        d.agent.ok(&["check"]);
-        assert_eq!(hub_received(&hub, d.unit), d.recorded, "commune {}", d.unit);
+        d.assert_all_at_hub(&hub);
     }
     // An older genuine release offered after 0.3.0 was seen is a replay: a pilot that
     // took 0.3.0 refuses 0.2.0 (the province signs a fix as 0.3.1 instead).
@@ -489,11 +495,7 @@ fn where_killed(d: &Desk) -> String {
 #[test]
 fn killed_anywhere_in_download_swap_and_restart_an_agent_starts_on_one_build_intact() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut hub = Hub::init(tmp.path().join("hub"), 1);
-    let kit = ReleaseKit::new(tmp.path().join("kit"));
-    kit.trust(&hub);
-    // Many desks enroll from this one address within a minute.
-    hub.start_with(&["--rate-guesses", "100"]);
+    let (mut hub, kit) = province(tmp.path());
     publish(&hub, &kit, "cchc-agent-next", "0.2.0", tmp.path());
     hub.ok(&[
         "release",
@@ -596,9 +598,7 @@ fn killed_anywhere_in_download_swap_and_restart_an_agent_starts_on_one_build_int
     for (d, _) in desks.iter_mut() {
         d.stop();
         assert_eq!(d.installed_version(), "cchc-agent 0.2.0", "{}", d.log());
-        d.agent.ok(&["sync"]);
-        d.agent.ok(&["check"]);
-        assert_eq!(hub_received(&hub, d.unit), d.recorded, "commune {}", d.unit);
+        d.assert_all_at_hub(&hub);
     }
     hub.stop();
 }
@@ -606,10 +606,7 @@ fn killed_anywhere_in_download_swap_and_restart_an_agent_starts_on_one_build_int
 #[test]
 fn a_build_that_keeps_crashing_at_start_is_replaced_by_the_previous_one() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut hub = Hub::init(tmp.path().join("hub"), 1);
-    let kit = ReleaseKit::new(tmp.path().join("kit"));
-    kit.trust(&hub);
-    hub.start();
+    let (mut hub, kit) = province(tmp.path());
     let mut d = Desk::new(&hub, tmp.path(), 70);
     d.record();
     publish(&hub, &kit, "cchc-agent-next", "0.2.0", tmp.path());
@@ -658,19 +655,14 @@ fn a_build_that_keeps_crashing_at_start_is_replaced_by_the_previous_one() {
     d.record();
     d.stop();
     assert_eq!(d.installed_version(), "cchc-agent 0.1.0", "{}", d.log());
-    d.agent.ok(&["sync"]);
-    d.agent.ok(&["check"]);
-    assert_eq!(hub_received(&hub, d.unit), d.recorded);
+    d.assert_all_at_hub(&hub);
     hub.stop();
 }
 
 #[test]
 fn a_hub_out_of_reach_during_the_health_check_delays_the_verdict_and_never_rolls_back() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut hub = Hub::init(tmp.path().join("hub"), 1);
-    let kit = ReleaseKit::new(tmp.path().join("kit"));
-    kit.trust(&hub);
-    hub.start();
+    let (mut hub, kit) = province(tmp.path());
     let mut d = Desk::new(&hub, tmp.path(), 70);
     d.record();
     publish(&hub, &kit, "cchc-agent-next", "0.2.0", tmp.path());
@@ -716,7 +708,6 @@ fn a_hub_out_of_reach_during_the_health_check_delays_the_verdict_and_never_rolls
         (0.into(), 0.into())
     );
     d.stop();
-    d.agent.ok(&["sync"]);
-    assert_eq!(hub_received(&hub, d.unit), d.recorded);
+    d.assert_all_at_hub(&hub);
     hub.stop();
 }
