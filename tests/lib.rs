@@ -553,6 +553,7 @@ pub fn write_backlog_bundle(path: &Path, unit: u32, sender: u64, n: u64) -> i64 
                         amount,
                         total,
                     }],
+                    by: String::new(),
                 },
             }
         })

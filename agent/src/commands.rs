@@ -3,11 +3,11 @@
 //! printed (human text in the officer's language, or stable JSON).
 //! "Saved" is printed only after the transaction has committed.
 
-use crate::bundle::{self, Bundle};
+use crate::bundle;
 use crate::clock::{now_ms, today, CLOCK_WARN_MS};
 use crate::error::{AgentError, Result};
 use crate::present;
-use crate::store::{DomainOrStore, PeerClock, Store};
+use crate::store::Store;
 use crate::{key, sync};
 use crate::{AssessArgs, AssessCmd, BundleCmd, Cli, Command, InitArgs, PledgeCmd, RecordArgs};
 use cchc_common::auth::normalize_code;
@@ -383,6 +383,21 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The "entered by" name as typed (`--by` or the officers' page): trimmed, NFC, one
+/// line, at most `text::BY_MAX` characters; empty when not given.
+pub fn entered_by(input: Option<&str>) -> Result<String, DomainError> {
+    let Some(v) = input else {
+        return Ok(String::new());
+    };
+    let v = cchc_common::text::optional("entered by", v, cchc_common::text::BY_MAX)?;
+    if v.contains(['\n', '\t']) {
+        return Err(DomainError::ControlChars {
+            field: "entered by",
+        });
+    }
+    Ok(v)
+}
+
 fn record(dir: &Path, a: RecordArgs, lang: Lang) -> Result<()> {
     let mut store = open(dir)?;
     let period: Period = a.period.parse()?;
@@ -405,10 +420,15 @@ fn record(dir: &Path, a: RecordArgs, lang: Lang) -> Result<()> {
     }
     let correct = a.correct;
     let procedure = a.procedure;
-    let op = store.commit_local(now_ms(), |o, ctx, defs| {
-        crdt::count_op(o, ctx, defs, period, &procedure, &changes, correct)
+    let by = entered_by(a.by.as_deref())?;
+    let ops = store.transact_local(now_ms(), |tx| {
+        tx.entered_by(&by);
+        tx.edit(|o, ctx, defs| {
+            crdt::count_op(o, ctx, defs, period, &procedure, &changes, correct)
+        })?;
+        Ok(())
     })?;
-    println!("{}", present::saved_count(&op, lang));
+    println!("{}", present::saved_count(&ops[0], lang));
     Ok(())
 }
 
@@ -534,14 +554,19 @@ fn assess(dir: &Path, a: AssessArgs, lang: Lang) -> Result<()> {
     })?;
     let score = Score::parse(&a.score.ok_or(DomainError::EmptyText { field: "--score" })?)?;
     let evidence = a.evidence.unwrap_or_default();
-    let op = store.commit_local(now_ms(), |_, ctx, defs| {
-        Ok(crdt::assess_op(
-            ctx, defs, phase, &criterion, score, &evidence,
-        )?)
+    let by = entered_by(a.by.as_deref())?;
+    let ops = store.transact_local(now_ms(), |tx| {
+        tx.entered_by(&by);
+        tx.edit(|_, ctx, defs| {
+            Ok(crdt::assess_op(
+                ctx, defs, phase, &criterion, score, &evidence,
+            )?)
+        })?;
+        Ok(())
     })?;
     println!(
         "{}",
-        present::saved_assessment(&op, &store.definitions()?, lang)
+        present::saved_assessment(&ops[0], &store.definitions()?, lang)
     );
     Ok(())
 }
@@ -607,74 +632,28 @@ pub fn status_doc(dir: &Path, store: &mut Store) -> Result<serde_json::Value> {
 
 fn bundle_cmd(dir: &Path, cmd: BundleCmd, lang: Lang) -> Result<()> {
     let mut store = open(dir)?;
-    let id = store.identity()?;
     match cmd {
         BundleCmd::Export { out, since } => {
             let peer: VersionVector = match &since {
                 Some(p) => bundle::read_version_vector(p)?,
                 None => VersionVector::new(),
             };
-            let ops = store.ops_since(&peer)?;
-            let n = ops.len();
-            let b = Bundle {
-                format: bundle::FORMAT.into(),
-                version: bundle::VERSION,
-                unit: id.unit,
-                sender: id.actor,
-                sent_at_ms: now_ms(),
-                version_vector: store.version_vector()?,
-                ops,
-            };
+            let b = bundle::export(&mut store, &peer, now_ms())?;
             bundle::write(&out, &b)?;
             println!(
-                "{} {n} {} {}",
+                "{} {} {} {}",
                 lang.pick("Đã ghi", "Wrote"),
+                b.ops.len(),
                 lang.pick("bản ghi vào", "ops to"),
                 out.display()
             );
         }
         BundleCmd::Import { file } => {
             let b = bundle::read(&file)?;
-            if b.unit != id.unit {
-                return Err(AgentError::RefusedOps {
-                    path: file,
-                    source: DomainError::WrongUnit {
-                        op: format!("bundle from {}", b.sender),
-                        op_unit: b.unit.0,
-                        own_unit: id.unit.0,
-                    },
-                });
-            }
-            let now = now_ms();
-            let report = match store.import(b.ops, now) {
-                Ok(r) => r,
-                Err(DomainOrStore::Domain(e)) => {
-                    return Err(AgentError::RefusedOps {
-                        path: file,
-                        source: e,
-                    })
-                }
-                Err(DomainOrStore::Store(e)) => return Err(e),
-            };
-            let offset = b.sent_at_ms - now;
-            if b.sender != id.actor {
-                store.record_peer_clock(&PeerClock {
-                    actor: b.sender,
-                    last_exchange_ms: now,
-                    offset_ms: offset,
-                    via: "bundle".into(),
-                })?;
-            }
-            println!(
-                "{} {} {} ({} {})",
-                lang.pick("Đã nhận", "Imported"),
-                report.applied,
-                lang.pick("bản ghi mới", "new ops"),
-                report.duplicates,
-                lang.pick("đã có", "already held")
-            );
-            if offset.abs() > CLOCK_WARN_MS {
-                println!("{}", present::clock_warning(b.sender, offset, lang));
+            let done = bundle::import(&mut store, b, &file, now_ms())?;
+            println!("{}", present::imported(&done, lang));
+            if let Some(w) = present::imported_clock(&done, lang) {
+                println!("{w}");
             }
         }
     }

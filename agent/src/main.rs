@@ -158,6 +158,9 @@ pub struct RecordArgs {
     /// Subtract the numbers instead (a correction); never below 0.
     #[arg(long)]
     pub correct: bool,
+    /// Who is entering (a short name, kept in the history of the entry).
+    #[arg(long)]
+    pub by: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -229,6 +232,9 @@ pub struct AssessArgs {
     /// Evidence note (minh chứng).
     #[arg(long)]
     pub evidence: Option<String>,
+    /// Who is entering (a short name, kept in the history of the entry).
+    #[arg(long)]
+    pub by: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -81,6 +81,7 @@ pub fn saved_count(op: &Op, lang: Lang) -> String {
         period,
         procedure,
         deltas,
+        ..
     } = &op.body
     else {
         return String::new();
@@ -716,4 +717,22 @@ pub fn update_status(d: &crate::update::StatusDoc, lang: Lang) -> String {
         out.push_str(&format!("{}: {w}\n", lang.pick("Cảnh báo", "Warning")));
     }
     out
+}
+
+/// The line an import ends with.
+pub fn imported(done: &crate::bundle::Imported, lang: Lang) -> String {
+    format!(
+        "{} {} {} ({} {})",
+        lang.pick("Đã nhận", "Imported"),
+        done.applied,
+        lang.pick("bản ghi mới", "new ops"),
+        done.duplicates,
+        lang.pick("đã có", "already held")
+    )
+}
+
+/// A clock warning after an import, when the sender's clock was far from ours.
+pub fn imported_clock(done: &crate::bundle::Imported, lang: Lang) -> Option<String> {
+    (done.offset_ms.abs() > crate::clock::CLOCK_WARN_MS)
+        .then(|| clock_warning(done.sender, done.offset_ms, lang))
 }

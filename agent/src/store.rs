@@ -1,4 +1,4 @@
-//! The agent's SQLite store. In: ops made locally (through [`Store::commit_local`]) or
+//! The agent's SQLite store. In: ops made locally (through [`Store::transact_local`]) or
 //! received from peers ([`Store::import`]). Out: the durable op log, the version
 //! vector, and the materialized state that `show` reads.
 //!
@@ -451,6 +451,7 @@ impl Store {
     }
 
     /// Makes one local edit in one transaction (see [`Store::transact_local`]).
+    #[cfg(test)]
     pub fn commit_local<F>(&mut self, physical_ms: i64, make: F) -> Result<Op>
     where
         F: FnOnce(&mut TxObjects<'_>, &OpCtx, &Definitions) -> Result<Op>,
@@ -481,6 +482,7 @@ impl Store {
             next_seq,
             physical_ms,
             ops: Vec::new(),
+            by: String::new(),
         };
         action(&mut local)?;
         let LocalTx { hlc, ops, .. } = local;
@@ -871,9 +873,16 @@ pub struct LocalTx<'a, 'c> {
     next_seq: u64,
     physical_ms: i64,
     ops: Vec<Op>,
+    by: String,
 }
 
 impl LocalTx<'_, '_> {
+    /// Who is entering: carried by the count and assessment ops of this action (a
+    /// name already checked with `text::required`; see the officers' page).
+    pub fn entered_by(&mut self, name: &str) {
+        self.by = name.to_string();
+    }
+
     /// Makes one edit: `make` builds the op from the state as it is now (including
     /// earlier edits of this action); it is checked, applied and appended to the log.
     pub fn edit<F>(&mut self, make: F) -> Result<&Op>
@@ -887,6 +896,7 @@ impl LocalTx<'_, '_> {
             stamp,
             unit: self.id.unit,
             defs: self.defs.version,
+            by: self.by.clone(),
         };
         let op = make(self.log.objects(), &ctx, &self.defs)?;
         op.check_shape()?;

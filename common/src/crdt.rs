@@ -312,6 +312,7 @@ pub fn apply_op<O: Objects>(o: &mut O, op: &Op) -> Result<(), O::Error> {
             period,
             procedure,
             deltas,
+            ..
         } => {
             let mut updated = Vec::with_capacity(deltas.len());
             for d in deltas {
@@ -400,6 +401,7 @@ pub fn apply_op<O: Objects>(o: &mut O, op: &Op) -> Result<(), O::Error> {
             criterion,
             score,
             evidence,
+            ..
         } => {
             let value = AssessValue {
                 score: *score,
@@ -487,7 +489,7 @@ pub fn check_definitions(op: &Op, defs: &Definitions) -> Result<(), DomainError>
 }
 
 /// Identity and time of an op about to be made on this device.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OpCtx {
     /// This device.
     pub actor: ActorId,
@@ -499,6 +501,9 @@ pub struct OpCtx {
     pub unit: UnitCode,
     /// Definitions version in force.
     pub defs: u32,
+    /// Who is entering (an officer's short name, checked by [`text::entered_by`]);
+    /// empty when not said. Carried by count and assessment ops.
+    pub by: String,
 }
 
 impl OpCtx {
@@ -571,6 +576,7 @@ pub fn count_op<O: Objects>(
         period,
         procedure: procedure.to_string(),
         deltas,
+        by: ctx.by.clone(),
     }))
 }
 
@@ -743,5 +749,6 @@ pub fn assess_op(
         criterion,
         score,
         evidence,
+        by: ctx.by.clone(),
     }))
 }

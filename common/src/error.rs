@@ -179,6 +179,13 @@ pub enum DomainError {
         /// Field name.
         field: &'static str,
     },
+    /// Text in an op from elsewhere that is not as a person's text is stored here
+    /// (trimmed, NFC, one line where one line is asked).
+    #[error("{field} is not stored text: it must be trimmed, in NFC and on one line")]
+    UnstoredText {
+        /// Field name.
+        field: &'static str,
+    },
     /// A task status that is not one of the three.
     #[error("task status '{input}' is unknown; use not_started, in_progress or done")]
     UnknownTaskStatus {
@@ -323,6 +330,9 @@ impl Localize for DomainError {
                 format!("{field} dài {len} ký tự; tối đa {max}")
             }
             ControlChars { field } => format!("{field} chứa ký tự điều khiển"),
+            UnstoredText { field } => format!(
+                "{field} không đúng dạng lưu trữ: phải bỏ khoảng trắng đầu cuối, dạng NFC, trên một dòng"
+            ),
             UnknownTaskStatus { input } => format!(
                 "trạng thái nhiệm vụ '{input}' không hợp lệ; dùng not_started (chưa thực hiện), in_progress (đang thực hiện) hoặc done (hoàn thành)"
             ),

@@ -160,6 +160,11 @@ pub enum OpBody {
         procedure: String,
         /// One change per metric, each metric at most once.
         deltas: Vec<CountDelta>,
+        /// Who entered it at the desk: the short name an officer chose at the start of
+        /// a session on the officers' page (or `--by`); empty when not said. Not part
+        /// of the merged value, only of the history.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        by: String,
     },
     /// Signs (or re-signs) a pledge: signer, role and date as one LWW register.
     PledgeSign {
@@ -219,6 +224,9 @@ pub enum OpBody {
         score: Score,
         /// Evidence note (may be empty).
         evidence: String,
+        /// Who entered it at the desk (see `Count`); empty when not said.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        by: String,
     },
     /// The province's verified score for one criterion (thẩm định; LWW register). Made
     /// only on the hub, by a province actor of the commune, and synced down to its
@@ -332,8 +340,12 @@ impl Op {
         };
         match &self.body {
             OpBody::Count {
-                procedure, deltas, ..
+                procedure,
+                deltas,
+                by,
+                ..
             } => {
+                text::entered_by(by)?;
                 if procedure.is_empty() || procedure.len() > 32 {
                     return bad(format!(
                         "procedure code '{procedure}' must be 1-32 characters"
@@ -417,8 +429,10 @@ impl Op {
                 phase,
                 criterion,
                 evidence,
+                by,
                 ..
             } => {
+                text::entered_by(by)?;
                 if *phase == 0 || criterion.is_empty() || criterion.len() > 32 {
                     return bad(format!(
                         "phase {phase} / criterion '{criterion}' is malformed"
@@ -468,6 +482,7 @@ mod tests {
                     amount: 3,
                     total: 3,
                 }],
+                by: String::new(),
             },
         }
     }
@@ -501,5 +516,23 @@ mod tests {
             .to_string()
             .contains("running total"));
         assert!(Op::from_json(r#"{"v":1}"#).is_err());
+    }
+
+    #[test]
+    fn entered_by_travels_only_when_said_and_only_as_stored_text() {
+        let mut op = sample();
+        if let OpBody::Count { by, .. } = &mut op.body {
+            *by = "Lan".into();
+        }
+        let j = op.to_json();
+        assert!(j.ends_with(r#""total":3}],"by":"Lan"}}"#), "{j}");
+        assert_eq!(Op::from_json(&j).unwrap(), op);
+        assert!(op.check_shape().is_ok());
+        for bad in [" Lan", "Lan\nAn", "e\u{301}", &"x".repeat(41)] {
+            if let OpBody::Count { by, .. } = &mut op.body {
+                *by = bad.to_string();
+            }
+            assert!(op.check_shape().is_err(), "{bad:?}");
+        }
     }
 }

@@ -301,6 +301,7 @@ impl Replica {
             stamp,
             unit: self.unit,
             defs,
+            by: String::new(),
         };
         let op = make(&mut self.objects, &ctx)?;
         self.hlc = hlc;

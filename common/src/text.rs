@@ -19,6 +19,22 @@ pub const TITLE_MAX: usize = 500;
 /// Limit for evidence notes.
 pub const EVIDENCE_MAX: usize = 2000;
 
+/// Limit for the "entered by" name an officer gives at the start of a session.
+pub const BY_MAX: usize = 40;
+
+/// Checks the "entered by" name carried by an op (empty allowed): as an officer's
+/// name is stored — trimmed, NFC, within [`BY_MAX`], one line. Ops from elsewhere are
+/// checked, never rewritten.
+pub fn entered_by(value: &str) -> Result<(), DomainError> {
+    let v = optional("entered by", value, BY_MAX)?;
+    if v != value || v.contains(['\n', '\t']) {
+        return Err(DomainError::UnstoredText {
+            field: "entered by",
+        });
+    }
+    Ok(())
+}
+
 /// Trims and checks a required field.
 pub fn required(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
     let v = optional(field, value, max)?;

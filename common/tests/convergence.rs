@@ -224,6 +224,7 @@ fn expected_counts(ops: &[Op]) -> BTreeMap<CountKey, i64> {
             period,
             procedure,
             deltas,
+            ..
         } = &op.body
         {
             for d in deltas {

@@ -76,6 +76,7 @@ fn a_device_writing_for_another_commune_is_refused_whole_and_audited() {
                 amount,
                 total: 4 + amount,
             }],
+            by: String::new(),
         },
     };
     let request = |unit: u32, ops: Vec<Op>| {

@@ -37,6 +37,7 @@ fn count_op(seq: u64, amount: u64, total: u64) -> Op {
                 amount,
                 total,
             }],
+            by: String::new(),
         },
     }
 }
@@ -284,6 +285,7 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
                     criterion: "TC-01".into(),
                     score: Score(999),
                     evidence: String::new(),
+                    by: String::new(),
                 };
                 enc(&request(vec![count_op(1, 5, 5), bad]))
             },

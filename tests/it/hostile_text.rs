@@ -97,6 +97,7 @@ fn write_tab_bundle(path: &Path, unit: u32, sender: u64) {
                 criterion: "TC-05".into(),
                 score: Score::parse("6").unwrap(),
                 evidence: TAB_EVIDENCE.into(),
+                by: String::new(),
             },
         ),
     ];

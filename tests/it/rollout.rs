@@ -211,6 +211,7 @@ fn overview_figures_equal_a_recomputation_from_the_op_log() {
                         criterion: code.clone(),
                         score,
                         evidence: format!("minh chứng {code}"),
+                        by: String::new(),
                     },
                     at,
                 );
@@ -254,6 +255,7 @@ fn overview_figures_equal_a_recomputation_from_the_op_log() {
                     period: p,
                     procedure,
                     deltas,
+                    by: String::new(),
                 },
                 at,
             );

@@ -84,6 +84,7 @@ fn our_ops(unit: UnitCode, actor: ActorId, entries: &[Entry], t0: u64) -> Vec<Op
                         }
                     })
                     .collect(),
+                by: String::new(),
             },
         })
         .collect()
@@ -711,6 +712,7 @@ fn dashboard(hub_bin: &Path, dir: &Path) {
                     criterion: c["code"].as_str().expect("code").into(),
                     score: cchc_common::Score((max / 2 + rng.below(max / 2 + 1)) as u32),
                     evidence: "Biên bản kiểm tra".into(),
+                    by: String::new(),
                 },
             });
         }

@@ -266,6 +266,7 @@ fn refused_code(e: &DomainError) -> &'static str {
         | EmptyText { .. }
         | TextTooLong { .. }
         | ControlChars { .. }
+        | UnstoredText { .. }
         | UnknownTaskStatus { .. }
         | UnknownPledge { .. }
         | UnknownTask { .. }

@@ -166,6 +166,7 @@ impl Rollout for SqliteStore {
                 stamp: hlc.tick(now_ms.max(0) as u64, actor),
                 unit,
                 defs: defs.version,
+                by: String::new(),
             };
             ops.push(
                 crdt::verify_op(&ctx, &defs, phase, &criterion, v.score, comment, by)

@@ -43,6 +43,7 @@ impl Touched {
                 period,
                 procedure,
                 deltas,
+                ..
             } => {
                 let period = period.to_string();
                 for d in deltas {
