@@ -56,7 +56,7 @@ pub fn whole(field: &str, input: &str) -> Result<u64, DomainError> {
     })
 }
 
-fn year(input: &str) -> Result<i32, DomainError> {
+pub fn year(input: &str) -> Result<i32, DomainError> {
     use cchc_common::period::{MAX_YEAR, MIN_YEAR};
     let y = i32::try_from(whole("year", input)?).unwrap_or(i32::MAX);
     if !(MIN_YEAR..=MAX_YEAR).contains(&y) {
@@ -143,6 +143,15 @@ pub fn run(cli: Cli, lang: Lang) -> Result<()> {
             Ok(())
         }
         Command::Update(crate::UpdateCmd::Check(j)) => update_check(&dir, j.json, lang),
+        Command::Ui(a) => {
+            let addr = crate::ui::check_addr(&a.ui)?;
+            let url = crate::ui::open_browser(addr, a.print)?;
+            println!(
+                "{} {url}",
+                lang.pick("Trang cho cán bộ:", "Officers' page:")
+            );
+            Ok(())
+        }
         Command::SelfTest => {
             Store::self_test(&db_path(&dir))?;
             println!(
@@ -611,6 +620,7 @@ pub fn status_doc(dir: &Path, store: &mut Store) -> Result<serde_json::Value> {
         "ops_own": own,
         "last_own_op_at_ms": store.last_own_op()?.map(|(_, at)| at),
         "definitions_version": store.definitions()?.version,
+        "phase": store.get_meta("phase")?.and_then(|p| p.parse::<u32>().ok()),
         "version_vector": store.version_vector()?,
         "hub_url": store.get_meta("hub_url")?,
         "enrolled": key::exists(dir) && enrolled_at.is_some(),

@@ -64,6 +64,8 @@ pub enum Command {
     /// Keep syncing with the hub: when the link is up, soon after each new entry;
     /// installs the updates the province rolls out (signed, checked, reversible).
     Run(RunArgs),
+    /// Open the officers' web page (served by `run`) in the default browser.
+    Ui(UiArgs),
     /// Updates of this program: `update status`, `update check`.
     #[command(subcommand)]
     Update(UpdateCmd),
@@ -101,6 +103,16 @@ pub struct RunArgs {
     /// Do not serve the officers' web page.
     #[arg(long)]
     pub no_ui: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct UiArgs {
+    /// The page's address (as given to `run --ui`).
+    #[arg(long, default_value = ui::DEFAULT_ADDR)]
+    pub ui: String,
+    /// Only print the address; do not open a browser.
+    #[arg(long)]
+    pub print: bool,
 }
 
 #[derive(Args, Debug)]

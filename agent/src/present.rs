@@ -33,7 +33,7 @@ fn metric_label(m: Metric, lang: Lang) -> &'static str {
     lang.pick(m.vi(), m.en())
 }
 
-fn status_label(s: TaskStatus, lang: Lang) -> &'static str {
+pub fn status_label(s: TaskStatus, lang: Lang) -> &'static str {
     match lang {
         Lang::Vi => s.vi(),
         Lang::En => s.as_str(),

@@ -6,6 +6,7 @@
 use crate::error::{AgentError, Result};
 use crate::store::Store;
 use crate::sync::{self, Client};
+use crate::ui::Outcome;
 use crate::update::{self, Next};
 use cchc_common::{Date, Lang, Localize};
 use std::path::Path;
@@ -72,11 +73,12 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(|e| AgentError::io("tokio runtime", e))?;
+    let link = crate::ui::SyncLink::default();
     let next = rt.block_on(async {
         if let Some(addr) = ui {
-            serve_ui(dir, addr, lang).await;
+            serve_ui(dir, addr, link.clone(), lang).await;
         }
-        run_loop(dir, store, timing, lang).await
+        run_loop(dir, store, timing, &link, lang).await
     })?;
     drop(rt);
     if next == Next::Restart {
@@ -92,7 +94,7 @@ pub fn run(
 
 /// Starts the officers' page beside the loop; a port already taken is said and the
 /// loop goes on without it (syncing matters more). It stops with the runtime.
-async fn serve_ui(dir: &Path, addr: std::net::SocketAddr, lang: Lang) {
+async fn serve_ui(dir: &Path, addr: std::net::SocketAddr, link: crate::ui::SyncLink, lang: Lang) {
     match crate::ui::bind(addr).await {
         Ok(listener) => {
             let bound = listener.local_addr().unwrap_or(addr);
@@ -102,7 +104,7 @@ async fn serve_ui(dir: &Path, addr: std::net::SocketAddr, lang: Lang) {
             ));
             let dir = dir.to_path_buf();
             tokio::spawn(async move {
-                let _ = crate::ui::serve(listener, dir, std::future::pending()).await;
+                let _ = crate::ui::serve(listener, dir, link, std::future::pending()).await;
             });
         }
         Err(e) => log(&format!(
@@ -115,7 +117,13 @@ async fn serve_ui(dir: &Path, addr: std::net::SocketAddr, lang: Lang) {
     }
 }
 
-async fn run_loop(dir: &Path, mut store: Store, timing: Timing, lang: Lang) -> Result<Next> {
+async fn run_loop(
+    dir: &Path,
+    mut store: Store,
+    timing: Timing,
+    link: &crate::ui::SyncLink,
+    lang: Lang,
+) -> Result<Next> {
     if update::on_start(dir, &mut store, crate::clock::now_ms())? == Next::Restart {
         log(lang.pick(
             "Bản mới không đạt kiểm tra: quay lại bản trước.",
@@ -136,10 +144,15 @@ async fn run_loop(dir: &Path, mut store: Store, timing: Timing, lang: Lang) -> R
     let mut retry = timing.retry_min;
     loop {
         let seen = store.data_version()?;
+        link.started(crate::clock::now_ms());
         let outcome = tokio::select! {
             _ = &mut stop => break,
             r = sync::sync(&mut store, &client, crate::clock::now_ms) => r,
         };
+        link.finished(match &outcome {
+            Ok(s) => Outcome::synced(s, crate::clock::now_ms()),
+            Err(e) => Outcome::failed(e, crate::clock::now_ms()),
+        });
         let wait = match outcome {
             Ok(mut s) => {
                 retry = timing.retry_min;
@@ -208,6 +221,8 @@ async fn run_loop(dir: &Path, mut store: Store, timing: Timing, lang: Lang) -> R
                     return Ok(Next::Carry);
                 }
                 _ = tokio::time::sleep_until(deadline) => break,
+                // "Đồng bộ ngay" on the officers' page: now, whatever the back-off.
+                _ = link.asked() => break,
                 _ = tick.tick() => {
                     if wait.is_none() && store.data_version()? != seen {
                         tokio::select! {

@@ -13,6 +13,7 @@ use crate::error::{AgentError, Result};
 use cchc_common::crdt::{self, OpCtx};
 use cchc_common::hlc::Hlc;
 use cchc_common::merge::{self, OpLog, UnknownDefs};
+use cchc_common::op::OpBody;
 use cchc_common::release::{Root, Signed};
 use cchc_common::state::{Replica, VersionVector};
 use cchc_common::view::StateView;
@@ -644,6 +645,30 @@ impl Store {
                     Op::from_json(&body)
                         .map_err(|e| bad_db(&self.path, format!("op log entry: {e}")))?,
                 );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every count op of one procedure in one period, from every desk, in time order
+    /// (the history of its cells). The op log is searched for the ops' stable JSON
+    /// prefix, then each is parsed and checked exactly.
+    pub fn count_ops(&self, period: Period, procedure: &str) -> Result<Vec<Op>> {
+        let needle = format!(
+            r#""t":"count","period":"{period}","procedure":{}"#,
+            serde_json::to_string(procedure).expect("a string serializes")
+        );
+        let mut st = self.conn.prepare_cached(
+            "SELECT body FROM ops WHERE instr(body, ?1) > 0 ORDER BY hlc_ms, hlc_c, actor",
+        )?;
+        let rows = st.query_map([needle], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for body in rows {
+            let op = Op::from_json(&body?)
+                .map_err(|e| bad_db(&self.path, format!("op log entry: {e}")))?;
+            if matches!(&op.body, OpBody::Count { period: p, procedure: c, .. } if *p == period && c == procedure)
+            {
+                out.push(op);
             }
         }
         Ok(out)

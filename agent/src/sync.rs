@@ -501,6 +501,10 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
         };
         let offset = resp.hub_ms as i64 - (t0 + t1) / 2;
         store.record_sync(&resp.acked, t1, offset)?;
+        store.set_meta(
+            "phase",
+            &resp.phase.map(|p| p.to_string()).unwrap_or_default(),
+        )?;
         summary.rounds += 1;
         summary.sent += sent;
         summary.sent_new += resp.applied;

@@ -90,6 +90,10 @@ pub struct SyncResponse {
     /// A release this device is offered (it is in the rollout's cohort).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offer: Option<Offer>,
+    /// The rollout phase the province assigned this commune, if any (shown to the
+    /// officers; the assessment itself does not depend on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<u32>,
 }
 
 /// The body of every refused request (4xx/5xx), uncompressed JSON.

@@ -255,6 +255,8 @@ pub struct Verification {
 /// The rollout plan and the province's verifications: the hub's own writes to the
 /// communes' data, each with its audit entry in the same transaction.
 pub trait Rollout: Send + Sync {
+    /// The phase a commune is assigned in the plan, if any.
+    fn unit_phase(&self, unit: UnitCode) -> Result<Option<u32>>;
     /// Assigns communes to rollout phases (all or nothing); reassigning moves a commune.
     fn assign_phases(
         &self,

@@ -130,6 +130,7 @@ pub fn exchange(
         hub_ms: now_ms.max(0) as u64,
         roots,
         offer,
+        phase: store.unit_phase(req.unit)?,
     };
     Ok(sync::encode(&response))
 }

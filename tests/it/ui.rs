@@ -124,7 +124,7 @@ fn the_officers_page_is_served_on_loopback_only_and_only_to_its_own_address() {
     // Entering figures: the page sets the session's cookie and puts its token in the
     // form; several procedures go in as one save.
     let (cookie, token) = session(port, &own);
-    let form = |extra: &str| format!("token={token}&period=2026-11&{extra}");
+    let form = |extra: &str| format!("token={token}&period=2026-11&by=Lan&{extra}");
     let (status, head, _) = request(
         port,
         &own,
@@ -319,7 +319,7 @@ fn what_record_refuses_the_ledger_form_refuses_next_to_the_field_storing_nothing
         } else {
             "v.DX-01.received=4&"
         };
-        let form = format!("token={token}&period={period}&{good}{fields}");
+        let form = format!("token={token}&period={period}&by=Lan&{good}{fields}");
         let (status, _, body) = request(port, &own, "POST", "/ledger", &cookie, &form);
         assert_eq!(status, 422, "{fields}: {body}");
         assert!(body.contains(said), "{fields}: should say {said:?}\n{body}");
@@ -330,8 +330,21 @@ fn what_record_refuses_the_ledger_form_refuses_next_to_the_field_storing_nothing
             "{fields}: something was stored"
         );
     }
+    // Who is entering: said, one short line.
+    let long = "x".repeat(41);
+    for (by, said) in [
+        ("", "Hãy ghi tên người nhập"),
+        ("%20%20", "Hãy ghi tên người nhập"),
+        (long.as_str(), "tối đa 40"),
+    ] {
+        let form = format!("token={token}&period=2026-11&by={by}&v.DX-01.received=4");
+        let (status, _, body) = request(port, &own, "POST", "/ledger", &cookie, &form);
+        assert_eq!(status, 422, "by={by}: {body}");
+        assert!(body.contains(said) && body.contains("id=\"by-error\""), "by={by}: {body}");
+        assert_eq!(cchc_tests::dump_db(&a.db()), before, "by={by}: stored");
+    }
     // What was typed stays in its box, marked.
-    let form = format!("token={token}&period=2026-11&v.DX-01.received=4&v.CT-01.received=abc");
+    let form = format!("token={token}&period=2026-11&by=Lan&v.DX-01.received=4&v.CT-01.received=abc");
     let (_, _, body) = request(port, &own, "POST", "/ledger", &cookie, &form);
     assert!(
         body.contains("name=\"v.CT-01.received\" inputmode=\"numeric\" size=\"5\" value=\"abc\" aria-invalid=\"true\""),

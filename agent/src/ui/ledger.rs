@@ -1,4 +1,4 @@
-//! The monthly ledger (issue 14, in progress): for a chosen period, the merged totals
+//! The monthly ledger: for a chosen period, the merged totals
 //! of every procedure × metric over all the station's desks, and a grid where the
 //! officer types additions (or, ticked, corrections) for several procedures at once,
 //! saved as one transaction through the same rules as `cchc-agent record`. In:
@@ -6,38 +6,29 @@
 //! Out: HTML; a bad value is said next to its field, what was typed is kept, and
 //! nothing is stored.
 //!
-//! Cross-site posts: the form carries the session's token, which must equal the
-//! `SameSite=Strict` cookie set with the page (a page elsewhere can neither send the
-//! cookie nor read it), besides the `Host` check every request passes.
+//! The history of a procedure's cells (`/ledger/history`) lists every count op of the
+//! period from every desk, with who entered it, read from the op log.
 
-use super::pages::{html_response, page};
-use super::UiState;
-use crate::commands::{db_path, whole};
-use crate::error::{AgentError, Result};
+use super::pages::{failed, html_response, page, who_field};
+use super::{blocking, Ctx, UiState};
+use crate::commands::{db_path, entered_by, whole};
+use crate::error::Result;
 use crate::store::Store;
 use axum::extract::{Form, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use cchc_common::op::{Dir, OpBody};
 use cchc_common::view::StateView;
-use cchc_common::{crdt, Date, Definitions, DomainError, Lang, Localize, Metric, Period};
+use cchc_common::{crdt, Date, Definitions, DomainError, Localize, Metric, Period};
 use maud::html;
 use std::collections::BTreeMap;
-
-const COOKIE: &str = "cchc_form";
 
 /// The query of the ledger page.
 #[derive(serde::Deserialize)]
 pub struct LedgerQuery {
     period: Option<String>,
-    lang: Option<String>,
     saved: Option<String>,
-}
-
-fn lang_param(l: Option<&str>) -> Lang {
-    match l {
-        Some("en") => Lang::En,
-        _ => Lang::Vi,
-    }
+    procedure: Option<String>,
 }
 
 fn period_of(input: Option<&str>) -> std::result::Result<Period, DomainError> {
@@ -46,25 +37,6 @@ fn period_of(input: Option<&str>) -> std::result::Result<Period, DomainError> {
         // The periods the command line records: a month, a quarter or a year.
         Some(s) => s.parse::<Period>(),
     }
-}
-
-/// The session's form token from the cookie, if any.
-fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_string())
-        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-fn new_token() -> String {
-    let mut b = [0u8; 16];
-    getrandom::getrandom(&mut b).expect("the OS gives randomness");
-    cchc_common::auth::hex(&b)
 }
 
 /// What the form shows: typed values and messages by field name.
@@ -79,17 +51,16 @@ fn field(procedure: &str, m: Metric) -> String {
     format!("v.{procedure}.{}", m.as_str())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn body(
     view: &StateView,
     defs: &Definitions,
-    period: Result<Period, &DomainError>,
+    period: std::result::Result<Period, &DomainError>,
     shown: &str,
     typed: &Typed,
-    token: &str,
     saved: Option<&str>,
-    lang: Lang,
+    ctx: &Ctx,
 ) -> maud::Markup {
+    let lang = ctx.lang;
     let total = |p: &str, m: Metric, period: Period| {
         view.counts
             .iter()
@@ -99,29 +70,29 @@ fn body(
     };
     html! {
         form method="get" action="/ledger" {
-            @if lang == Lang::En { input type="hidden" name="lang" value="en"; }
-            label for="period" { (lang.pick("Kỳ: tháng 2026-11, quý 2026-Q4 hoặc năm 2026", "Period: month 2026-11, quarter 2026-Q4 or year 2026")) }
+            label for="period" { (ctx.t("Kỳ: tháng 2026-11, quý 2026-Q4 hoặc năm 2026", "Period: month 2026-11, quarter 2026-Q4 or year 2026")) }
             " "
             input id="period" name="period" value=(shown) aria-describedby="period-error";
             " "
-            button type="submit" { (lang.pick("Xem", "Show")) }
+            button type="submit" { (ctx.t("Xem", "Show")) }
             @if let Err(e) = period {
                 p id="period-error" role="alert" { (e.localize(lang)) }
             }
         }
         @if let Some(n) = saved {
-            p role="status" id="saved" { (lang.pick("Đã lưu ", "Saved ")) (n) (lang.pick(" thủ tục vào máy này.", " procedure(s) on this computer.")) }
+            p.ok role="status" id="saved" { (ctx.t("Đã lưu ", "Saved ")) (n) (ctx.t(" thủ tục vào máy này.", " procedure(s) on this computer.")) }
         }
-        @if let Some(e) = typed.errors.get("form") { p role="alert" id="form-error" { (e) } }
+        @if let Some(e) = typed.errors.get("form") { p.warn role="alert" id="form-error" { (e) } }
         @if let Ok(period) = period {
-            form method="post" action=(if lang == Lang::En { "/ledger?lang=en" } else { "/ledger" }) {
-                input type="hidden" name="token" value=(token);
+            form method="post" action="/ledger" {
+                input type="hidden" name="token" value=(ctx.token);
                 input type="hidden" name="period" value=(period.to_string());
                 table id="ledger" {
-                    caption { (lang.pick("Số liệu kỳ ", "Figures for ")) (period) (lang.pick(": đã ghi (mọi bàn) và số thêm", ": recorded (all desks) and to add")) }
+                    caption { (ctx.t("Số liệu kỳ ", "Figures for ")) (period) (ctx.t(": đã ghi (mọi bàn) và số thêm", ": recorded (all desks) and to add")) }
                     thead { tr {
-                        th scope="col" { (lang.pick("Thủ tục", "Procedure")) }
+                        th scope="col" { (ctx.t("Thủ tục", "Procedure")) }
                         @for m in Metric::ALL { th scope="col" { (lang.pick(m.vi(), m.en())) } }
+                        th scope="col" { (ctx.t("Lịch sử", "History")) }
                     } }
                     tbody {
                         @for p in &defs.procedures {
@@ -143,64 +114,43 @@ fn body(
                                         @if let Some(e) = typed.errors.get(&name) { span.err role="alert" { (e) } }
                                     }
                                 }
+                                td { a href=(format!("/ledger/history?period={period}&procedure={}", p.code)) { (ctx.t("Xem", "View")) } }
                             }
                         }
                     }
                 }
-                p {
+                p.corr {
                     input type="checkbox" id="correct" name="correct" checked[typed.correct];
                     " "
-                    label for="correct" { (lang.pick("Đây là đính chính: trừ các số trên (không xuống dưới 0)", "This is a correction: subtract these numbers (never below 0)")) }
+                    label for="correct" { (ctx.t("Đây là đính chính: trừ các số trên (không xuống dưới 0)", "This is a correction: subtract these numbers (never below 0)")) }
                 }
-                button type="submit" id="save" { (lang.pick("Lưu", "Save")) }
+                (who_field(ctx, typed.values.get("by").map(String::as_str), typed.errors.get("by").map(String::as_str)))
+                button type="submit" id="save" { (ctx.t("Lưu", "Save")) }
             }
         }
     }
 }
 
-fn with_cookie(mut resp: Response, token: &str, set: bool) -> Response {
-    if set {
-        let c = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            resp.headers_mut().insert(header::SET_COOKIE, v);
-        }
-    }
-    resp
-}
-
 async fn load(state: &UiState) -> Result<(StateView, Definitions)> {
     let dir = (*state.dir).clone();
-    tokio::task::spawn_blocking(move || -> Result<(StateView, Definitions)> {
+    blocking(move || {
         let mut store = Store::open(&db_path(&dir))?;
         Ok((store.view(None)?, store.definitions()?))
     })
     .await
-    .unwrap_or_else(|e| Err(AgentError::io("officer UI", std::io::Error::other(e))))
-}
-
-fn failed(title: &str, e: &AgentError, lang: Lang) -> Response {
-    html_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        page(title, lang, html! { p role="alert" { (e.localize(lang)) } }),
-    )
 }
 
 /// `GET /ledger`.
 pub async fn ledger(
     State(state): State<UiState>,
-    headers: HeaderMap,
+    ctx: Ctx,
     Query(q): Query<LedgerQuery>,
 ) -> Response {
-    let lang = lang_param(q.lang.as_deref());
-    let title = lang.pick("Sổ theo dõi tháng", "Monthly ledger");
-    let (token, set) = match cookie_token(&headers) {
-        Some(t) => (t, false),
-        None => (new_token(), true),
-    };
+    let title = ctx.t("Sổ theo dõi tháng", "Monthly ledger");
     let period = period_of(q.period.as_deref());
     let (view, defs) = match load(&state).await {
         Ok(d) => d,
-        Err(e) => return failed(title, &e, lang),
+        Err(e) => return failed(title, &e, &ctx),
     };
     let (status, shown) = match &period {
         Ok(p) => (StatusCode::OK, p.to_string()),
@@ -209,54 +159,47 @@ pub async fn ledger(
             q.period.clone().unwrap_or_default(),
         ),
     };
+    let saved = q
+        .saved
+        .as_deref()
+        .filter(|s| s.bytes().all(|b| b.is_ascii_digit()));
     let b = body(
         &view,
         &defs,
         period.as_ref().copied(),
         &shown,
         &Typed::default(),
-        &token,
-        q.saved
-            .as_deref()
-            .filter(|s| s.bytes().all(|b| b.is_ascii_digit())),
-        lang,
+        saved,
+        &ctx,
     );
-    with_cookie(html_response(status, page(title, lang, b)), &token, set)
+    ctx.finish(html_response(status, page(title, &ctx, b)), None)
 }
 
 /// `POST /ledger`: several procedures' additions (or corrections) as one entry.
 pub async fn save(
     State(state): State<UiState>,
-    headers: HeaderMap,
-    Query(q): Query<LedgerQuery>,
+    ctx: Ctx,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let lang = lang_param(q.lang.as_deref());
-    let title = lang.pick("Sổ theo dõi tháng", "Monthly ledger");
+    let lang = ctx.lang;
+    let title = ctx.t("Sổ theo dõi tháng", "Monthly ledger");
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let token = cookie_token(&headers);
-    if token.is_none() || get("token") != token.as_deref() {
-        return (
-            StatusCode::FORBIDDEN,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "Biểu mẫu không đến từ trang của máy này: hãy mở lại trang và nhập lại.\nThe form did not come from this computer's page: open the page again.\n",
-        )
-            .into_response();
+    if !ctx.token_ok(get("token")) {
+        return ctx.refused();
     }
-    let token = token.unwrap_or_default();
     let mut typed = Typed {
         correct: get("correct").is_some(),
         ..Typed::default()
     };
     for (k, v) in &fields {
-        if k.starts_with("v.") && !v.trim().is_empty() {
+        if (k.starts_with("v.") && !v.trim().is_empty()) || k == "by" {
             typed.values.insert(k.clone(), v.clone());
         }
     }
     let period = period_of(get("period"));
     let (view, defs) = match load(&state).await {
         Ok(d) => d,
-        Err(e) => return failed(title, &e, lang),
+        Err(e) => return failed(title, &e, &ctx),
     };
     let Ok(p) = period else {
         let shown = get("period").unwrap_or("").to_string();
@@ -266,16 +209,30 @@ pub async fn save(
             period.as_ref().copied(),
             &shown,
             &typed,
-            &token,
             None,
-            lang,
+            &ctx,
         );
-        return html_response(StatusCode::UNPROCESSABLE_ENTITY, page(title, lang, b));
+        return html_response(StatusCode::UNPROCESSABLE_ENTITY, page(title, &ctx, b));
     };
     // The period as `record` takes it: not one that has not begun.
     if let Err(e) = p.check_not_future(crate::clock::today()) {
         typed.errors.insert("form".into(), e.localize(lang));
     }
+    let by = match entered_by(get("by")) {
+        Ok(b) if b.is_empty() => {
+            typed.errors.insert(
+                "by".into(),
+                ctx.t("Hãy ghi tên người nhập.", "Say who is entering.")
+                    .into(),
+            );
+            b
+        }
+        Ok(b) => b,
+        Err(e) => {
+            typed.errors.insert("by".into(), e.localize(lang));
+            String::new()
+        }
+    };
     // Every number first, each with the CLI's rule; then one transaction.
     let mut entries: Vec<(String, Vec<(Metric, u64)>)> = Vec::new();
     for proc_ in &defs.procedures {
@@ -298,7 +255,7 @@ pub async fn save(
     if typed.errors.is_empty() && entries.is_empty() {
         typed.errors.insert(
             "form".into(),
-            lang.pick(
+            ctx.t(
                 "Chưa nhập số nào: hãy điền ít nhất một ô.",
                 "Nothing was entered: fill in at least one box.",
             )
@@ -309,6 +266,7 @@ pub async fn save(
         let dir = (*state.dir).clone();
         let correct = typed.correct;
         let work = entries.clone();
+        let who = by.clone();
         let saved = tokio::task::spawn_blocking(
             move || -> std::result::Result<usize, (Option<String>, String)> {
                 let mut store =
@@ -316,6 +274,7 @@ pub async fn save(
                 let mut failing = None;
                 let ops = store
                     .transact_local(crate::clock::now_ms(), |tx| {
+                        tx.entered_by(&who);
                         for (code, changes) in &work {
                             failing = Some(code.clone());
                             tx.edit(|o, ctx, defs| {
@@ -333,11 +292,11 @@ pub async fn save(
         .unwrap_or_else(|e| Err((None, e.to_string())));
         match saved {
             Ok(n) => {
-                let to = format!(
-                    "/ledger?period={p}&saved={n}{}",
-                    if lang == Lang::En { "&lang=en" } else { "" }
+                let to = format!("/ledger?period={p}&saved={n}");
+                return ctx.finish(
+                    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response(),
+                    Some(&by),
                 );
-                return (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
             }
             Err((Some(code), e)) => {
                 typed.errors.insert(format!("row.{code}"), e);
@@ -347,15 +306,105 @@ pub async fn save(
             }
         }
     }
-    let b = body(
-        &view,
-        &defs,
-        Ok(p),
-        &p.to_string(),
-        &typed,
-        &token,
-        None,
-        lang,
-    );
-    html_response(StatusCode::UNPROCESSABLE_ENTITY, page(title, lang, b))
+    let b = body(&view, &defs, Ok(p), &p.to_string(), &typed, None, &ctx);
+    html_response(StatusCode::UNPROCESSABLE_ENTITY, page(title, &ctx, b))
+}
+
+/// One entry of a cell's history.
+struct Line {
+    at_ms: u64,
+    device: String,
+    by: String,
+    metric: Metric,
+    dir: Dir,
+    amount: u64,
+}
+
+/// `GET /ledger/history?period=&procedure=`: every entry of one procedure in one
+/// period, from every desk, oldest first, with who entered it.
+pub async fn history(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    Query(q): Query<LedgerQuery>,
+) -> Response {
+    let lang = ctx.lang;
+    let title = ctx.t("Lịch sử nhập số liệu", "History of entries");
+    let period = match period_of(q.period.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            return ctx.finish(
+                html_response(
+                    StatusCode::BAD_REQUEST,
+                    page(title, &ctx, html! { p role="alert" { (e.localize(lang)) } }),
+                ),
+                None,
+            )
+        }
+    };
+    let procedure = q
+        .procedure
+        .clone()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_uppercase();
+    let dir = (*state.dir).clone();
+    let code = procedure.clone();
+    let found = blocking(move || {
+        let store = Store::open(&db_path(&dir))?;
+        let defs = store.definitions()?;
+        let name = defs.procedure(&code).map(|p| p.name.clone())?;
+        let mut lines = Vec::new();
+        for op in store.count_ops(period, &code)? {
+            if let OpBody::Count { deltas, by, .. } = &op.body {
+                for d in deltas {
+                    lines.push(Line {
+                        at_ms: op.hlc_ms,
+                        device: op.actor.to_string(),
+                        by: by.clone(),
+                        metric: d.metric,
+                        dir: d.dir,
+                        amount: d.amount,
+                    });
+                }
+            }
+        }
+        Ok((name, lines))
+    })
+    .await;
+    let (name, lines) = match found {
+        Ok(f) => f,
+        Err(e) => return failed(title, &e, &ctx),
+    };
+    let b = html! {
+        p { (procedure) " " (name) " · " (ctx.t("kỳ ", "period ")) (period) " · "
+            a href=(format!("/ledger?period={period}")) { (ctx.t("Về sổ theo dõi", "Back to the ledger")) } }
+        @if lines.is_empty() {
+            p { (ctx.t("Chưa có số liệu nào cho thủ tục này trong kỳ.", "Nothing recorded for this procedure in this period.")) }
+        } @else {
+            table #history {
+                thead { tr {
+                    th scope="col" { (ctx.t("Thời điểm", "When")) }
+                    th scope="col" { (ctx.t("Chỉ tiêu", "Metric")) }
+                    th scope="col" { (ctx.t("Số", "Amount")) }
+                    th scope="col" { (ctx.t("Người nhập", "Entered by")) }
+                    th scope="col" { (ctx.t("Máy", "Device")) }
+                } }
+                tbody {
+                    @for l in &lines {
+                        tr class=[(l.dir == Dir::Dec).then_some("corr")] {
+                            td { (Date::display_vn(l.at_ms as i64)) }
+                            td data-metric=(l.metric.as_str()) { (lang.pick(l.metric.vi(), l.metric.en())) }
+                            td {
+                                @if l.dir == Dir::Dec { "−" (lang.number(l.amount as f64, 0)) " (" (ctx.t("đính chính", "correction")) ")" }
+                                @else { "+" (lang.number(l.amount as f64, 0)) }
+                            }
+                            td.by { @if l.by.is_empty() { "—" } @else { (l.by) } }
+                            td { (l.device) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    ctx.finish(html_response(StatusCode::OK, page(title, &ctx, b)), None)
 }

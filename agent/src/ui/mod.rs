@@ -8,17 +8,23 @@
 //! name of its own at 127.0.0.1 (DNS rebinding) reads nothing. Every page opens the
 //! database for its own request; the resident sync loop keeps its own connection.
 
+mod assess;
 mod ledger;
 mod pages;
+mod pledge;
+mod session;
+mod sync;
+
+pub use session::Ctx;
+pub use sync::{Outcome, SyncLink};
 
 use crate::error::{AgentError, Result};
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
-use cchc_common::Lang;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +37,7 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:7878";
 pub struct UiState {
     dir: Arc<PathBuf>,
     hosts: Arc<Vec<String>>,
+    sync: SyncLink,
 }
 
 /// Checks a `--ui` address: an IP address and port on loopback.
@@ -81,15 +88,33 @@ async fn host_guard(State(state): State<UiState>, req: Request, next: Next) -> R
     next.run(req).await
 }
 
-/// The router for a data directory, answering to the listener's own address.
-pub fn router(dir: PathBuf, addr: SocketAddr) -> Router {
+/// The router for a data directory, answering to the listener's own address; "sync
+/// now" goes through `sync` to the resident loop.
+pub fn router(dir: PathBuf, addr: SocketAddr, sync: SyncLink) -> Router {
     let state = UiState {
         dir: Arc::new(dir),
         hosts: Arc::new(hosts_of(addr)),
+        sync,
     };
     Router::new()
         .route("/", get(pages::home))
+        .route("/lang/{to}", get(session::switch_lang))
         .route("/ledger", get(ledger::ledger).post(ledger::save))
+        .route("/ledger/history", get(ledger::history))
+        .route("/pledge", get(pledge::page_get))
+        .route("/pledge/sign", post(pledge::sign))
+        .route("/pledge/task", post(pledge::task))
+        .route("/assess", get(assess::page_get).post(assess::save))
+        .route("/sync", get(sync::page_get).post(sync::now))
+        .route("/bundle/export", post(sync::export))
+        // A bundle may be as large as the format allows; every other form keeps
+        // axum's small default limit.
+        .route(
+            "/bundle/import",
+            post(sync::import).layer(axum::extract::DefaultBodyLimit::max(
+                cchc_common::bundle::MAX_BYTES as usize + 64 * 1024,
+            )),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             host_guard,
@@ -101,25 +126,50 @@ pub fn router(dir: PathBuf, addr: SocketAddr) -> Router {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     dir: PathBuf,
+    sync: SyncLink,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    axum::serve(listener, router(dir, addr))
+    axum::serve(listener, router(dir, addr, sync))
         .with_graceful_shutdown(stop)
         .await
 }
 
-/// The reader's language: `?lang=en`, else Vietnamese.
-fn lang_of(query: Option<&str>) -> Lang {
-    let en = query
-        .unwrap_or("")
-        .split('&')
-        .any(|kv| kv.eq_ignore_ascii_case("lang=en"));
-    if en {
-        Lang::En
-    } else {
-        Lang::Vi
+/// `cchc-agent ui`: checks that the page answers at `addr` (a `run` serves it), then
+/// opens it in the browser named by `BROWSER`, else the system's default browser.
+/// Returns the URL.
+pub fn open_browser(addr: SocketAddr, print_only: bool) -> Result<String> {
+    let url = format!("http://{addr}/");
+    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).map_err(|e| {
+        AgentError::UiSetting(format!(
+            "{url} does not answer ({e}): the page is served by `cchc-agent run` (or the service); start it first"
+        ))
+    })?;
+    if print_only {
+        return Ok(url);
     }
+    let mut cmd = match std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {
+        Some(b) => std::process::Command::new(b),
+        None if cfg!(windows) => {
+            let mut c = std::process::Command::new("rundll32");
+            c.arg("url.dll,FileProtocolHandler");
+            c
+        }
+        None if cfg!(target_os = "macos") => std::process::Command::new("open"),
+        None => std::process::Command::new("xdg-open"),
+    };
+    cmd.arg(&url)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| AgentError::io("browser", e))?;
+    Ok(url)
+}
+
+/// Runs blocking store work off the runtime's thread.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(AgentError::io("officer UI", std::io::Error::other(e))))
 }
 
 #[cfg(test)]
@@ -133,7 +183,5 @@ mod tests {
         for bad in ["0.0.0.0:7878", "192.168.1.5:7878", "7878", "localhost"] {
             assert!(check_addr(bad).is_err(), "{bad}");
         }
-        assert_eq!(lang_of(Some("lang=en")), Lang::En);
-        assert_eq!(lang_of(None), Lang::Vi);
     }
 }
