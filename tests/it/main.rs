@@ -16,5 +16,6 @@ mod release;
 mod rollout;
 mod sync;
 mod ui;
+mod ui_browser;
 mod update;
 mod update_refusals;

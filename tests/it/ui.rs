@@ -240,7 +240,7 @@ fn session(port: u16, own: &str) -> (String, String) {
 
 /// Starts `run` with its page on a free loopback port (the hub may be down): the
 /// process and the port.
-fn start_ui(a: &cchc_tests::Agent, log: &std::path::Path) -> (std::process::Child, u16) {
+pub(crate) fn start_ui(a: &cchc_tests::Agent, log: &std::path::Path) -> (std::process::Child, u16) {
     let run = a
         .command(&["run", "--ui", "127.0.0.1:0", "--interval", "3600"])
         .stdout(std::fs::File::create(log).unwrap())
@@ -340,11 +340,15 @@ fn what_record_refuses_the_ledger_form_refuses_next_to_the_field_storing_nothing
         let form = format!("token={token}&period=2026-11&by={by}&v.DX-01.received=4");
         let (status, _, body) = request(port, &own, "POST", "/ledger", &cookie, &form);
         assert_eq!(status, 422, "by={by}: {body}");
-        assert!(body.contains(said) && body.contains("id=\"by-error\""), "by={by}: {body}");
+        assert!(
+            body.contains(said) && body.contains("id=\"by-error\""),
+            "by={by}: {body}"
+        );
         assert_eq!(cchc_tests::dump_db(&a.db()), before, "by={by}: stored");
     }
     // What was typed stays in its box, marked.
-    let form = format!("token={token}&period=2026-11&by=Lan&v.DX-01.received=4&v.CT-01.received=abc");
+    let form =
+        format!("token={token}&period=2026-11&by=Lan&v.DX-01.received=4&v.CT-01.received=abc");
     let (_, _, body) = request(port, &own, "POST", "/ledger", &cookie, &form);
     assert!(
         body.contains("name=\"v.CT-01.received\" inputmode=\"numeric\" size=\"5\" value=\"abc\" aria-invalid=\"true\""),

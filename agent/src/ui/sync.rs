@@ -11,7 +11,7 @@ use super::{blocking, Ctx, UiState};
 use crate::commands::db_path;
 use crate::error::{exit, AgentError};
 use crate::store::Store;
-use axum::extract::{Form, Multipart, State};
+use axum::extract::{Form, Multipart, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cchc_common::{Date, Lang, Localize};
@@ -135,13 +135,23 @@ fn advice(code: i32, ctx: &Ctx) -> &'static str {
     }
 }
 
+/// The query of the sync page: `after` is the number of syncs finished when "sync
+/// now" was pressed, so the page can tell the result of that sync from an older one.
+#[derive(serde::Deserialize, Default)]
+pub struct SyncQuery {
+    after: Option<u64>,
+}
+
 fn body(
     r: &SyncReport,
     status: &serde_json::Value,
     note: Option<(bool, String)>,
+    after: Option<u64>,
     ctx: &Ctx,
 ) -> Markup {
     let lang = ctx.lang;
+    // Fresh: the sync asked for on this page has finished.
+    let fresh = !r.running && after.is_some_and(|a| r.finished > a);
     let pending = status["ops_pending"].as_u64().unwrap_or(0);
     html! {
         @if let Some((ok, msg)) = &note {
@@ -163,7 +173,7 @@ fn body(
         h2 { (ctx.t("Kết quả lần đồng bộ gần nhất", "The last sync")) }
         @match &r.last {
             Some(o) => {
-                div #last data-code=(o.code) class=(if o.code == exit::OK { "ok" } else { "warn" }) {
+                div #last data-code=(o.code) data-fresh=(if fresh { "1" } else { "0" }) class=(if o.code == exit::OK { "ok" } else { "warn" }) {
                     p { (Date::display_vn(o.at_ms)) ": " (lang.pick(&o.vi, &o.en)) }
                     @let a = advice(o.code, ctx);
                     @if !a.is_empty() { p { (a) } }
@@ -196,6 +206,7 @@ async fn show(
     state: &UiState,
     ctx: &Ctx,
     note: Option<(bool, String)>,
+    after: Option<u64>,
     code: StatusCode,
 ) -> Response {
     let title = ctx.t("Đồng bộ", "Sync");
@@ -210,7 +221,7 @@ async fn show(
         Err(e) => return failed(title, &e, ctx),
     };
     let r = state.sync.now();
-    let mut m = page(title, ctx, body(&r, &status, note, ctx)).into_string();
+    let mut m = page(title, ctx, body(&r, &status, note, after, ctx)).into_string();
     if r.running {
         // The page follows the sync by itself, without a script.
         m = m.replacen(
@@ -223,8 +234,12 @@ async fn show(
 }
 
 /// `GET /sync`.
-pub async fn page_get(State(state): State<UiState>, ctx: Ctx) -> Response {
-    show(&state, &ctx, None, StatusCode::OK).await
+pub async fn page_get(
+    State(state): State<UiState>,
+    ctx: Ctx,
+    Query(q): Query<SyncQuery>,
+) -> Response {
+    show(&state, &ctx, None, q.after, StatusCode::OK).await
 }
 
 fn token_of(f: &[(String, String)]) -> Option<&str> {
@@ -242,9 +257,11 @@ pub async fn now(
     if !ctx.token_ok(token_of(&f)) {
         return ctx.refused();
     }
+    let before = state.sync.now().finished;
     state.sync.ask(crate::clock::now_ms());
+    let to = format!("/sync?after={before}");
     ctx.finish(
-        (StatusCode::SEE_OTHER, [(header::LOCATION, "/sync")]).into_response(),
+        (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response(),
         None,
     )
 }
@@ -317,13 +334,23 @@ pub async fn import(State(state): State<UiState>, ctx: Ctx, mut form: Multipart)
     let lang = ctx.lang;
     let (name, bytes) = match (broken, file) {
         (None, Some(f)) if !f.1.is_empty() => f,
-        (Some(e), _) => return show(&state, &ctx, Some((false, e)), StatusCode::BAD_REQUEST).await,
+        (Some(e), _) => {
+            return show(
+                &state,
+                &ctx,
+                Some((false, e)),
+                None,
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
         _ => {
             let m = ctx.t("Hãy chọn một tệp.", "Choose a file.").to_string();
             return show(
                 &state,
                 &ctx,
                 Some((false, m)),
+                None,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await;
@@ -346,13 +373,14 @@ pub async fn import(State(state): State<UiState>, ctx: Ctx, mut form: Multipart)
             if let Some(w) = crate::present::imported_clock(&d, lang) {
                 msg = format!("{msg} {w}");
             }
-            show(&state, &ctx, Some((true, msg)), StatusCode::OK).await
+            show(&state, &ctx, Some((true, msg)), None, StatusCode::OK).await
         }
         Err(e) => {
             show(
                 &state,
                 &ctx,
                 Some((false, e.localize(lang))),
+                None,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
