@@ -358,3 +358,186 @@ fn what_record_refuses_the_ledger_form_refuses_next_to_the_field_storing_nothing
     cchc_tests::signal(run.id(), "TERM");
     cchc_tests::wait_exit(&mut run, std::time::Duration::from_secs(30), "run");
 }
+
+/// Checks one page: no HTML5 parse error, the language asked for, a label on every
+/// field a person fills in, ids unique, nothing fetched from elsewhere.
+fn check_page(what: &str, html: &str, lang: &str) {
+    use scraper::{Html, Selector};
+    let doc = Html::parse_document(html);
+    assert!(
+        doc.errors.is_empty(),
+        "{what}: HTML parse errors {:?}\n{html}",
+        doc.errors
+    );
+    let sel = |s: &str| Selector::parse(s).expect("selector");
+    let root = doc.select(&sel("html")).next().expect("an html element");
+    assert_eq!(root.value().attr("lang"), Some(lang), "{what}");
+    assert!(html.starts_with("<!DOCTYPE html>"), "{what}");
+    let mut ids = std::collections::BTreeSet::new();
+    for e in doc.select(&sel("[id]")) {
+        let id = e.value().attr("id").unwrap();
+        assert!(ids.insert(id.to_string()), "{what}: id {id} twice");
+    }
+    let mut fields = 0;
+    for f in doc.select(&sel(
+        "input:not([type=hidden]):not([type=submit]), select, textarea",
+    )) {
+        fields += 1;
+        let id = f.value().attr("id");
+        let labelled = f.value().attr("aria-label").is_some()
+            || id.is_some_and(|id| {
+                doc.select(&sel("label[for]"))
+                    .any(|l| l.value().attr("for") == Some(id))
+            });
+        assert!(labelled, "{what}: a field without a label: {}", f.html());
+    }
+    for e in doc.select(&sel("[src], link[href], script")) {
+        panic!("{what}: loads something: {}", e.html());
+    }
+    for a in doc.select(&sel("a[href], form[action]")) {
+        let to = a.value().attr("href").or(a.value().attr("action")).unwrap();
+        assert!(to.starts_with('/'), "{what}: leaves the PC: {to}");
+    }
+    let _ = fields;
+}
+
+#[test]
+fn every_page_is_valid_html_with_a_label_on_every_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.start();
+    let a = hub.agent(tmp.path().join("a"), 70);
+    a.ok(&[
+        "record",
+        "--period",
+        "2026-11",
+        "--procedure",
+        "CT-01",
+        "--received",
+        "3",
+        "--by",
+        "An",
+    ]);
+    a.ok(&[
+        "pledge",
+        "add",
+        "--year",
+        "2026",
+        "--signer",
+        "Nguyễn Văn An",
+        "--role",
+        "Trưởng Công an xã",
+        "--task",
+        "Niêm yết thủ tục",
+        "--task",
+        "Tiếp dân thứ Bảy",
+    ]);
+    a.ok(&[
+        "assess",
+        "--phase",
+        "1",
+        "--criterion",
+        "TC-01",
+        "--score",
+        "7,5",
+        "--evidence",
+        "Biên bản",
+    ]);
+    a.ok(&["sync"]);
+    hub.stop();
+    let (mut run, port) = start_ui(&a, &tmp.path().join("run.log"));
+    let own = format!("127.0.0.1:{port}");
+    let (cookie, token) = session(port, &own);
+    let pages = [
+        "/",
+        "/ledger?period=2026-11",
+        "/ledger?period=2026-13",
+        "/ledger/history?period=2026-11&procedure=CT-01",
+        "/ledger/history?period=2026-11&procedure=CT-09",
+        "/pledge?year=2026",
+        "/pledge?year=2025",
+        "/pledge?year=abc",
+        "/assess?phase=1",
+        "/assess?phase=2",
+        "/sync",
+    ];
+    for path in pages {
+        for (q, lang) in [("", "vi"), ("lang=en", "en")] {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let url = if q.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}{sep}{q}")
+            };
+            let (status, _, body) = request(port, &own, "GET", &url, &cookie, "");
+            assert!(matches!(status, 200 | 400 | 404 | 422), "{url}: {status}");
+            check_page(&url, &body, lang);
+        }
+    }
+    // Pages that refuse a form, with the messages next to the fields.
+    let before = cchc_tests::dump_db(&a.db());
+    let refused = [
+        (
+            "/ledger",
+            format!("token={token}&period=2026-11&by=An&v.CT-01.received=abc"),
+            "không hợp lệ",
+        ),
+        (
+            "/assess",
+            format!("token={token}&phase=1&by=An&s.TC-01=abc"),
+            "abc",
+        ),
+        (
+            "/assess",
+            format!("token={token}&phase=1&by=An&s.TC-02=99"),
+            "TC-02",
+        ),
+        (
+            "/assess",
+            format!("token={token}&phase=1&by=An&s.TC-03=&e.TC-03=chỉ+có+minh+chứng"),
+            "Hãy cho điểm",
+        ),
+        (
+            "/assess",
+            format!("token={token}&phase=1&by=&s.TC-03=5"),
+            "Hãy ghi tên người nhập",
+        ),
+        (
+            "/pledge/sign",
+            format!("token={token}&year=2026&signer=&role=Trưởng&date="),
+            "signer",
+        ),
+        (
+            "/pledge/sign",
+            format!("token={token}&year=2026&signer=An&role=Trưởng&date=31/02/2026"),
+            "31/02/2026",
+        ),
+        (
+            "/pledge/task",
+            format!("token={token}&year=2026&signer=Nguyễn+Văn+An&task=99&status=done"),
+            "99",
+        ),
+        (
+            "/pledge/task",
+            format!("token={token}&year=2026&signer=Nguyễn+Văn+An&task=1&status=xong"),
+            "xong",
+        ),
+    ];
+    for (path, form, said) in refused {
+        let (status, _, body) = request(port, &own, "POST", path, &cookie, &form);
+        assert_eq!(status, 422, "{path} {form}: {body}");
+        assert!(
+            body.contains(said),
+            "{path} {form}: should say {said}\n{body}"
+        );
+        assert!(body.contains("role=\"alert\""), "{path} {form}");
+        check_page(&format!("POST {path} {form}"), &body, "vi");
+        assert_eq!(
+            cchc_tests::dump_db(&a.db()),
+            before,
+            "{path} {form}: stored"
+        );
+    }
+    cchc_tests::signal(run.id(), "TERM");
+    cchc_tests::wait_exit(&mut run, std::time::Duration::from_secs(30), "run");
+}

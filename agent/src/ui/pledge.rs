@@ -155,6 +155,12 @@ fn body(
             (err_span("year-error", typed.error("year")))
         }
         @if saved { p.ok role="status" #saved { (ctx.t("Đã lưu vào máy này.", "Saved on this computer.")) } }
+        // A refusal about a task that is not shown (withdrawn, or another year's).
+        @for (k, e) in &typed.errors {
+            @if k.strip_prefix("task.").is_some_and(|id| !pledges.iter().any(|p| p.tasks.iter().any(|t| t.id == id))) {
+                p.warn role="alert" { (e) }
+            }
+        }
         @if pledges.is_empty() {
             p { (ctx.t("Chưa có cam kết nào cho năm ", "No pledge signed for ")) (y) "." }
         }
