@@ -541,3 +541,149 @@ fn every_page_is_valid_html_with_a_label_on_every_field() {
     cchc_tests::signal(run.id(), "TERM");
     cchc_tests::wait_exit(&mut run, std::time::Duration::from_secs(30), "run");
 }
+
+/// A network namespace joined to this one by a veth pair, removed on drop.
+struct Netns {
+    name: String,
+    veth: String,
+}
+
+impl Netns {
+    /// `ns_addr` is the namespace's side of a /30 whose host side is `host_addr`.
+    fn create(name: &str, host_addr: &str, ns_addr: &str) -> Netns {
+        let ip = |args: &[&str]| {
+            let out = std::process::Command::new("ip").args(args).output();
+            let out = out.unwrap_or_else(|e| {
+                panic!("ip {args:?}: {e} (iproute2 is needed; tests/run installs it)")
+            });
+            assert!(
+                out.status.success(),
+                "{}",
+                cchc_tests::describe(&format!("ip {args:?}"), &out)
+            );
+        };
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", name])
+            .output();
+        let veth = format!("{name}h");
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &veth])
+            .output();
+        let ns = Netns {
+            name: name.to_string(),
+            veth: veth.clone(),
+        };
+        ip(&["netns", "add", name]);
+        ip(&[
+            "link",
+            "add",
+            &veth,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &format!("{name}n"),
+        ]);
+        ip(&["link", "set", &format!("{name}n"), "netns", name]);
+        ip(&["addr", "add", &format!("{host_addr}/30"), "dev", &veth]);
+        ip(&["link", "set", &veth, "up"]);
+        ip(&[
+            "netns",
+            "exec",
+            name,
+            "ip",
+            "addr",
+            "add",
+            &format!("{ns_addr}/30"),
+            "dev",
+            &format!("{name}n"),
+        ]);
+        ip(&[
+            "netns",
+            "exec",
+            name,
+            "ip",
+            "link",
+            "set",
+            &format!("{name}n"),
+            "up",
+        ]);
+        ip(&["netns", "exec", name, "ip", "link", "set", "lo", "up"]);
+        ns
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.veth])
+            .output();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+#[test]
+fn the_page_cannot_be_reached_from_another_machine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.start();
+    let mut a = hub.agent(tmp.path().join("a"), 70);
+    hub.stop();
+    // The agent runs in a namespace of its own, reached from here as another machine
+    // on the commune's network would reach it: at 10.231.N.2.
+    let n = std::process::id() % 250;
+    let name = format!("cchcui{n}");
+    let (host_ip, ns_ip) = (format!("10.231.{n}.1"), format!("10.231.{n}.2"));
+    let ns = Netns::create(&name, &host_ip, &ns_ip);
+    a.wrapper = vec!["ip".into(), "netns".into(), "exec".into(), name.clone()];
+    let (mut run, port) = start_ui(&a, &tmp.path().join("run.log"));
+    // Inside its namespace the page answers on loopback…
+    let probe = std::process::Command::new("ip")
+        .args(["netns", "exec", &name, "python3", "-c"])
+        .arg(format!(
+            "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:{port}/').status)"
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&probe.stdout).trim(),
+        "200",
+        "{}",
+        cchc_tests::describe("probe", &probe)
+    );
+    // …and the namespace is reachable from here: a listener on every address answers.
+    let mut control = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &name,
+            "python3",
+            "-m",
+            "http.server",
+            "--bind",
+            "0.0.0.0",
+            &(port + 1).to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reached = wait_for(
+        "the control listener to answer from outside",
+        30,
+        || std::net::TcpStream::connect((ns_ip.as_str(), port + 1)).is_ok(),
+        |ok| *ok,
+    );
+    assert!(reached);
+    // The officers' page is not: the connection is refused.
+    let err = std::net::TcpStream::connect((ns_ip.as_str(), port))
+        .expect_err("the page must not be reachable from another machine");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    let _ = control.kill();
+    let _ = control.wait();
+    cchc_tests::signal(run.id(), "TERM");
+    cchc_tests::wait_exit(&mut run, std::time::Duration::from_secs(30), "run");
+    drop(ns);
+}
