@@ -21,7 +21,20 @@ fn request(
     cookie: &str,
     form: &str,
 ) -> (u16, String, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects");
+    try_request(port, host, method, path, cookie, form)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// [`request`], with a broken connection as an error.
+fn try_request(
+    port: u16,
+    host: &str,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: &str,
+) -> std::io::Result<(u16, String, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
     let cookie = if cookie.is_empty() {
         String::new()
     } else {
@@ -33,10 +46,9 @@ fn request(
          Content-Type: application/x-www-form-urlencoded\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
         form.len()
-    )
-    .unwrap();
+    )?;
     let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
+    s.read_to_end(&mut out)?;
     let text = String::from_utf8_lossy(&out).into_owned();
     let status = text
         .split_whitespace()
@@ -44,7 +56,7 @@ fn request(
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (status, head.to_string(), body.to_string())
+    Ok((status, head.to_string(), body.to_string()))
 }
 
 #[test]
@@ -686,4 +698,86 @@ fn the_page_cannot_be_reached_from_another_machine() {
     cchc_tests::signal(run.id(), "TERM");
     cchc_tests::wait_exit(&mut run, std::time::Duration::from_secs(30), "run");
     drop(ns);
+}
+
+#[test]
+fn every_entry_the_page_confirmed_survives_a_power_cut_while_saving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.start();
+    let a = hub.agent(tmp.path().join("a"), 70);
+    hub.stop();
+    let mut confirmed: Vec<String> = Vec::new();
+    let kills = 24;
+    for round in 0..kills {
+        let (mut run, port) = start_ui(&a, &tmp.path().join(format!("run-{round}.log")));
+        let own = format!("127.0.0.1:{port}");
+        let (cookie, token) = session(port, &own);
+        // One officer saves entries one after the other, as fast as the page answers;
+        // each entry is named so it can be found afterwards. It stops at the first
+        // request the power cut breaks.
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let poster = std::thread::spawn(move || {
+            for i in 0.. {
+                let by = format!("k{round}x{i}");
+                let form = format!(
+                    "token={token}&period=2026-11&by={by}&v.CT-01.received=1&v.CT-02.online=2"
+                );
+                match try_request(port, &own, "POST", "/ledger", &cookie, &form) {
+                    Ok((303, _, _)) => {}
+                    _ => return,
+                }
+                if tx.send(by).is_err() {
+                    return;
+                }
+            }
+        });
+        // The cut comes after a few confirmed entries, while the next is being saved.
+        let want = 1 + round % 5;
+        for _ in 0..want {
+            let by = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("the page confirms entries");
+            confirmed.push(by);
+        }
+        cchc_tests::signal(run.id(), "KILL");
+        let _ = run.wait();
+        confirmed.extend(rx.iter());
+        poster.join().unwrap();
+    }
+    // Every confirmed entry is in the op log, whole; the state agrees with the log.
+    a.ok(&["check"]);
+    let db = rusqlite::Connection::open(a.db()).unwrap();
+    let mut st = db.prepare("SELECT body FROM ops").unwrap();
+    let held: std::collections::BTreeMap<String, u32> = st
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|b| serde_json::from_str::<serde_json::Value>(&b.unwrap()).unwrap())
+        .filter_map(|op| op["body"]["by"].as_str().map(str::to_string))
+        .fold(Default::default(), |mut m, by| {
+            *m.entry(by).or_default() += 1;
+            m
+        });
+    assert!(confirmed.len() >= kills as usize, "{confirmed:?}");
+    for by in &confirmed {
+        assert_eq!(
+            held.get(by),
+            Some(&2),
+            "entry {by} was confirmed but is not whole"
+        );
+    }
+    // Nothing half-saved either: every entry held has both of its procedures.
+    assert!(held.values().all(|n| *n == 2), "{held:?}");
+    let show = a.json(&["show", "--period", "2026-11", "--json"]);
+    let total = |p: &str, m: &str| {
+        show["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["procedure"] == p && c["metric"] == m)
+            .map(|c| c["value"].as_i64().unwrap())
+            .unwrap_or(0)
+    };
+    assert_eq!(total("CT-01", "received"), held.len() as i64);
+    assert_eq!(total("CT-02", "online"), 2 * held.len() as i64);
 }
