@@ -65,8 +65,9 @@ fn agent(bin: &Path, desk: &Desk, args: &[&str]) -> Result<String, String> {
     Ok(stdout)
 }
 
-/// Runs the demo.
-pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
+/// Runs the demo; unless `no_wait`, then keeps the hub's dashboard and one desk's
+/// officer page serving until Ctrl-C (or SIGTERM).
+pub fn run(dir: Option<PathBuf>, no_wait: bool) -> Result<(), String> {
     let bin = agent_bin()?;
     let root = match dir {
         Some(d) => d,
@@ -76,8 +77,69 @@ pub fn run(dir: Option<PathBuf>) -> Result<(), String> {
     let hub_dir = root.join("hub");
     let mut hub = HubProcess::start(&hub_dir)?;
     let result = walk_through(&bin, &root, &hub_dir, &hub.url);
+    let result = match result {
+        Ok(password) if !no_wait => serve_both(&bin, &root.join(UI_DESK), &hub.url, &password),
+        other => other.map(|_| ()),
+    };
     hub.stop();
     result
+}
+
+/// The desk whose officer page the demo keeps open.
+const UI_DESK: &str = "hoan-kiem-ban-1";
+
+/// Starts the desk's resident `run` with its page, prints both addresses and the
+/// sign-in, and waits for Ctrl-C; then stops the desk (the caller stops the hub).
+fn serve_both(bin: &Path, desk: &Path, hub_url: &str, password: &str) -> Result<(), String> {
+    let mut run = Command::new(bin)
+        .arg("--data-dir")
+        .arg(desk)
+        .args(["run", "--ui", "127.0.0.1:0", "--interval", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let stdout = run.stdout.take().ok_or("no agent output")?;
+    let mut lines = BufReader::new(stdout).lines();
+    // `run` says where its page is before anything else it does.
+    let ui = lines.by_ref().take(20).map_while(|l| l.ok()).find_map(|l| {
+        l.split_once("http://")
+            .map(|(_, u)| format!("http://{}", u.trim()))
+    });
+    // Its later lines are not the demo's; drained so the pipe never fills.
+    std::thread::spawn(move || lines.for_each(drop));
+    let Some(ui) = ui else {
+        let _ = run.kill();
+        let _ = run.wait();
+        return Err("the desk's officer page did not start".into());
+    };
+    println!("\n== Đang phục vụ / serving — nhấn Ctrl-C để dừng / press Ctrl-C to stop\n");
+    println!("  Bảng điều hành của tỉnh / the province's dashboard: {hub_url}/");
+    println!("    đăng nhập / sign in: admin / {password}  (chứng chỉ tự cấp của demo / the demo's own certificate)");
+    println!("  Trang cho cán bộ xã (Phường Hoàn Kiếm, bàn 1) / a desk's officer page: {ui}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(crate::server::wait_for_signal());
+    println!("\n== Dừng / stopping.");
+    stop_child(&mut run);
+    Ok(())
+}
+
+/// SIGTERM for a clean stop where `kill` exists; SIGKILL is safe too (WAL).
+fn stop_child(child: &mut Child) {
+    let termed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !termed {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
 }
 
 /// The hub's `serve` process, stopped cleanly at the end.
@@ -110,9 +172,11 @@ impl HubProcess {
             .map_err(|e| format!("cannot start the hub: {e}"))?;
         let mut line = String::new();
         let stdout = child.stdout.take().ok_or("no hub output")?;
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
+        let mut reader = BufReader::new(stdout);
+        reader.read_line(&mut line).map_err(|e| e.to_string())?;
+        // Whatever the hub says later is drained, so it never writes into a closed or
+        // full pipe while the demo keeps it serving.
+        std::thread::spawn(move || reader.lines().for_each(drop));
         let port = line
             .trim()
             .rsplit(':')
@@ -126,20 +190,12 @@ impl HubProcess {
     }
 
     fn stop(&mut self) {
-        // SIGTERM for a clean stop where `kill` exists; SIGKILL is safe too (WAL).
-        let termed = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !termed {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
+        stop_child(&mut self.child);
     }
 }
 
-fn walk_through(bin: &Path, root: &Path, hub_dir: &Path, hub_url: &str) -> Result<(), String> {
+/// The walk-through; returns the demo admin's password.
+fn walk_through(bin: &Path, root: &Path, hub_dir: &Path, hub_url: &str) -> Result<String, String> {
     let units = UnitCatalog::builtin();
     let ca = hub_dir.join("tls").join("ca.pem");
     let ca = ca.to_str().ok_or("non-UTF-8 path")?;
@@ -422,5 +478,5 @@ fn walk_through(bin: &Path, root: &Path, hub_dir: &Path, hub_url: &str) -> Resul
     if v1 != v2 {
         return Err("the two desks of Phường Hoàn Kiếm did not converge".into());
     }
-    Ok(())
+    Ok(password)
 }

@@ -162,6 +162,10 @@ enum Command {
         /// Keep the demo's data here (default: a new directory under the system temp dir).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// End after the walk-through (for scripts) instead of keeping the dashboard
+        /// and an officer page serving until Ctrl-C.
+        #[arg(long)]
+        no_wait: bool,
     },
 }
 
@@ -555,7 +559,9 @@ fn main() {
         Command::Definitions(DefinitionsCmd::Publish { file }) => {
             release::cli::publish(&dir, &file, lang)
         }
-        Command::Demo { dir } => demo::run(dir).map_err(error::HubError::Internal),
+        Command::Demo { dir, no_wait } => {
+            demo::run(dir, no_wait).map_err(error::HubError::Internal)
+        }
     };
     if let Err(e) = result {
         eprintln!("{}: {}", lang.pick("Lỗi", "Error"), e.localize(lang));

@@ -193,7 +193,7 @@ pub fn serve(dir: &Path, listen: &str, opts: ServeOptions, lang: Lang) -> Result
     })
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -178,7 +178,7 @@ fn agents_converge_through_the_hub_and_totals_are_exact() {
 fn the_demo_runs_a_hub_and_agents_that_converge() {
     let tmp = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(cchc_tests::bin("cchc-hub"))
-        .args(["demo", "--dir"])
+        .args(["demo", "--no-wait", "--dir"])
         .arg(tmp.path())
         .env_remove("CCHC_LANG")
         .output()
@@ -206,6 +206,79 @@ fn the_demo_runs_a_hub_and_agents_that_converge() {
     let held = desk.json(&["status", "--json"])["ops_total"].clone();
     let row = cchc_tests::commune_row(&status, 70);
     assert_eq!(row["ops"], held);
+}
+
+/// Without `--no-wait` the demo keeps both faces up until Ctrl-C: the province's
+/// dashboard over HTTPS and a desk's officer page, with the addresses and sign-in
+/// printed; Ctrl-C stops everything it started.
+#[test]
+fn the_demo_keeps_the_dashboard_and_an_officer_page_serving_until_ctrl_c() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut demo = std::process::Command::new(cchc_tests::bin("cchc-hub"))
+        .args(["demo", "--dir"])
+        .arg(tmp.path())
+        .env_remove("CCHC_LANG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(demo.stdout.take().unwrap()).lines();
+    let mut text = String::new();
+    let (mut dashboard, mut page, mut password) = (None, None, None);
+    for line in lines.by_ref().map_while(|l| l.ok()) {
+        text += &line;
+        text.push('\n');
+        if let Some(u) = line.split("dashboard: ").nth(1) {
+            dashboard = Some(u.trim().trim_end_matches('/').to_string());
+        }
+        if let Some(p) = line.split("sign in: admin / ").nth(1) {
+            password = p.split_whitespace().next().map(str::to_string);
+        }
+        if let Some(u) = line.split("officer page: ").nth(1) {
+            page = Some(u.trim().to_string());
+            break;
+        }
+    }
+    let (dashboard, page, password) = (
+        dashboard.unwrap_or_else(|| panic!("no dashboard address:\n{text}")),
+        page.unwrap_or_else(|| panic!("no officer page address:\n{text}")),
+        password.unwrap_or_else(|| panic!("no sign-in:\n{text}")),
+    );
+    // The officer page of Hoàn Kiếm's first desk, with the demo's data.
+    let port: u16 = page
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut home = String::new();
+    s.read_to_string(&mut home).unwrap();
+    assert!(home.starts_with("HTTP/1.1 200"), "{home}");
+    assert!(home.contains("Phường Hoàn Kiếm"), "{home}");
+    // The dashboard signs the admin in with the printed password.
+    let hub = Hub::open(tmp.path().join("hub"));
+    let resp = hub
+        .client(None)
+        .post(format!("{dashboard}/api/v1/login"))
+        .body(serde_json::json!({"user": "admin", "password": password}).to_string())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    // Ctrl-C: the demo, its hub and its desk stop.
+    cchc_tests::signal(demo.id(), "INT");
+    let status = cchc_tests::wait_exit(&mut demo, std::time::Duration::from_secs(60), "demo");
+    assert!(status.success(), "{status:?}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    let hub_port: u16 = dashboard.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", hub_port)).is_err());
 }
 
 /// An agent holding older definitions still uploads (its ops are accepted as
