@@ -69,8 +69,11 @@ pub fn run(
     ui: Option<std::net::SocketAddr>,
     lang: Lang,
 ) -> Result<()> {
+    // The page's database work runs on the blocking pool: two threads are plenty for
+    // one officer's browser, and each thread more costs memory on an old PC.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .max_blocking_threads(2)
         .build()
         .map_err(|e| AgentError::io("tokio runtime", e))?;
     let link = crate::ui::SyncLink::default();

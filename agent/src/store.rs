@@ -495,6 +495,12 @@ impl Store {
         Ok(ops)
     }
 
+    /// Caps this connection's page cache (KiB).
+    pub fn set_cache_kib(&self, kib: u32) -> Result<()> {
+        self.conn.pragma_update(None, "cache_size", -(kib as i64))?;
+        Ok(())
+    }
+
     /// Sets a descriptive meta value (unit name and the like).
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
         self.conn.execute(

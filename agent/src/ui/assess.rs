@@ -8,9 +8,8 @@
 
 use super::pages::{failed, html_response, page, who_field};
 use super::{blocking, Ctx, UiState};
-use crate::commands::{db_path, entered_by, whole};
+use crate::commands::{entered_by, whole};
 use crate::error::Result;
-use crate::store::Store;
 use axum::extract::{Form, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -119,7 +118,7 @@ fn body(
 async fn load(state: &UiState) -> Result<(StateView, Definitions, Option<u32>)> {
     let dir = (*state.dir).clone();
     blocking(move || {
-        let mut store = Store::open(&db_path(&dir))?;
+        let mut store = super::open_store(&dir)?;
         let phase = store.get_meta("phase")?.and_then(|p| p.parse().ok());
         Ok((store.view(None)?, store.definitions()?, phase))
     })
@@ -249,8 +248,7 @@ pub async fn save(
         let items = work.clone();
         let saved = tokio::task::spawn_blocking(
             move || -> std::result::Result<usize, (Option<String>, String)> {
-                let mut store =
-                    Store::open(&db_path(&dir)).map_err(|e| (None, e.localize(lang)))?;
+                let mut store = super::open_store(&dir).map_err(|e| (None, e.localize(lang)))?;
                 let mut failing = None;
                 store
                     .transact_local(crate::clock::now_ms(), |tx| {

@@ -11,9 +11,8 @@
 
 use super::pages::{failed, html_response, page, who_field};
 use super::{blocking, Ctx, UiState};
-use crate::commands::{db_path, entered_by, whole};
+use crate::commands::{entered_by, whole};
 use crate::error::Result;
-use crate::store::Store;
 use axum::extract::{Form, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -134,7 +133,7 @@ fn body(
 async fn load(state: &UiState) -> Result<(StateView, Definitions)> {
     let dir = (*state.dir).clone();
     blocking(move || {
-        let mut store = Store::open(&db_path(&dir))?;
+        let mut store = super::open_store(&dir)?;
         Ok((store.view(None)?, store.definitions()?))
     })
     .await
@@ -269,8 +268,7 @@ pub async fn save(
         let who = by.clone();
         let saved = tokio::task::spawn_blocking(
             move || -> std::result::Result<usize, (Option<String>, String)> {
-                let mut store =
-                    Store::open(&db_path(&dir)).map_err(|e| (None, e.localize(lang)))?;
+                let mut store = super::open_store(&dir).map_err(|e| (None, e.localize(lang)))?;
                 let mut failing = None;
                 let ops = store
                     .transact_local(crate::clock::now_ms(), |tx| {
@@ -350,7 +348,7 @@ pub async fn history(
     let dir = (*state.dir).clone();
     let code = procedure.clone();
     let found = blocking(move || {
-        let store = Store::open(&db_path(&dir))?;
+        let store = super::open_store(&dir)?;
         let defs = store.definitions()?;
         let name = defs.procedure(&code).map(|p| p.name.clone())?;
         let mut lines = Vec::new();

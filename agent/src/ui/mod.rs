@@ -165,6 +165,15 @@ pub fn open_browser(addr: SocketAddr, print_only: bool) -> Result<String> {
     Ok(url)
 }
 
+/// Opens the database for one page: a small page cache, since a page reads little
+/// and the resident process must stay small on an old PC (the default cache would
+/// fill to 2 MB on the home page's count of the op log and stay in the heap).
+fn open_store(dir: &std::path::Path) -> Result<crate::store::Store> {
+    let store = crate::store::Store::open(&crate::commands::db_path(dir))?;
+    store.set_cache_kib(256)?;
+    Ok(store)
+}
+
 /// Runs blocking store work off the runtime's thread.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)

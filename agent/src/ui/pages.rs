@@ -4,9 +4,8 @@
 //! `assess show --json` (one source for the command line and the page). Out: HTML.
 
 use super::{blocking, Ctx, UiState};
-use crate::commands::{db_path, status_doc};
+use crate::commands::status_doc;
 use crate::error::AgentError;
-use crate::store::Store;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -231,7 +230,7 @@ pub async fn home(State(state): State<UiState>, ctx: Ctx) -> Response {
     let title = ctx.t("Trang chính", "Home");
     let dir = (*state.dir).clone();
     let docs = blocking(move || {
-        let mut store = Store::open(&db_path(&dir))?;
+        let mut store = super::open_store(&dir)?;
         let status = status_doc(&dir, &mut store)?;
         let view = store.view(None)?;
         let defs = store.definitions()?;

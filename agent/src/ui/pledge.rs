@@ -7,10 +7,9 @@
 
 use super::pages::{date, failed, html_response, page};
 use super::{blocking, Ctx, UiState};
-use crate::commands::{db_path, year};
+use crate::commands::year;
 use crate::error::{AgentError, Result};
 use crate::present::status_label;
-use crate::store::Store;
 use axum::extract::{Form, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -199,7 +198,7 @@ fn body(
 async fn load(state: &UiState, y: i32) -> Result<Vec<PledgeView>> {
     let dir = (*state.dir).clone();
     blocking(move || {
-        let mut store = Store::open(&db_path(&dir))?;
+        let mut store = super::open_store(&dir)?;
         Ok(store
             .view(None)?
             .pledges
@@ -332,7 +331,7 @@ pub async fn sign(
             .map(String::from)
             .collect();
         let done = blocking(move || {
-            let mut store = Store::open(&db_path(&dir))?;
+            let mut store = super::open_store(&dir)?;
             store.transact_local(crate::clock::now_ms(), |tx| {
                 tx.edit(|_, ctx, _| Ok(crdt::pledge_sign_op(ctx, y, &signer, &role, signed_on)?))?;
                 for t in &tasks {
@@ -421,7 +420,7 @@ pub async fn task(
     let dir = (*state.dir).clone();
     let (add, task_id) = (get("add"), get("task").unwrap_or_default());
     let done = blocking(move || {
-        let mut store = Store::open(&db_path(&dir))?;
+        let mut store = super::open_store(&dir)?;
         store.transact_local(crate::clock::now_ms(), |tx| {
             match (&add, status) {
                 (Some(title), _) => {

@@ -8,9 +8,7 @@
 
 use super::pages::{failed, html_response, page};
 use super::{blocking, Ctx, UiState};
-use crate::commands::db_path;
 use crate::error::{exit, AgentError};
-use crate::store::Store;
 use axum::extract::{Form, Multipart, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -212,7 +210,7 @@ async fn show(
     let title = ctx.t("Đồng bộ", "Sync");
     let dir = (*state.dir).clone();
     let status = blocking(move || {
-        let mut store = Store::open(&db_path(&dir))?;
+        let mut store = super::open_store(&dir)?;
         crate::commands::status_doc(&dir, &mut store)
     })
     .await;
@@ -277,7 +275,7 @@ pub async fn export(
     }
     let dir = (*state.dir).clone();
     let made = blocking(move || {
-        let mut store = Store::open(&db_path(&dir))?;
+        let mut store = super::open_store(&dir)?;
         let id = store.identity()?;
         let b = crate::bundle::export(&mut store, &Default::default(), crate::clock::now_ms())?;
         let bytes = serde_json::to_vec(&b).expect("a bundle serializes");
@@ -363,7 +361,7 @@ pub async fn import(State(state): State<UiState>, ctx: Ctx, mut form: Multipart)
             path: path.clone(),
             detail: e.to_string(),
         })?;
-        let mut store = Store::open(&db_path(&dir))?;
+        let mut store = super::open_store(&dir)?;
         crate::bundle::import(&mut store, b, &path, crate::clock::now_ms())
     })
     .await;
