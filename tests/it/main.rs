@@ -17,5 +17,6 @@ mod rollout;
 mod sync;
 mod ui;
 mod ui_browser;
+mod ui_sync;
 mod update;
 mod update_refusals;

@@ -7,13 +7,13 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 
 /// A raw HTTP/1.1 GET with the given Host header: (status, body).
-fn get(port: u16, host: &str, path: &str) -> (u16, String) {
+pub(crate) fn get(port: u16, host: &str, path: &str) -> (u16, String) {
     let (status, _, body) = request(port, host, "GET", path, "", "");
     (status, body)
 }
 
 /// A raw HTTP/1.1 request (a form body when given): (status, head, body).
-fn request(
+pub(crate) fn request(
     port: u16,
     host: &str,
     method: &str,
@@ -26,7 +26,7 @@ fn request(
 }
 
 /// [`request`], with a broken connection as an error.
-fn try_request(
+pub(crate) fn try_request(
     port: u16,
     host: &str,
     method: &str,
@@ -229,7 +229,7 @@ fn the_officers_page_is_served_on_loopback_only_and_only_to_its_own_address() {
 }
 
 /// Opens the ledger as a browser would: the session's cookie and the form's token.
-fn session(port: u16, own: &str) -> (String, String) {
+pub(crate) fn session(port: u16, own: &str) -> (String, String) {
     let (_, head, page) = request(port, own, "GET", "/ledger?period=2026-11", "", "");
     let cookie = head
         .lines()
