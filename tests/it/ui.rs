@@ -463,6 +463,8 @@ fn every_page_is_valid_html_with_a_label_on_every_field() {
         "/ledger?period=2026-13",
         "/ledger/history?period=2026-11&procedure=CT-01",
         "/ledger/history?period=2026-11&procedure=CT-09",
+        "/ledger/history?period=2026-11&procedure=CT-01&metric=received",
+        "/ledger/history?period=2026-11&procedure=CT-01&metric=tiếp",
         "/pledge?year=2026",
         "/pledge?year=2025",
         "/pledge?year=abc",
@@ -483,6 +485,28 @@ fn every_page_is_valid_html_with_a_label_on_every_field() {
             check_page(&url, &body, lang);
         }
     }
+    // One cell's history: the entry with who entered it; another cell has none.
+    let (_, _, cell) = request(
+        port,
+        &own,
+        "GET",
+        "/ledger/history?period=2026-11&procedure=CT-01&metric=received",
+        &cookie,
+        "",
+    );
+    assert!(
+        cell.contains("<td class=\"by\">An</td>") && cell.contains("+3"),
+        "{cell}"
+    );
+    let (_, _, other) = request(
+        port,
+        &own,
+        "GET",
+        "/ledger/history?period=2026-11&procedure=CT-01&metric=late",
+        &cookie,
+        "",
+    );
+    assert!(!other.contains("<td class=\"by\">"), "{other}");
     // Pages that refuse a form, with the messages next to the fields.
     let before = cchc_tests::dump_db(&a.db());
     let refused = [

@@ -28,6 +28,7 @@ pub struct LedgerQuery {
     period: Option<String>,
     saved: Option<String>,
     procedure: Option<String>,
+    metric: Option<String>,
 }
 
 fn period_of(input: Option<&str>) -> std::result::Result<Period, DomainError> {
@@ -346,6 +347,22 @@ pub async fn history(
         .trim()
         .to_ascii_uppercase();
     let dir = (*state.dir).clone();
+    // One cell (`&metric=received`) or the whole procedure.
+    let only = match q.metric.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        None => None,
+        Some(m) => match m.parse::<Metric>() {
+            Ok(m) => Some(m),
+            Err(e) => {
+                return ctx.finish(
+                    html_response(
+                        StatusCode::BAD_REQUEST,
+                        page(title, &ctx, html! { p role="alert" { (e.localize(lang)) } }),
+                    ),
+                    None,
+                )
+            }
+        },
+    };
     let code = procedure.clone();
     let found = blocking(move || {
         let store = super::open_store(&dir)?;
@@ -354,7 +371,7 @@ pub async fn history(
         let mut lines = Vec::new();
         for op in store.count_ops(period, &code)? {
             if let OpBody::Count { deltas, by, .. } = &op.body {
-                for d in deltas {
+                for d in deltas.iter().filter(|d| only.is_none_or(|m| m == d.metric)) {
                     lines.push(Line {
                         at_ms: op.hlc_ms,
                         device: op.actor.to_string(),
