@@ -255,7 +255,10 @@ pub async fn now(
     if !ctx.token_ok(token_of(&f)) {
         return ctx.refused();
     }
-    let before = state.sync.now().finished;
+    // A sync already under way may have started before the last entry: the result
+    // the officer waits for is the one after it.
+    let r = state.sync.now();
+    let before = r.finished + u64::from(r.running);
     state.sync.ask(crate::clock::now_ms());
     let to = format!("/sync?after={before}");
     ctx.finish(
