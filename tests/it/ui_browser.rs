@@ -104,6 +104,18 @@ fn an_officer_fills_the_month_pledge_and_assessment_in_the_browser_and_the_hub_h
             type_in(&b, &format!("input[name='v.{p}.{m}']"), &n.to_string()).await;
         }
         type_in(&b, "#by", "Lan").await;
+        // A figure the rules refuse, typed among good ones: said next to its box, every
+        // box keeps what was typed, nothing stored.
+        let before = cchc_tests::dump_db(&a.db());
+        type_in(&b, "input[name='v.CT-04.received']", "12a").await;
+        b.click("#save").await;
+        let err = b.wait_for("td[data-procedure='CT-04'][data-metric='received'] .err").await;
+        assert!(err.text().await.unwrap().contains("'12a'"), "the rule is named next to the box");
+        let kept = b.wait_for("input[name='v.CT-01.received']").await.prop("value").await.unwrap();
+        assert_eq!(kept.as_deref(), Some("10"));
+        assert_eq!(cchc_tests::dump_db(&a.db()), before, "a refused form stored something");
+        b.shot("02-ledger-refused").await;
+        type_in(&b, "input[name='v.CT-04.received']", "").await;
         b.shot("02-ledger-typed").await;
         b.click("#save").await;
         b.wait_for("#saved").await;
