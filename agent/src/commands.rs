@@ -318,14 +318,50 @@ fn init(dir: &Path, a: InitArgs, lang: Lang) -> Result<()> {
     };
     let path = db_path(dir);
     if path.exists() {
-        let mut store = Store::open(&path)?;
+        let store = Store::open(&path)?;
         let id = store.identity()?;
         if id.unit != code {
-            return Err(AgentError::OtherUnit {
-                existing: id.unit.0,
-                requested: code.0,
-            });
+            // A mistyped commune is corrected while nothing binds the install to it:
+            // no entry of its own, no enrollment. Otherwise say exactly what to do.
+            let (_, own) = store.op_counts()?;
+            let enrolled = store.get_meta("enrolled_at")?.is_some();
+            if own > 0 || enrolled {
+                let (why, why_vi) = if own > 0 {
+                    (
+                        format!(
+                            "holds {own} {} of its own",
+                            if own == 1 { "entry" } else { "entries" }
+                        ),
+                        format!("đã có {own} bản ghi của chính máy này"),
+                    )
+                } else {
+                    (
+                        "is enrolled with the hub".to_string(),
+                        "đã đăng ký với máy chủ tỉnh".to_string(),
+                    )
+                };
+                return Err(AgentError::OtherUnit {
+                    existing: id.unit.0,
+                    requested: code.0,
+                    device: id.actor.to_string(),
+                    why,
+                    why_vi,
+                });
+            }
+            drop(store);
+            forget_install(dir)?;
+            println!(
+                "{} {} → {}",
+                lang.pick(
+                    "Máy chưa có bản ghi nào và chưa đăng ký: đổi đơn vị",
+                    "Nothing recorded and not enrolled: commune changed"
+                ),
+                id.unit,
+                code
+            );
+            return init(dir, a, lang);
         }
+        let mut store = store;
         if let (Some(url), Some(ca)) = (&a.hub, &a.ca) {
             let url = set_hub(dir, &mut store, url, ca)?;
             println!("{} {url}", lang.pick("Máy chủ tỉnh:", "Hub:"));
@@ -377,6 +413,28 @@ fn init(dir: &Path, a: InitArgs, lang: Lang) -> Result<()> {
     );
     if let Some(c) = &enrollment {
         enroll(dir, &mut store, c, lang)?;
+    }
+    Ok(())
+}
+
+/// Removes an install that holds nothing of its own (a mistyped commune): the
+/// database with its WAL, the unused key, the hub's CA copy.
+fn forget_install(dir: &Path) -> Result<()> {
+    let db = db_path(dir);
+    let mut files = vec![db.clone()];
+    for ext in ["-wal", "-shm"] {
+        let mut p = db.clone().into_os_string();
+        p.push(ext);
+        files.push(PathBuf::from(p));
+    }
+    files.push(dir.join(sync::CA_FILE));
+    files.push(key::path(dir));
+    for f in files {
+        match std::fs::remove_file(&f) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(AgentError::io(&f, e)),
+        }
     }
     Ok(())
 }

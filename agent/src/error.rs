@@ -20,13 +20,20 @@ pub enum AgentError {
         /// Data directory.
         dir: PathBuf,
     },
-    /// `init` for a different commune than the one the data belongs to.
-    #[error("this agent already belongs to commune {existing}; refusing to re-initialise it for commune {requested} (its data would be mixed)")]
+    /// `init` for a different commune than the one the data belongs to, once the
+    /// install has entries of its own or is enrolled.
+    #[error("this agent already belongs to commune {existing} and {why}; refusing to re-initialise it for commune {requested} (its data would be mixed). If {existing} is wrong: keep its data with `cchc-agent bundle export --out FILE`, ask the province to revoke device {device} (`cchc-hub device revoke {device}`), and initialise another data directory: `cchc-agent --data-dir NEW_DIR init --unit {requested} …`")]
     OtherUnit {
         /// Commune the data belongs to.
         existing: u32,
         /// Commune asked for.
         requested: u32,
+        /// This device.
+        device: String,
+        /// What binds it: its own entries, its enrollment (English).
+        why: String,
+        /// The same in Vietnamese.
+        why_vi: String,
     },
     /// A database file that is damaged or not ours.
     #[error("database {path} cannot be used: {detail}")]
@@ -186,8 +193,14 @@ impl Localize for AgentError {
                 "máy này chưa được khởi tạo tại {}: hãy chạy `cchc-agent init --unit <mã xã>` trước",
                 dir.display()
             ),
-            AgentError::OtherUnit { existing, requested } => format!(
-                "máy này đã thuộc đơn vị {existing}; không khởi tạo lại cho đơn vị {requested} (dữ liệu sẽ bị trộn lẫn)"
+            AgentError::OtherUnit {
+                existing,
+                requested,
+                device,
+                why_vi,
+                ..
+            } => format!(
+                "máy này đã thuộc đơn vị {existing} và {why_vi}; không khởi tạo lại cho đơn vị {requested} (dữ liệu sẽ bị trộn lẫn). Nếu {existing} là nhầm: giữ dữ liệu bằng `cchc-agent bundle export --out TỆP`, đề nghị tỉnh thu hồi máy {device} (`cchc-hub device revoke {device}`), rồi khởi tạo một thư mục dữ liệu khác: `cchc-agent --data-dir THƯ_MỤC_MỚI init --unit {requested} …`"
             ),
             AgentError::BadDatabase { path, detail } => {
                 format!("không dùng được cơ sở dữ liệu {}: {detail}", path.display())

@@ -104,7 +104,7 @@ fn bad_inputs_are_refused_with_a_clear_message_and_store_nothing() {
              "title is 600 characters long; the limit is 500"),
         case("year out of range", &["pledge", "show", "--year", "1990"], 3, "year 1990 is outside the supported range"),
         case("second init for another unit", &["init", "--unit", "73"], 4,
-             "already belongs to commune 70; refusing to re-initialise it for commune 73"),
+             "refusing to re-initialise it for commune 73 (its data would be mixed). If 70 is wrong: keep its data with `cchc-agent bundle export"),
     ];
     assert!(cases.len() >= 15);
     let mut failures = Vec::new();
@@ -409,4 +409,82 @@ fn bundles_from_another_commune_or_with_gaps_are_refused_whole() {
         describe("import", &out)
     );
     assert_eq!(b.dump(), before);
+}
+
+/// A commune mistyped at `init` is corrected by running `init` again while the
+/// install holds no entry of its own and is not enrolled (here: the province's code
+/// was for the right commune, so enrollment was refused); once it has entries or is
+/// enrolled, `init` for another commune says exactly what to do and changes nothing.
+#[test]
+fn a_mistyped_commune_is_corrected_until_the_install_has_entries_or_is_enrolled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = cchc_tests::Hub::init(tmp.path().join("hub"), 1);
+    hub.start();
+    let code = hub.json(&["enroll", "create", "--unit", "70", "--json"])["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = hub.url();
+    let ca = hub.ca();
+    let ca = ca.to_str().unwrap();
+    let a = Agent::new(tmp.path().join("a"));
+    // 73 typed for 70: the code is for 70, so the hub refuses the enrollment.
+    let out = a.run(&[
+        "init", "--unit", "73", "--hub", &url, "--ca", ca, "--code", &code,
+    ]);
+    assert_eq!(out.status.code(), Some(8), "{}", describe("init 73", &out));
+    assert_eq!(a.json(&["status", "--json"])["unit"], 73);
+    // Corrected: the same code now enrolls the PC for 70.
+    let out = a.ok(&[
+        "init", "--unit", "70", "--hub", &url, "--ca", ca, "--code", &code,
+    ]);
+    assert!(out.contains("70"), "{out}");
+    let status = a.json(&["status", "--json"]);
+    assert_eq!(
+        (status["unit"].as_u64(), status["enrolled"].as_bool()),
+        (Some(70), Some(true))
+    );
+    a.ok(&[
+        "record",
+        "--period",
+        "2026-11",
+        "--procedure",
+        "CT-01",
+        "--received",
+        "1",
+    ]);
+    a.ok(&["sync"]);
+    // Enrolled (and with an entry now): refused, with what to do, nothing changed.
+    let device = status["device"].as_str().unwrap().to_string();
+    let before = a.dump();
+    let out = a.run(&["init", "--unit", "73"]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        describe("init 73 again", &out)
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    for part in [
+        "bundle export",
+        &format!("cchc-hub device revoke {device}"),
+        "--data-dir",
+        "holds 1 entry of its own",
+    ] {
+        assert!(said.contains(part), "should say {part:?}: {said}");
+    }
+    assert_eq!(a.dump(), before);
+    // Enrolled but with nothing of its own yet: refused too, saying why.
+    let b = Agent::new(tmp.path().join("b"));
+    let code_b = hub.json(&["enroll", "create", "--unit", "70", "--json"])["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.ok(&[
+        "init", "--unit", "70", "--hub", &url, "--ca", ca, "--code", &code_b,
+    ]);
+    let out = b.run(&["init", "--unit", "73"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is enrolled with the hub"));
+    hub.stop();
 }
