@@ -182,6 +182,17 @@ impl Store {
     pub fn create(path: &Path, unit: UnitCode, actor: ActorId, now_ms: i64) -> Result<Store> {
         let tmp = path.with_extension("db-init");
         let _ = std::fs::remove_file(&tmp);
+        // Owner-only from its first byte (its WAL inherits the mode), and a handle with
+        // write access to flush it with: Windows' FlushFileBuffers refuses a
+        // read-only one.
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let f = opts.open(&tmp).map_err(|e| AgentError::io(&tmp, e))?;
         {
             let mut conn = Connection::open(&tmp)?;
             conn.execute_batch("PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;")?;
@@ -216,8 +227,8 @@ impl Store {
             )?;
             tx.commit()?;
         }
-        let f = std::fs::File::open(&tmp).map_err(|e| AgentError::io(&tmp, e))?;
         f.sync_all().map_err(|e| AgentError::io(&tmp, e))?;
+        drop(f);
         std::fs::rename(&tmp, path).map_err(|e| AgentError::io(path, e))?;
         if let Some(dir) = path.parent() {
             // Make the rename itself durable.

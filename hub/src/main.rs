@@ -20,6 +20,7 @@ mod error;
 mod export;
 mod html;
 mod pages;
+mod private;
 mod release;
 mod routes;
 mod server;

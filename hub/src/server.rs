@@ -72,7 +72,7 @@ pub fn init(dir: &Path, province: &str, hosts: Vec<String>, lang: Lang) -> Resul
             province: existing.code,
         });
     }
-    std::fs::create_dir_all(dir).map_err(|e| HubError::io(dir, e))?;
+    crate::private::dir(dir)?;
     // Without hub.db nothing was ever served from here: a leftover tls/ is from an
     // interrupted init and nobody holds its CA yet.
     let tls_dir = dir.join("tls");

@@ -43,7 +43,7 @@ fn rc(e: rcgen::Error) -> HubError {
 /// Creates the CA and the server certificate for `hosts` (names or IP addresses) in
 /// `tls_dir`, which must not exist yet.
 pub fn create(tls_dir: &Path, province_name: &str, hosts: &[String]) -> Result<()> {
-    std::fs::create_dir_all(tls_dir).map_err(|e| HubError::io(tls_dir, e))?;
+    crate::private::dir(tls_dir)?;
     let ca_key = KeyPair::generate().map_err(rc)?;
     let mut ca = CertificateParams::default();
     let mut dn = DistinguishedName::new();

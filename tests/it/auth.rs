@@ -1139,3 +1139,45 @@ fn a_cookie_only_change_from_another_site_is_refused() {
     );
     hub.stop();
 }
+
+/// The hub's folder holds every commune's data, password hashes and TLS keys; a
+/// desk's folder its data and device key: owner-only, WAL included, and an old hub
+/// whose database was world-readable is tightened when it next opens it.
+#[test]
+fn hub_and_agent_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.start();
+    let a = hub.agent(tmp.path().join("a"), 70);
+    record(&a, 3);
+    a.ok(&["sync"]);
+    let dir = tmp.path().join("hub");
+    let wal = dir.join("hub.db-wal");
+    assert!(wal.exists(), "the serving hub has a WAL");
+    for (p, want) in [
+        (dir.clone(), 0o700),
+        (dir.join("tls"), 0o700),
+        (dir.join("hub.db"), 0o600),
+        (wal, 0o600),
+        (dir.join("tls").join("ca.key"), 0o600),
+        (dir.join("tls").join("server.key"), 0o600),
+        (a.dir.clone(), 0o700),
+        (a.db(), 0o600),
+        (a.dir.join("device.key"), 0o600),
+    ] {
+        assert_eq!(mode(&p), want, "{}", p.display());
+    }
+    hub.stop();
+    // An install from before: world-readable database, tightened on the next open.
+    std::fs::set_permissions(dir.join("hub.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    hub.ok(&["status", "--json"]);
+    assert_eq!(mode(&dir.join("hub.db")), 0o600);
+}

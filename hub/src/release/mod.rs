@@ -135,7 +135,7 @@ pub fn publish(
             let r = &release.signed;
             let rel = format!("{RELEASES_DIR}/{}", r.target.sha256);
             let folder = dir.join(RELEASES_DIR);
-            std::fs::create_dir_all(&folder).map_err(|e| HubError::io(&folder, e))?;
+            crate::private::dir(&folder)?;
             offline::write_whole(&dir.join(&rel), payload, false)?;
             let audit = by.entry(
                 "release.publish",

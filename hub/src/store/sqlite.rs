@@ -72,6 +72,8 @@ impl SqliteStore {
     ) -> Result<SqliteStore> {
         let tmp = path.with_extension("db.tmp");
         let _ = std::fs::remove_file(&tmp);
+        // Owner-only from its first byte (SQLite opens the empty file as a new database).
+        crate::private::new_file(&tmp)?;
         {
             let mut conn = Connection::open(&tmp)?;
             conn.pragma_update(None, "application_id", APPLICATION_ID)?;
@@ -113,6 +115,7 @@ impl SqliteStore {
                 dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
             });
         }
+        crate::private::db_files(path)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
