@@ -76,10 +76,36 @@ impl Plan {
     }
 }
 
-/// A plan CSV file's text (`source` names it in messages).
+/// The list separator of a CSV file as people save it: Excel writes `;` where the
+/// regional settings use a decimal comma (Vietnamese Windows among them), `,`
+/// elsewhere, and honours a first line `sep=X`. Returns the separator and the text
+/// after a `sep=` line.
+pub fn separator(text: &str) -> (u8, &str) {
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    if let Some(sep) = first.trim().strip_prefix("sep=") {
+        if let [b] = sep.as_bytes() {
+            let rest = text.split_once('\n').map(|(_, r)| r).unwrap_or("");
+            return (*b, rest);
+        }
+    }
+    let count = |c: char| first.matches(c).count();
+    let sep = if count(';') > count(',') {
+        b';'
+    } else if count('\t') > count(',') {
+        b'\t'
+    } else {
+        b','
+    };
+    (sep, text)
+}
+
+/// A plan CSV file's text (`source` names it in messages), separated by `,`, `;` or
+/// tabs (see [`separator`]).
 pub fn parse_csv(text: &str, source: &str) -> Result<Vec<(UnitCode, u32)>, PlanError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let (sep, text) = separator(text);
     let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(sep)
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
@@ -177,6 +203,22 @@ mod tests {
             parse(&[], None, Some((csv, "plan.csv"))).unwrap(),
             vec![(UnitCode(70), 1), (UnitCode(73), 2)]
         );
+    }
+
+    #[test]
+    fn a_plan_saved_by_excel_with_semicolons_or_tabs_reads_the_same() {
+        let want = vec![(UnitCode(18787), 2), (UnitCode(70), 1)];
+        for csv in [
+            "\u{feff}unit;phase;name\r\n18787;2;Xã Kỳ Văn\r\n70;1;Phường Hoàn Kiếm, Hà Nội\r\n",
+            "sep=;\n18787;2;Xã Kỳ Văn\n70;1\n",
+            "unit\tphase\n18787\t2\n70\t1\n",
+            "unit,phase,name\n18787,2,\"Xã Kỳ Văn; Hà Tĩnh\"\n70,1\n",
+        ] {
+            assert_eq!(parse(&[], None, Some((csv, "plan.csv"))).unwrap(), want, "{csv:?}");
+        }
+        // A wrong line is still named, whatever the separator.
+        let e = parse(&[], None, Some(("18787;2\n70;x\n", "p.csv"))).unwrap_err();
+        assert!(e.to_string().contains("p.csv line 2: phase 'x'"), "{e}");
     }
 
     #[test]
