@@ -214,7 +214,11 @@ mod tests {
             "unit\tphase\n18787\t2\n70\t1\n",
             "unit,phase,name\n18787,2,\"Xã Kỳ Văn; Hà Tĩnh\"\n70,1\n",
         ] {
-            assert_eq!(parse(&[], None, Some((csv, "plan.csv"))).unwrap(), want, "{csv:?}");
+            assert_eq!(
+                parse(&[], None, Some((csv, "plan.csv"))).unwrap(),
+                want,
+                "{csv:?}"
+            );
         }
         // A wrong line is still named, whatever the separator.
         let e = parse(&[], None, Some(("18787;2\n70;x\n", "p.csv"))).unwrap_err();

@@ -1,7 +1,13 @@
 //! Exports of dashboard tables. In: a [`Table`] and the reader's language. Out: CSV
-//! (UTF-8 with a BOM, so Excel opens Vietnamese text correctly; numbers with a `.`
-//! decimal point, dates dd/mm/yyyy) and XLSX (typed cells: numbers are numbers, dates
-//! are dates shown dd/mm/yyyy, header row bold and frozen).
+//! and XLSX (typed cells: numbers are numbers, dates are dates shown dd/mm/yyyy,
+//! header row bold and frozen).
+//!
+//! CSV follows the convention of the reader's Excel, chosen by the page's language:
+//! Vietnamese (the default) is what Excel expects under Vietnamese regional settings —
+//! `;` between fields and a decimal comma (`77,5`) — so a double-click opens it in
+//! columns with numbers as numbers; English is `,` and a decimal point. Both are UTF-8
+//! with a BOM (so Excel reads Vietnamese text right), dates dd/mm/yyyy, identifiers
+//! (codes, years) never grouped.
 //!
 //! Text from communes leaves the hub here (task titles, evidence, comments, names) and
 //! is opened in Excel on province PCs. A CSV cell that starts with `=`, `+`, `-`, `@`,
@@ -25,11 +31,29 @@ fn csv_text(c: &Cell, lang: Lang) -> String {
         Cell::Text(s) | Cell::Link(s, _) => s.clone(),
         Cell::Tag { vi, en, .. } => lang.pick(vi, en).to_string(),
         Cell::Int(n) => n.to_string(),
-        Cell::Score(s) => s.map(|s| s.to_string()).unwrap_or_default(),
-        Cell::Pct(p) | Cell::Points(p) => p.map(|v| round1(v).to_string()).unwrap_or_default(),
+        Cell::Score(s) => s.map(|s| decimal(s.to_string(), lang)).unwrap_or_default(),
+        Cell::Pct(p) | Cell::Points(p) => p
+            .map(|v| decimal(round1(v).to_string(), lang))
+            .unwrap_or_default(),
         Cell::Date(d) => d
             .map(|ms| Date::from_unix_ms_vn(ms).to_vn_string())
             .unwrap_or_default(),
+    }
+}
+
+/// A number's decimal separator in the reader's convention.
+fn decimal(n: String, lang: Lang) -> String {
+    match lang {
+        Lang::Vi => n.replace('.', ","),
+        Lang::En => n,
+    }
+}
+
+/// The field separator of the reader's convention (see the module's notes).
+pub fn separator(lang: Lang) -> u8 {
+    match lang {
+        Lang::Vi => b';',
+        Lang::En => b',',
     }
 }
 
@@ -58,7 +82,9 @@ fn csv_cell(c: &Cell, lang: Lang) -> String {
 
 /// The table as CSV: a header of column labels, then one line per row.
 pub fn csv(table: &Table, lang: Lang) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(BOM.as_bytes().to_vec());
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(separator(lang))
+        .from_writer(BOM.as_bytes().to_vec());
     let fail = |e: csv::Error| HubError::Internal(format!("CSV export: {e}"));
     w.write_record(table.columns.iter().map(|c| lang.pick(c.vi, c.en)))
         .map_err(fail)?;
@@ -160,9 +186,11 @@ mod tests {
             .map(|t| vec![Cell::Text(t.to_string()), Cell::Points(Some(-2.5))])
             .collect();
         rows.push(vec![Cell::Text("Xã Kỳ Xuân".into()), Cell::Int(-3)]);
-        let bytes = csv(&table(rows), Lang::Vi).unwrap();
+        let bytes = csv(&table(rows.clone()), Lang::Vi).unwrap();
         let text = String::from_utf8(bytes).unwrap();
-        let mut r = csv::Reader::from_reader(text.trim_start_matches(BOM).as_bytes());
+        let mut r = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_reader(text.trim_start_matches(BOM).as_bytes());
         let got: Vec<(String, String)> = r
             .records()
             .map(|r| {
@@ -172,9 +200,13 @@ mod tests {
             .collect();
         for (cell, number) in &got[..6] {
             assert!(cell.starts_with('\''), "{cell:?}");
-            assert_eq!(number, "-2.5");
+            assert_eq!(number, "-2,5");
         }
         assert_eq!(got[0].0, "'=1+2");
         assert_eq!(got[6], ("Xã Kỳ Xuân".to_string(), "-3".to_string()));
+        // In English: commas between fields, a decimal point.
+        let en = String::from_utf8(csv(&table(rows), Lang::En).unwrap()).unwrap();
+        assert!(en.contains("'=1+2,-2.5\n"), "{en}");
+        assert!(text.contains("'=1+2;-2,5\n"), "{text}");
     }
 }

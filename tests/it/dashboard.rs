@@ -327,6 +327,24 @@ fn sheet_text(c: &calamine::Data) -> String {
 
 /// Whether an exported value (`12.5`, `77`, text) equals what the page shows
 /// (`12,5`, `1.234`, `+2,5`, `—`).
+/// A CSV number in the Vietnamese convention (`-77,5`) with a decimal point; any
+/// other text as it is.
+fn decimal_point(cell: &str) -> String {
+    let t = cell.trim_start_matches('-');
+    let numeric = !t.is_empty()
+        && t.split_once(',')
+            .map_or(t.chars().all(|c| c.is_ascii_digit()), |(a, b)| {
+                !a.is_empty()
+                    && !b.is_empty()
+                    && (a.to_owned() + b).chars().all(|c| c.is_ascii_digit())
+            });
+    if numeric {
+        cell.replace(',', ".")
+    } else {
+        cell.to_string()
+    }
+}
+
 fn same_value(page: &str, export: &str) -> bool {
     if page == export {
         return true;
@@ -460,8 +478,10 @@ fn every_exported_table_holds_what_the_page_shows() {
         // CSV: a BOM, then the same header and rows; parsing gives them back.
         let bytes = get(csv_url);
         assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]), "{csv_url}: no BOM");
+        // The Vietnamese convention: `;` between fields, a decimal comma.
         let mut rd = csv::ReaderBuilder::new()
             .has_headers(false)
+            .delimiter(b';')
             .from_reader(&bytes[3..]);
         let parsed: Vec<Vec<String>> = rd
             .records()
@@ -473,14 +493,16 @@ fn every_exported_table_holds_what_the_page_shows() {
             assert_eq!(row.len(), page_row.len(), "{csv_url} row {i}");
             for (j, (cell, page_cell)) in row.iter().zip(page_row).enumerate() {
                 assert!(
-                    same_value(page_cell, cell),
+                    same_value(page_cell, &decimal_point(cell)),
                     "{csv_url} row {i} column {}: page shows {page_cell:?}, CSV holds {cell:?}",
                     headers[j]
                 );
             }
         }
         // Written again from what was read, the CSV is byte for byte the same.
-        let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(b';')
+            .from_writer(vec![0xEF, 0xBB, 0xBF]);
         for row in &parsed {
             w.write_record(row).unwrap();
         }

@@ -315,6 +315,7 @@ fn commune_text_is_text_on_every_page_and_in_every_export() {
             let bytes = get(&csv_url);
             let mut rd = csv::ReaderBuilder::new()
                 .has_headers(true)
+                .delimiter(b';')
                 .from_reader(&bytes[3..]);
             let parsed: Vec<Vec<String>> = rd
                 .records()
@@ -347,8 +348,9 @@ fn commune_text_is_text_on_every_page_and_in_every_export() {
             for (i, (row, csv_row)) in sheet.rows().skip(1).zip(&parsed).enumerate() {
                 for (cell, text) in row.iter().zip(csv_row) {
                     match cell {
+                        // The CSV's number has the Vietnamese decimal comma.
                         calamine::Data::Float(f) => assert_eq!(
-                            text.parse::<f64>().ok(),
+                            text.replace(',', ".").parse::<f64>().ok(),
                             Some(*f),
                             "{xlsx_url} row {i}: a number in the sheet, {text:?} in the CSV"
                         ),
