@@ -635,6 +635,21 @@ fn assess(dir: &Path, a: AssessArgs, lang: Lang) -> Result<()> {
         "{}",
         present::saved_assessment(&ops[0], &store.definitions()?, lang)
     );
+    // Scoring a phase other than the one the province assigned is allowed (a commune
+    // prepares the next phase) but rarely meant: said, on stderr.
+    if let Some(assigned) = store
+        .get_meta("phase")?
+        .and_then(|p| p.parse::<u32>().ok())
+        .filter(|p| *p != phase)
+    {
+        eprintln!(
+            "{}",
+            lang.pick(
+                &format!("Lưu ý: tỉnh xếp đơn vị này ở giai đoạn {assigned}, điểm vừa lưu là của giai đoạn {phase}."),
+                &format!("Note: the province assigned this commune to phase {assigned}; the score saved is for phase {phase}."),
+            )
+        );
+    }
     Ok(())
 }
 

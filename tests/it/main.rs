@@ -9,6 +9,7 @@ mod crash;
 mod dashboard;
 mod desks;
 mod faults;
+mod first_day;
 mod fixtures;
 mod hostile_clients;
 mod hostile_text;

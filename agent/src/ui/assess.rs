@@ -31,10 +31,12 @@ struct Typed {
     errors: BTreeMap<String, String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn body(
     view: &StateView,
     defs: &Definitions,
     phase: u32,
+    assigned: Option<u32>,
     typed: &Typed,
     saved: Option<&str>,
     ctx: &Ctx,
@@ -71,6 +73,7 @@ fn body(
             @if let Some(g) = ph["grade"].as_str() { " · " (ctx.t("Xếp loại", "Grade")) ": " (g) }
         }
         @if let Some(e) = typed.errors.get("form") { p.warn role="alert" #form-error { (e) } }
+        @let other = assigned.filter(|a| *a != phase);
         form method="post" action="/assess" {
             input type="hidden" name="token" value=(ctx.token);
             input type="hidden" name="phase" value=(phase);
@@ -107,6 +110,17 @@ fn body(
                             td.comment { (c["verified"]["comment"].as_str().unwrap_or("")) }
                         }
                     }
+                }
+            }
+            @if let Some(a) = other {
+                p.warn #other-phase {
+                    input type="checkbox" id="confirm-phase" name="confirm_phase" value=(phase);
+                    " "
+                    label for="confirm-phase" {
+                        (ctx.t("Tỉnh xếp đơn vị ở giai đoạn ", "The province assigned this commune to phase ")) (a)
+                        (ctx.t(". Tôi vẫn chấm điểm giai đoạn ", ". I am scoring phase ")) (phase) (ctx.t(" (chuẩn bị trước).", " all the same (preparing ahead)."))
+                    }
+                    @if let Some(e) = typed.errors.get("confirm") { span.err role="alert" { (e) } }
                 }
             }
             (who_field(ctx, typed.values.get("by").map(String::as_str), typed.errors.get("by").map(String::as_str)))
@@ -153,7 +167,15 @@ pub async fn page_get(
         .saved
         .as_deref()
         .filter(|s| s.bytes().all(|b| b.is_ascii_digit()));
-    let b = body(&view, &defs, phase, &Typed::default(), saved, &ctx);
+    let b = body(
+        &view,
+        &defs,
+        phase,
+        assigned,
+        &Typed::default(),
+        saved,
+        &ctx,
+    );
     ctx.finish(html_response(StatusCode::OK, page(title, &ctx, b)), None)
 }
 
@@ -195,6 +217,17 @@ pub async fn save(
             String::new()
         }
     };
+    // Another phase than the one assigned: only when the officer confirms it.
+    if assigned.is_some_and(|a| a != phase) && get("confirm_phase") != Some(&phase.to_string()) {
+        typed.errors.insert(
+            "confirm".into(),
+            ctx.t(
+                "Hãy đánh dấu ô này nếu thật sự chấm giai đoạn khác.",
+                "Tick this box if you do mean another phase.",
+            )
+            .into(),
+        );
+    }
     // Each criterion: its score parsed by the CLI's rule; unchanged ones are skipped.
     let mut work: Vec<(String, Score, String)> = Vec::new();
     let criteria = defs
@@ -284,6 +317,6 @@ pub async fn save(
             }
         }
     }
-    let b = body(&view, &defs, phase, &typed, None, &ctx);
+    let b = body(&view, &defs, phase, assigned, &typed, None, &ctx);
     html_response(StatusCode::UNPROCESSABLE_ENTITY, page(title, &ctx, b))
 }
