@@ -90,6 +90,13 @@ enum Command {
         /// communes behind one address: keep this well above their number).
         #[arg(long, default_value_t = 512)]
         max_connections_ip: usize,
+        /// Serve this certificate chain (PEM, from the province's own PKI) instead of
+        /// the one `init` made; agents then need that PKI's CA (`init --ca`).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key (PEM) of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// One-time enrollment codes for communes' computers.
     #[command(subcommand)]
@@ -510,6 +517,8 @@ fn main() {
             rate_device,
             max_connections,
             max_connections_ip,
+            tls_cert,
+            tls_key,
         } => {
             let rates = auth::Rates {
                 ip_per_s: rate_ip,
@@ -525,7 +534,7 @@ fn main() {
                 max_connections: max_connections.max(1),
                 max_connections_ip: max_connections_ip.max(1),
             };
-            server::serve(&dir, &listen, opts, lang)
+            server::serve(&dir, &listen, opts, tls_cert.zip(tls_key), lang)
         }
         Command::Enroll(EnrollCmd::Create {
             units,

@@ -115,14 +115,23 @@ pub struct ServeOptions {
 
 /// `cchc-hub serve`: prints `listening on https://ADDR` once accepting, and stops
 /// cleanly on SIGINT or SIGTERM.
-pub fn serve(dir: &Path, listen: &str, opts: ServeOptions, lang: Lang) -> Result<()> {
+pub fn serve(
+    dir: &Path,
+    listen: &str,
+    opts: ServeOptions,
+    tls: Option<(PathBuf, PathBuf)>,
+    lang: Lang,
+) -> Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
     let store: Arc<dyn HubStore> = Arc::new(open(dir)?);
     let province = store.province()?;
-    let config = tls::server_config(&dir.join("tls"))?;
+    let config = match &tls {
+        None => tls::server_config(&dir.join("tls"))?,
+        Some((cert, key)) => tls::server_config_from(cert, key)?,
+    };
     let addr: SocketAddr = listen.parse().map_err(|_| HubError::Io {
         path: PathBuf::from(listen),
         source: std::io::Error::new(

@@ -84,11 +84,23 @@ pub fn create(tls_dir: &Path, province_name: &str, hosts: &[String]) -> Result<(
 
 /// The rustls configuration for serving with the certificate made at `init`.
 pub fn server_config(tls_dir: &Path) -> Result<Arc<rustls::ServerConfig>> {
-    let cert_path = tls_dir.join(SERVER_CERT);
-    let key_path = tls_dir.join(SERVER_KEY);
+    server_config_from(&tls_dir.join(SERVER_CERT), &tls_dir.join(SERVER_KEY))
+}
+
+/// The rustls configuration for serving with a certificate chain (PEM, the server's
+/// certificate first) and its private key, e.g. from the province's own PKI. Refused
+/// with the file named: unreadable, not PEM, no certificate, or a key that is not the
+/// certificate's.
+pub fn server_config_from(cert_path: &Path, key_path: &Path) -> Result<Arc<rustls::ServerConfig>> {
     let certs = CertificateDer::pem_file_iter(&cert_path)
         .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
         .map_err(|e| HubError::Tls(format!("{}: {e}", cert_path.display())))?;
+    if certs.is_empty() {
+        return Err(HubError::Tls(format!(
+            "{}: no certificate in it (PEM, the server's certificate first)",
+            cert_path.display()
+        )));
+    }
     let key = PrivateKeyDer::from_pem_file(&key_path)
         .map_err(|e| HubError::Tls(format!("{}: {e}", key_path.display())))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -97,6 +109,12 @@ pub fn server_config(tls_dir: &Path) -> Result<Arc<rustls::ServerConfig>> {
         .map_err(|e| HubError::Tls(e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| HubError::Tls(e.to_string()))?;
+        .map_err(|e| {
+            HubError::Tls(format!(
+                "{} with {}: {e} (is the key the certificate's own?)",
+                cert_path.display(),
+                key_path.display()
+            ))
+        })?;
     Ok(Arc::new(config))
 }

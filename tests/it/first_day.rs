@@ -72,3 +72,116 @@ fn self_scoring_another_phase_than_the_assigned_one_is_said_and_confirmed() {
     cchc_tests::signal(run.id(), "TERM");
     cchc_tests::wait_exit(&mut run, std::time::Duration::from_secs(30), "run");
 }
+
+/// A CA and a server certificate for localhost and 127.0.0.1, as a province's own
+/// PKI would issue: (CA PEM, server certificate PEM, server key PEM).
+fn province_pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "PKI Công an tỉnh (thử)");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut server = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    server
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let cert = server.signed_by(&key, &ca_cert, &ca_key).unwrap();
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// `serve --tls-cert/--tls-key`: the province's own certificate is served (staff
+/// browsers that trust the PKI accept it); agents enrolled with that PKI's CA sync; a
+/// key that is not the certificate's is refused at start, naming the files. The
+/// favicon answers without a session.
+#[test]
+fn the_hub_serves_a_certificate_of_the_provinces_own_pki() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = province_pki();
+    let (ca_file, cert_file, key_file) = (
+        tmp.path().join("pki-ca.pem"),
+        tmp.path().join("hub.pem"),
+        tmp.path().join("hub.key"),
+    );
+    std::fs::write(&ca_file, &ca).unwrap();
+    std::fs::write(&cert_file, &cert).unwrap();
+    std::fs::write(&key_file, &key).unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    // A key that is not the certificate's: refused before serving.
+    let other = rcgen::KeyPair::generate().unwrap().serialize_pem();
+    let wrong = tmp.path().join("other.key");
+    std::fs::write(&wrong, other).unwrap();
+    let out = hub.command(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert_file.to_str().unwrap(),
+        "--tls-key",
+        wrong.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("hub.pem") && said.contains("other.key"),
+        "{said}"
+    );
+    hub.start_with(&[
+        "--tls-cert",
+        cert_file.to_str().unwrap(),
+        "--tls-key",
+        key_file.to_str().unwrap(),
+    ]);
+    // A browser trusting the PKI (not the hub's own CA) gets the favicon, no session.
+    let pki = reqwest::blocking::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let icon = pki
+        .get(format!("{}/favicon.ico", hub.url()))
+        .send()
+        .unwrap();
+    assert_eq!(icon.status().as_u16(), 200);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+    // The hub's self-made CA no longer vouches for what is served.
+    assert!(hub
+        .client(None)
+        .get(format!("{}/health", hub.url()))
+        .send()
+        .is_err());
+    // An agent given the PKI's CA enrolls and syncs.
+    let code = hub.json(&["enroll", "create", "--unit", "70", "--json"])["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a = cchc_tests::Agent::new(tmp.path().join("a"));
+    a.ok(&[
+        "init",
+        "--unit",
+        "70",
+        "--hub",
+        &hub.url(),
+        "--ca",
+        ca_file.to_str().unwrap(),
+        "--code",
+        &code,
+    ]);
+    a.ok(&[
+        "record",
+        "--period",
+        "2026-11",
+        "--procedure",
+        "CT-01",
+        "--received",
+        "2",
+    ]);
+    a.ok(&["sync"]);
+    let report = hub.json(&["report", "--period", "2026-11", "--json"]);
+    assert_eq!(cchc_tests::commune_row(&report, 70)["received"], 2);
+    hub.stop();
+}

@@ -2,7 +2,8 @@
 //! refusal is a 4xx with an [`ErrorBody`](cchc_common::sync::ErrorBody) naming the
 //! problem (or, for a browser, a page saying it).
 //!
-//! Default deny: only `GET /health` answers without credentials. Three routes carry
+//! Default deny: only `GET /health` (and the browser's `GET /favicon.ico`) answers
+//! without credentials. Three routes carry
 //! their own: `/api/v1/sync` (a device signature), `/api/v1/enroll` (a one-time code
 //! and the new key's signature) and `/api/v1/login` (a password). Every other route,
 //! and every unknown path, needs a session (401 without one) and checks the role.
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/health", get(health))
+        .route("/favicon.ico", get(favicon))
         .route("/api/v1/releases/{sha256}", get(release::download))
         .route(
             "/api/v1/releases/{sha256}/delta/{from}",
@@ -95,6 +97,18 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(state.clone(), per_address))
         .with_state(state)
+}
+
+/// The browser tab's icon (asked for by every browser before anyone signs in): a red
+/// square with "CCHC", inline SVG, cached for a day.
+async fn favicon() -> impl axum::response::IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "image/svg+xml"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\"><rect width=\"32\" height=\"32\" rx=\"5\" fill=\"#7a1212\"/><text x=\"16\" y=\"21\" font-family=\"sans-serif\" font-size=\"10\" font-weight=\"bold\" fill=\"#ffd54f\" text-anchor=\"middle\">CCHC</text></svg>",
+    )
 }
 
 async fn health() -> &'static str {
