@@ -92,7 +92,7 @@ pub fn server_config(tls_dir: &Path) -> Result<Arc<rustls::ServerConfig>> {
 /// with the file named: unreadable, not PEM, no certificate, or a key that is not the
 /// certificate's.
 pub fn server_config_from(cert_path: &Path, key_path: &Path) -> Result<Arc<rustls::ServerConfig>> {
-    let certs = CertificateDer::pem_file_iter(&cert_path)
+    let certs = CertificateDer::pem_file_iter(cert_path)
         .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
         .map_err(|e| HubError::Tls(format!("{}: {e}", cert_path.display())))?;
     if certs.is_empty() {
@@ -101,7 +101,7 @@ pub fn server_config_from(cert_path: &Path, key_path: &Path) -> Result<Arc<rustl
             cert_path.display()
         )));
     }
-    let key = PrivateKeyDer::from_pem_file(&key_path)
+    let key = PrivateKeyDer::from_pem_file(key_path)
         .map_err(|e| HubError::Tls(format!("{}: {e}", key_path.display())))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
