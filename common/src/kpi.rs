@@ -112,9 +112,129 @@ impl FromIterator<(Metric, i64)> for Counts {
     }
 }
 
+/// A commune-period whose figures look impossible: a question for the analyst to
+/// ask the commune, never a refusal (figures are flows across months, and a desk may
+/// still be catching up).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Doubt {
+    /// The rule, a stable key.
+    pub rule: &'static str,
+    /// What looks wrong, with the figures, in Vietnamese.
+    pub vi: String,
+    /// The same in English.
+    pub en: String,
+}
+
+/// The plausibility rules (each a key, then its Vietnamese and English statement).
+pub const DOUBT_RULES: [(&str, &str, &str); 4] = [
+    (
+        "resolved_above_inflow",
+        "số đã giải quyết (đúng hạn + quá hạn + từ chối) lớn hơn số tiếp nhận cộng số đang giải quyết tháng trước",
+        "resolved (on time + late + rejected) exceeds received plus last month's pending",
+    ),
+    (
+        "pending_above_inflow",
+        "số đang giải quyết lớn hơn số tiếp nhận cộng số đang giải quyết tháng trước",
+        "pending exceeds received plus last month's pending",
+    ),
+    (
+        "online_above_received",
+        "số hồ sơ trực tuyến lớn hơn số tiếp nhận",
+        "online dossiers exceed dossiers received",
+    ),
+    (
+        "survey_above_received",
+        "số ý kiến hài lòng + không hài lòng lớn hơn số tiếp nhận",
+        "satisfied + not satisfied exceeds dossiers received",
+    ),
+];
+
+/// The doubts about one commune's figures for a period. `pending_before` is the
+/// commune's pending count of the month before (None for a quarter or a year, where
+/// the two carry-over rules do not apply; Some(0) when it reported nothing then).
+pub fn doubts(c: &Counts, pending_before: Option<i64>) -> Vec<Doubt> {
+    use Metric::*;
+    let received = c.get(Received);
+    let resolved = c.get(OnTime) + c.get(Late) + c.get(Rejected);
+    let survey = c.get(Satisfied) + c.get(Unsatisfied);
+    let checks: [(bool, String); 4] = [
+        (
+            pending_before.is_some_and(|p| resolved > received + p),
+            format!("{resolved} > {received} + {}", pending_before.unwrap_or(0)),
+        ),
+        (
+            pending_before.is_some_and(|p| c.get(Pending) > received + p),
+            format!(
+                "{} > {received} + {}",
+                c.get(Pending),
+                pending_before.unwrap_or(0)
+            ),
+        ),
+        (
+            c.get(Online) > received,
+            format!("{} > {received}", c.get(Online)),
+        ),
+        (survey > received, format!("{survey} > {received}")),
+    ];
+    DOUBT_RULES
+        .iter()
+        .zip(checks)
+        .filter(|(_, (tripped, _))| *tripped)
+        .map(|((rule, vi, en), (_, figures))| Doubt {
+            rule,
+            vi: format!("{vi} ({figures})"),
+            en: format!("{en} ({figures})"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn counts(v: &[(Metric, i64)]) -> Counts {
+        let mut c = Counts::default();
+        for (m, n) in v {
+            c.add(*m, *n);
+        }
+        c
+    }
+
+    #[test]
+    fn each_plausibility_rule_trips_on_an_impossible_month_and_not_on_a_possible_one() {
+        use Metric::*;
+        let rules =
+            |c: &Counts, p: Option<i64>| doubts(c, p).iter().map(|d| d.rule).collect::<Vec<_>>();
+        // Resolved: 12 resolved of 10 received is possible with 2 pending carried over.
+        let c = counts(&[(Received, 10), (OnTime, 8), (Late, 3), (Rejected, 1)]);
+        assert_eq!(rules(&c, Some(2)), Vec::<&str>::new());
+        assert_eq!(rules(&c, Some(1)), vec!["resolved_above_inflow"]);
+        // For a quarter or a year the carry-over rules do not apply.
+        assert_eq!(rules(&c, None), Vec::<&str>::new());
+        // Pending.
+        let c = counts(&[(Received, 5), (Pending, 7)]);
+        assert_eq!(rules(&c, Some(2)), Vec::<&str>::new());
+        assert_eq!(rules(&c, Some(0)), vec!["pending_above_inflow"]);
+        // Online.
+        assert_eq!(
+            rules(&counts(&[(Received, 5), (Online, 5)]), Some(0)),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            rules(&counts(&[(Received, 5), (Online, 6)]), Some(0)),
+            vec!["online_above_received"]
+        );
+        // Survey.
+        let ok = counts(&[(Received, 5), (Satisfied, 4), (Unsatisfied, 1)]);
+        assert_eq!(rules(&ok, Some(0)), Vec::<&str>::new());
+        let bad = counts(&[(Received, 5), (Satisfied, 5), (Unsatisfied, 1)]);
+        assert_eq!(rules(&bad, Some(0)), vec!["survey_above_received"]);
+        let d = &doubts(&bad, Some(0))[0];
+        assert!(
+            d.vi.contains("(6 > 5)") && d.en.contains("(6 > 5)"),
+            "{d:?}"
+        );
+    }
 
     #[test]
     fn rates_are_percent_and_absent_without_a_denominator() {

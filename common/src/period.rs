@@ -27,6 +27,15 @@ pub enum Period {
 }
 
 impl Period {
+    /// The period as Vietnamese reads it: `tháng 11/2026`, `quý 4/2026`, `năm 2026`.
+    pub fn vi(&self) -> String {
+        match *self {
+            Period::Year(y) => format!("năm {y}"),
+            Period::Quarter(y, q) => format!("quý {q}/{y}"),
+            Period::Month(y, m) => format!("tháng {m}/{y}"),
+        }
+    }
+
     /// The year the period lies in.
     pub fn year(&self) -> i32 {
         match *self {
@@ -321,6 +330,15 @@ impl<'de> Deserialize<'de> for Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn periods_read_as_vietnamese_writes_them() {
+        let p = |t: &str| t.parse::<Period>().unwrap().vi();
+        assert_eq!(p("2026-11"), "tháng 11/2026");
+        assert_eq!(p("2026-03"), "tháng 3/2026");
+        assert_eq!(p("2026-Q4"), "quý 4/2026");
+        assert_eq!(p("2026"), "năm 2026");
+    }
 
     #[test]
     fn timestamps_are_vietnam_time() {

@@ -167,6 +167,8 @@ pub struct ReportDoc {
     pub communes_reported: usize,
     /// The province's figures.
     pub totals: Figures,
+    /// Communes whose figures look impossible (see `warnings`).
+    pub communes_doubtful: usize,
     /// Every commune, by code.
     pub communes: Vec<CommuneReport>,
 }
@@ -183,6 +185,9 @@ pub struct CommuneReport {
     /// Its figures.
     #[serde(flatten)]
     pub figures: Figures,
+    /// Figures that look impossible (plausibility rules): questions for the analyst.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<cchc_common::kpi::Doubt>,
 }
 
 /// The report document for a period.
@@ -198,6 +203,11 @@ pub fn report_doc(store: &dyn HubStore, period: Period) -> Result<ReportDoc> {
         .into_iter()
         .map(|u| {
             let counts = now.get(&u.unit);
+            // Pending carried over from the month before (months only).
+            let pending_before = before.as_ref().map(|b| {
+                b.get(&u.unit)
+                    .map_or(0, |c| c.get(cchc_common::Metric::Pending))
+            });
             CommuneReport {
                 unit: u.unit.0,
                 name: u.name,
@@ -206,6 +216,9 @@ pub fn report_doc(store: &dyn HubStore, period: Period) -> Result<ReportDoc> {
                     &counts.copied().unwrap_or_default(),
                     before.as_ref().and_then(|b| b.get(&u.unit)),
                 ),
+                warnings: counts
+                    .map(|c| cchc_common::kpi::doubts(c, pending_before))
+                    .unwrap_or_default(),
             }
         })
         .collect();
@@ -215,6 +228,7 @@ pub fn report_doc(store: &dyn HubStore, period: Period) -> Result<ReportDoc> {
         province: province.code,
         province_name: province.name,
         communes_reported: communes.iter().filter(|c| c.reported).count(),
+        communes_doubtful: communes.iter().filter(|c| !c.warnings.is_empty()).count(),
         totals: Figures::of(&now.values().sum(), before_total.as_ref()),
         communes,
     })
@@ -321,6 +335,31 @@ pub fn report_text(doc: &ReportDoc, lang: Lang) -> String {
             pct(c.figures.online_rate, lang),
             pct(c.figures.satisfaction, lang),
         ));
+    }
+    let doubtful: Vec<&CommuneReport> = doc
+        .communes
+        .iter()
+        .filter(|c| !c.warnings.is_empty())
+        .collect();
+    if !doubtful.is_empty() {
+        out.push_str(&format!(
+            "\n{} ({}):\n",
+            lang.pick(
+                "Số liệu khó xảy ra, cần hỏi lại đơn vị",
+                "Figures that look impossible: ask the commune"
+            ),
+            doubtful.len()
+        ));
+        for c in doubtful {
+            for w in &c.warnings {
+                out.push_str(&format!(
+                    "  {} {}: {}\n",
+                    c.unit,
+                    c.name,
+                    lang.pick(&w.vi, &w.en)
+                ));
+            }
+        }
     }
     let missing: Vec<String> = doc
         .communes

@@ -113,17 +113,18 @@ fn the_hub_serves_a_certificate_of_the_provinces_own_pki() {
     let other = rcgen::KeyPair::generate().unwrap().serialize_pem();
     let wrong = tmp.path().join("other.key");
     std::fs::write(&wrong, other).unwrap();
-    let out = hub.command(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--tls-cert",
-        cert_file.to_str().unwrap(),
-        "--tls-key",
-        wrong.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
+    let out = hub
+        .command(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert_file.to_str().unwrap(),
+            "--tls-key",
+            wrong.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -183,5 +184,150 @@ fn the_hub_serves_a_certificate_of_the_provinces_own_pki() {
     a.ok(&["sync"]);
     let report = hub.json(&["report", "--period", "2026-11", "--json"]);
     assert_eq!(cchc_tests::commune_row(&report, 70)["received"], 2);
+    hub.stop();
+}
+
+/// Plausibility warnings: each rule flags the commune whose month trips it, and not
+/// the one whose figures sit exactly at every limit; `report --json` and the
+/// data-quality page say the same, and nothing is refused.
+#[test]
+fn figures_that_look_impossible_are_flagged_for_the_analyst_not_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.start();
+    // (commune, [(period, procedure, [(flag, n)])], the rule it trips)
+    type Entry<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+    let months: [(u32, &[Entry], Option<&str>); 5] = [
+        // At every limit: 10 + 2 carried = 12 ≥ 11 resolved, pending 1, online 10,
+        // survey 10 of 10 received.
+        (
+            73,
+            &[
+                (
+                    "2026-10",
+                    "CT-01",
+                    &[("--received", "2"), ("--pending", "2")],
+                ),
+                (
+                    "2026-11",
+                    "CT-01",
+                    &[
+                        ("--received", "10"),
+                        ("--on-time", "8"),
+                        ("--late", "2"),
+                        ("--rejected", "1"),
+                        ("--pending", "1"),
+                        ("--online", "10"),
+                        ("--satisfied", "9"),
+                        ("--unsatisfied", "1"),
+                    ],
+                ),
+            ],
+            None,
+        ),
+        (
+            70,
+            &[(
+                "2026-11",
+                "CT-01",
+                &[("--received", "10"), ("--on-time", "8"), ("--late", "3")],
+            )],
+            Some("resolved_above_inflow"),
+        ),
+        (
+            4,
+            &[(
+                "2026-11",
+                "CT-02",
+                &[("--received", "2"), ("--pending", "5")],
+            )],
+            Some("pending_above_inflow"),
+        ),
+        (
+            8,
+            &[(
+                "2026-11",
+                "CT-03",
+                &[("--received", "3"), ("--online", "4")],
+            )],
+            Some("online_above_received"),
+        ),
+        (
+            25,
+            &[(
+                "2026-11",
+                "CT-01",
+                &[
+                    ("--received", "3"),
+                    ("--satisfied", "3"),
+                    ("--unsatisfied", "1"),
+                ],
+            )],
+            Some("survey_above_received"),
+        ),
+    ];
+    for (unit, entries, _) in &months {
+        let a = hub.agent(tmp.path().join(format!("a{unit}")), *unit);
+        for (period, procedure, flags) in entries.iter() {
+            let mut args = vec!["record", "--period", period, "--procedure", procedure];
+            for (f, n) in flags.iter() {
+                args.extend([*f, *n]);
+            }
+            a.ok(&args);
+        }
+        a.ok(&["sync"]);
+    }
+    let report = hub.json(&["report", "--period", "2026-11", "--json"]);
+    assert_eq!(report["communes_doubtful"], 4, "{report}");
+    for (unit, _, rule) in &months {
+        let row = cchc_tests::commune_row(&report, *unit);
+        let rules: Vec<&str> = row["warnings"]
+            .as_array()
+            .map(|w| w.iter().map(|d| d["rule"].as_str().unwrap()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            rules,
+            rule.iter().copied().collect::<Vec<_>>(),
+            "commune {unit}: {row}"
+        );
+    }
+    let text = hub.ok(&["report", "--period", "2026-11"]);
+    assert!(
+        text.contains("Figures that look impossible: ask the commune (4)"),
+        "{text}"
+    );
+    // The data-quality page: the same four, with the rule in words.
+    let pw = hub.user("xem", "viewer");
+    let token = hub.login("xem", &pw);
+    let page: serde_json::Value = serde_json::from_str(
+        &hub.client(None)
+            .get(format!("{}/api/v1/quality?period=2026-11", hub.url()))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+    )
+    .unwrap();
+    let flagged: Vec<(String, String)> = page["tables"]["doubts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["unit"].as_str().unwrap().to_string(),
+                r["rule"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = months
+        .iter()
+        .filter_map(|(u, _, r)| r.map(|r| (u.to_string(), r.to_string())))
+        .collect();
+    let mut got = flagged.clone();
+    got.sort();
+    let mut want = want;
+    want.sort();
+    assert_eq!(got, want, "{page}");
     hub.stop();
 }

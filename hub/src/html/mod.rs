@@ -129,7 +129,11 @@ pub fn frame(
     }
     nav.push((
         "/completeness".into(),
-        lang.pick("Báo cáo đầy đủ", "Completeness").into(),
+        lang.pick("Tình hình báo cáo", "Who reported").into(),
+    ));
+    nav.push((
+        "/quality".into(),
+        lang.pick("Chất lượng số liệu", "Data quality").into(),
     ));
     nav.push((
         "/figures".into(),

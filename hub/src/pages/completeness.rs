@@ -85,7 +85,7 @@ pub fn completeness(store: &dyn Dashboard, period: Period) -> Result<Page> {
         .collect();
     Ok(Page {
         name: "completeness".into(),
-        vi: format!("Tình hình báo cáo số liệu kỳ {period}"),
+        vi: format!("Tình hình báo cáo số liệu {}", period.vi()),
         en: format!("Who reported figures for {period}"),
         period: Some(period),
         figures: vec![
@@ -124,14 +124,14 @@ pub fn completeness(store: &dyn Dashboard, period: Period) -> Result<Page> {
         tables: vec![
             Table {
                 id: "missing",
-                vi: format!("Đơn vị chưa báo cáo số liệu kỳ {period}"),
+                vi: format!("Đơn vị chưa báo cáo số liệu {}", period.vi()),
                 en: format!("Communes that have not reported for {period}"),
                 columns: missing_cols,
                 rows: missing,
             },
             Table {
                 id: "reported",
-                vi: format!("Đơn vị đã báo cáo số liệu kỳ {period}"),
+                vi: format!("Đơn vị đã báo cáo số liệu {}", period.vi()),
                 en: format!("Communes that reported for {period}"),
                 columns: reported_cols,
                 rows: reported,

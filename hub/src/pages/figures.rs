@@ -74,7 +74,7 @@ pub fn figures(store: &dyn Dashboard, period: Period) -> Result<Page> {
     unit_cols.extend(KPI_COLUMNS[1..].iter().cloned());
     Ok(Page {
         name: "figures".into(),
-        vi: format!("Số liệu thủ tục hành chính kỳ {period}"),
+        vi: format!("Số liệu thủ tục hành chính {}", period.vi()),
         en: format!("Procedure figures for {period}"),
         period: Some(period),
         figures: vec![
@@ -121,14 +121,14 @@ pub fn figures(store: &dyn Dashboard, period: Period) -> Result<Page> {
         tables: vec![
             Table {
                 id: "procedures",
-                vi: format!("Theo thủ tục, toàn tỉnh, kỳ {period}"),
+                vi: format!("Theo thủ tục, toàn tỉnh, {}", period.vi()),
                 en: format!("By procedure, whole province, {period}"),
                 columns: proc_cols,
                 rows: proc_rows,
             },
             Table {
                 id: "communes",
-                vi: format!("Theo đơn vị, kỳ {period}"),
+                vi: format!("Theo đơn vị, {}", period.vi()),
                 en: format!("By commune, {period}"),
                 columns: unit_cols,
                 rows: unit_rows,

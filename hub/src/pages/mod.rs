@@ -17,6 +17,7 @@ pub mod kpi;
 pub mod overview;
 pub mod parts;
 pub mod phase;
+pub mod quality;
 pub mod releases;
 pub mod verify;
 
@@ -266,6 +267,8 @@ pub enum PageRef {
     Figures(Period),
     /// Agent updates: releases and rollouts.
     Releases,
+    /// Data quality (plausibility warnings) for a month.
+    Quality(Period),
 }
 
 /// Reads `?period=` (a month; default: the current month in Vietnam).
@@ -323,6 +326,7 @@ impl PageRef {
             "completeness" => Ok(PageRef::Completeness(month()?)),
             "figures" => Ok(PageRef::Figures(month()?)),
             "releases" => Ok(PageRef::Releases),
+            "quality" => Ok(PageRef::Quality(month()?)),
             other => Err(HubError::NotFound(Missing::Page(other.to_string()))),
         }
     }
@@ -338,6 +342,7 @@ impl PageRef {
             PageRef::Completeness(p) => completeness::completeness(store, p),
             PageRef::Figures(p) => figures::figures(store, p),
             PageRef::Releases => releases::releases(store),
+            PageRef::Quality(p) => quality::quality(store, p),
         }
     }
 }
