@@ -30,7 +30,7 @@ fn csv_text(c: &Cell, lang: Lang) -> String {
     match c {
         Cell::Text(s) | Cell::Link(s, _) => s.clone(),
         Cell::Tag { vi, en, .. } => lang.pick(vi, en).to_string(),
-        Cell::Int(n) => n.to_string(),
+        Cell::Int(n) | Cell::Id(n) => n.to_string(),
         Cell::Score(s) => s.map(|s| decimal(s.to_string(), lang)).unwrap_or_default(),
         Cell::Pct(p) | Cell::Points(p) => p
             .map(|v| decimal(round1(v).to_string(), lang))
@@ -73,6 +73,7 @@ fn csv_cell(c: &Cell, lang: Lang) -> String {
         | Cell::Link(..)
         | Cell::Tag { .. }
         | Cell::Int(_)
+        | Cell::Id(_)
         | Cell::Score(_)
         | Cell::Pct(_)
         | Cell::Points(_)
@@ -117,7 +118,7 @@ pub fn xlsx(table: &Table, lang: Lang) -> Result<Vec<u8>> {
         for (j, cell) in row.iter().enumerate() {
             let j = j as u16;
             match cell {
-                Cell::Int(n) => {
+                Cell::Int(n) | Cell::Id(n) => {
                     sheet.write_number(r, j, *n as f64).map_err(fail)?;
                 }
                 Cell::Score(Some(s)) => {

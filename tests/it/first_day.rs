@@ -315,7 +315,7 @@ fn figures_that_look_impossible_are_flagged_for_the_analyst_not_refused() {
         .iter()
         .map(|r| {
             (
-                r["unit"].as_str().unwrap().to_string(),
+                r["unit"].as_u64().unwrap().to_string(),
                 r["rule"].as_str().unwrap().to_string(),
             )
         })
@@ -329,5 +329,96 @@ fn figures_that_look_impossible_are_flagged_for_the_analyst_not_refused() {
     let mut want = want;
     want.sort();
     assert_eq!(got, want, "{page}");
+    hub.stop();
+}
+
+/// What a Hà Tĩnh analyst saw on day one, in Chromium: commune codes and years shown
+/// as identifiers (never `18.766`), a filter that finds `ky xuan` without diacritics,
+/// periods read `tháng 11/2026`, whole-number axes for counts, the completeness page
+/// named for what it shows, the data-quality page in the navigation.
+#[test]
+fn the_dashboard_reads_as_a_vietnamese_province_office_expects() {
+    use cchc_tests::browser::{runtime, Browser};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 42);
+    hub.start();
+    hub.ok(&["phase", "assign", "--phase", "1", "--unit", "18766"]);
+    let a = hub.agent(tmp.path().join("a"), 18766);
+    a.ok(&[
+        "record",
+        "--period",
+        "2026-11",
+        "--procedure",
+        "CT-01",
+        "--received",
+        "1234",
+    ]);
+    a.ok(&["sync"]);
+    let pw = hub.user("xem", "viewer");
+    let base = hub.url();
+    runtime().block_on(async {
+        let b = Browser::start("first-day-dashboard").await;
+        b.sign_in(&base, "xem", &pw).await;
+        b.open(&format!("{base}/completeness?period=2026-11"), "#t-reported").await;
+        let title = b.text("h1").await;
+        assert!(title.contains("tháng 11/2026"), "{title}");
+        let nav = b.text("header nav").await;
+        assert!(nav.contains("Tình hình báo cáo") && nav.contains("Chất lượng số liệu"), "{nav}");
+        assert!(!nav.contains("Báo cáo đầy đủ"), "{nav}");
+        // The code is an identifier; the count next to it a quantity.
+        let row = b.table("reported").await;
+        let kx = row
+            .iter()
+            .find(|r| r[1].0 == "Xã Kỳ Xuân")
+            .unwrap_or_else(|| panic!("{row:?}"));
+        assert_eq!(kx[0].0, "18766", "{kx:?}");
+        // Filtering without diacritics or capitals finds it, and nothing else.
+        let filter = b
+            .client
+            .find(fantoccini::Locator::Css("input.filter[data-table='t-missing']"))
+            .await
+            .unwrap();
+        filter.send_keys("ky xuan").await.unwrap();
+        let filter = b
+            .client
+            .find(fantoccini::Locator::Css("input.filter[data-table='t-reported']"))
+            .await
+            .unwrap();
+        filter.send_keys("KY XUAN").await.unwrap();
+        let shown = b
+            .client
+            .execute(
+                "return Array.from(document.querySelectorAll('#t-reported tbody tr')).filter(function(r){return !r.hidden;}).map(function(r){return r.cells[1].innerText.trim();});",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(shown, serde_json::json!(["Xã Kỳ Xuân"]));
+        let missing_shown = b
+            .client
+            .execute(
+                "return Array.from(document.querySelectorAll('#t-missing tbody tr')).filter(function(r){return !r.hidden;}).length;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(missing_shown, 0, "Kỳ Xuân reported: it is not among the missing");
+        // The count chart's axis: whole numbers only.
+        let ticks = b
+            .client
+            .execute(
+                "return Array.from(document.querySelector('svg.chart').querySelectorAll('text[text-anchor=end]')).map(function(t){return t.textContent;});",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let ticks: Vec<String> = serde_json::from_value(ticks).unwrap();
+        assert!(ticks.len() >= 2 && ticks.iter().all(|t| t.chars().all(|c| c.is_ascii_digit() || c == '.')), "{ticks:?}");
+        b.shot("01-completeness").await;
+        b.click("header nav a[href='/quality']").await;
+        b.wait_for("#t-doubts").await;
+        b.shot("02-quality").await;
+        b.close().await;
+    });
     hub.stop();
 }

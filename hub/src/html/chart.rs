@@ -42,14 +42,27 @@ fn line_path(points: &Points) -> String {
 pub fn svg(c: &Chart, lang: Lang) -> Markup {
     let plot_w = W - LEFT - 8.0;
     let plot_h = H - BOTTOM - TOP;
+    // Counts (communes, dossiers) get whole-number ticks: the axis goes up to a
+    // multiple of its four steps.
+    let whole = !c.percent
+        && c.series
+            .iter()
+            .flat_map(|s| s.values.iter().flatten())
+            .all(|v| v.fract() == 0.0);
     let max = if c.percent {
         100.0
     } else {
-        c.series
+        let top = c
+            .series
             .iter()
             .flat_map(|s| s.values.iter().flatten())
             .fold(0.0f64, |a, b| a.max(*b))
-            .max(1.0)
+            .max(1.0);
+        if whole {
+            (top / 4.0).ceil() * 4.0
+        } else {
+            top
+        }
     };
     let y = |v: f64| TOP + plot_h - v / max * plot_h;
     let band = plot_w / c.categories.len().max(1) as f64;
@@ -58,7 +71,10 @@ pub fn svg(c: &Chart, lang: Lang) -> Markup {
     let ticks: Vec<(f64, String)> = (0..=4)
         .map(|i| {
             let v = max * i as f64 / 4.0;
-            (y(v), number(v, if max < 4.0 { 1 } else { 0 }, lang))
+            (
+                y(v),
+                number(v, if whole || max >= 4.0 { 0 } else { 1 }, lang),
+            )
         })
         .collect();
     let series: Vec<(&str, String, Points)> = c

@@ -35,6 +35,7 @@ pub fn cell_text(c: &Cell, lang: Lang) -> String {
         Cell::Text(s) | Cell::Link(s, _) => s.clone(),
         Cell::Tag { vi, en, .. } => lang.pick(vi, en).to_string(),
         Cell::Int(n) => number(*n as f64, 0, lang),
+        Cell::Id(n) => n.to_string(),
         Cell::Score(s) => s.map(|s| score_text(s, lang)).unwrap_or_else(|| "—".into()),
         Cell::Pct(p) => p
             .map(|v| number(round1(v), 1, lang))
@@ -79,16 +80,17 @@ section.table{background:#fff;border:1px solid #dde;border-radius:6px;padding:8p
 .tools{margin:4px 0 8px}.tools .count{color:#666;font-size:.85em;margin-left:8px}
 table.data{border-collapse:collapse;font-size:.9em;width:100%}table.data th,table.data td{border-bottom:1px solid #e4e6ea;padding:4px 6px;text-align:left;vertical-align:top}
 table.data th{cursor:pointer;background:#eef0f4;position:sticky;top:0}table.data th[aria-sort=ascending]::after{content:" ▲"}table.data th[aria-sort=descending]::after{content:" ▼"}
-td.n{text-align:right;white-space:nowrap}.note{color:#555;font-size:.9em}.flash{background:#e7f5ea;border:1px solid #9c9;padding:8px;border-radius:4px}
+td.n{text-align:right;white-space:nowrap}.nw{white-space:nowrap}.note{color:#555;font-size:.9em}.flash{background:#e7f5ea;border:1px solid #9c9;padding:8px;border-radius:4px}
 .error{background:#fbeaea;border:1px solid #d99;padding:8px;border-radius:4px}
 form.period{display:inline-block;margin-bottom:8px}input,button{font:inherit}
 "#;
 
 const SCRIPT: &str = r#"
+function fold(s){return s.normalize('NFD').replace(/[\u0300-\u036f]/g,'').replace(/[đĐ]/g,'d').toLowerCase().trim();}
 document.querySelectorAll('input.filter').forEach(function(box){
   box.addEventListener('input',function(){
-    var q=box.value.toLowerCase();var t=document.getElementById(box.dataset.table);var n=0;
-    t.querySelectorAll('tbody tr').forEach(function(r){var show=r.textContent.toLowerCase().indexOf(q)>=0;r.hidden=!show;if(show)n++;});
+    var q=fold(box.value);var t=document.getElementById(box.dataset.table);var n=0;
+    t.querySelectorAll('tbody tr').forEach(function(r){var show=fold(r.textContent).indexOf(q)>=0;r.hidden=!show;if(show)n++;});
     var c=box.parentNode.querySelector('.count');if(c)c.firstChild.nodeValue=String(n);
   });
 });

@@ -10,7 +10,7 @@ use maud::{html, Markup};
 /// The raw value a column sorts by.
 fn sort_value(c: &Cell) -> String {
     match c {
-        Cell::Int(n) => n.to_string(),
+        Cell::Int(n) | Cell::Id(n) => n.to_string(),
         Cell::Score(s) => s.map(|s| s.0.to_string()).unwrap_or_default(),
         Cell::Pct(p) | Cell::Points(p) => p.map(|v| round1(v).to_string()).unwrap_or_default(),
         Cell::Date(d) => d.map(|d| d.to_string()).unwrap_or_default(),
@@ -21,9 +21,28 @@ fn sort_value(c: &Cell) -> String {
 
 fn is_numeric(c: &Cell) -> bool {
     match c {
-        Cell::Int(_) | Cell::Score(_) | Cell::Pct(_) | Cell::Points(_) | Cell::Date(_) => true,
+        Cell::Int(_)
+        | Cell::Id(_)
+        | Cell::Score(_)
+        | Cell::Pct(_)
+        | Cell::Points(_)
+        | Cell::Date(_) => true,
         Cell::Text(_) | Cell::Link(..) | Cell::Tag { .. } => false,
     }
+}
+
+/// A code such as `TC-01` or `CT-12`: kept on one line (it would wrap at its hyphen).
+fn is_code(c: &Cell) -> bool {
+    let t = match c {
+        Cell::Text(t) | Cell::Link(t, _) => t.as_str(),
+        _ => return false,
+    };
+    t.split_once('-').is_some_and(|(a, b)| {
+        (1..=4).contains(&a.len())
+            && a.bytes().all(|c| c.is_ascii_uppercase())
+            && !b.is_empty()
+            && b.bytes().all(|c| c.is_ascii_digit())
+    })
 }
 
 /// `href` with the reader's language added to its query.
@@ -60,7 +79,7 @@ pub fn section(t: &Table, export_base: &str, query: &str, lang: Lang) -> Markup 
                     @for row in &t.rows {
                         tr {
                             @for c in row {
-                                td.n[is_numeric(c)] data-v=(sort_value(c)) {
+                                td.n[is_numeric(c)].nw[is_code(c)] data-v=(sort_value(c)) {
                                     @if let Cell::Link(text, href) = c {
                                         a href=(with_lang(href, lang)) { (text) }
                                     } @else {

@@ -46,13 +46,6 @@ pub fn commune(store: &dyn Dashboard, unit: UnitCode, year: i32) -> Result<Optio
                     Some((st.max_total.0 / 10) as i64),
                 ),
                 figure(
-                    "provisional",
-                    "Tạm tính",
-                    "Provisional",
-                    provisional_cell(st.provisional && st.has_score()),
-                    None,
-                ),
-                figure(
                     "grade",
                     "Xếp loại",
                     "Grade",
@@ -60,6 +53,20 @@ pub fn commune(store: &dyn Dashboard, unit: UnitCode, year: i32) -> Result<Optio
                     None,
                 ),
             ]);
+            // "Tạm tính" only while the score is provisional: no empty card once the
+            // province has verified every criterion.
+            if st.provisional && st.has_score() {
+                figures.insert(
+                    figures.len() - 1,
+                    figure(
+                        "provisional",
+                        "Tạm tính",
+                        "Provisional",
+                        provisional_cell(true),
+                        None,
+                    ),
+                );
+            }
             if let Some((r, n)) = ranks.get(&unit) {
                 figures.push(figure(
                     "rank",
@@ -161,7 +168,7 @@ pub fn commune(store: &dyn Dashboard, unit: UnitCode, year: i32) -> Result<Optio
             .filter(|t| t.status == cchc_common::op::TaskStatus::Done)
             .count() as i64;
         pledge_rows.push(vec![
-            Cell::Int(p.year as i64),
+            Cell::Id(p.year as i64),
             Cell::Text(p.signer.clone()),
             Cell::Text(p.role.clone()),
             Cell::Text(p.signed_on.map(|d| d.to_vn_string()).unwrap_or_default()),
@@ -171,7 +178,7 @@ pub fn commune(store: &dyn Dashboard, unit: UnitCode, year: i32) -> Result<Optio
         ]);
         for t in &p.tasks {
             task_rows.push(vec![
-                Cell::Int(p.year as i64),
+                Cell::Id(p.year as i64),
                 Cell::Text(p.signer.clone()),
                 Cell::Text(t.title.clone()),
                 Cell::Tag {

@@ -22,7 +22,7 @@ pub fn completeness(store: &dyn Dashboard, period: Period) -> Result<Page> {
     let totals: BTreeMap<Period, u64> = store.period_totals(year)?.into_iter().collect();
     let unit_cells = |u: &UnitRow| {
         vec![
-            Cell::Int(u.unit.0 as i64),
+            Cell::Id(u.unit.0 as i64),
             Cell::Link(u.name.clone(), format!("/commune/{}", u.unit)),
             Cell::Text(u.kind.clone()),
             u.phase
@@ -74,7 +74,7 @@ pub fn completeness(store: &dyn Dashboard, period: Period) -> Result<Page> {
         .map(|u| {
             let f = pledges.get(&u.unit).copied().unwrap_or_default();
             vec![
-                Cell::Int(u.unit.0 as i64),
+                Cell::Id(u.unit.0 as i64),
                 Cell::Link(u.name.clone(), format!("/commune/{}", u.unit)),
                 Cell::Int(f.pledges as i64),
                 Cell::Int(f.tasks as i64),

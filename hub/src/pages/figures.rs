@@ -55,7 +55,7 @@ pub fn figures(store: &dyn Dashboard, period: Period) -> Result<Page> {
         .filter_map(|u| {
             let c = now.get(&u.unit)?;
             let mut row = vec![
-                Cell::Int(u.unit.0 as i64),
+                Cell::Id(u.unit.0 as i64),
                 Cell::Link(u.name.clone(), format!("/commune/{}", u.unit)),
             ];
             row.extend(kpi_cells(c, before.get(&u.unit)));

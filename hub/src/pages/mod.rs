@@ -44,8 +44,11 @@ pub enum Cell {
         /// English label.
         en: String,
     },
-    /// A whole number.
+    /// A whole number (a quantity: grouped for people, `18.754`).
     Int(i64),
+    /// An identifier that is a number — a commune code, a year: never grouped
+    /// (`18754`, `2026`), sorted as a number.
+    Id(i64),
     /// A score (absent: not scored).
     Score(Option<Score>),
     /// A percentage 0–100 (absent: no denominator).
@@ -62,7 +65,7 @@ impl Serialize for Cell {
         match self {
             Cell::Text(t) | Cell::Link(t, _) => s.serialize_str(t),
             Cell::Tag { key, .. } => s.serialize_str(key),
-            Cell::Int(n) => s.serialize_i64(*n),
+            Cell::Int(n) | Cell::Id(n) => s.serialize_i64(*n),
             Cell::Score(Some(v)) => s.serialize_f64(v.as_f64()),
             Cell::Pct(Some(v)) | Cell::Points(Some(v)) => s.serialize_f64(round1(*v)),
             Cell::Date(Some(ms)) => s.collect_str(&Date::from_unix_ms_vn(*ms)),

@@ -30,7 +30,7 @@ pub fn phase(store: &dyn Dashboard, phase: u32) -> Result<Page> {
             let st = &s.standing;
             vec![
                 rank.map_or(Cell::Text(String::new()), |r| Cell::Int(r as i64)),
-                Cell::Int(s.unit.0 as i64),
+                Cell::Id(s.unit.0 as i64),
                 Cell::Link(
                     u.map(|u| u.name.clone()).unwrap_or_default(),
                     format!("/commune/{}", s.unit),

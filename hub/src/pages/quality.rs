@@ -17,7 +17,7 @@ pub fn quality(store: &dyn HubStore, period: Period) -> Result<Page> {
     for c in report.communes.iter().filter(|c| !c.warnings.is_empty()) {
         for w in &c.warnings {
             rows.push(vec![
-                Cell::Text(c.unit.to_string()),
+                Cell::Id(c.unit as i64),
                 Cell::Link(c.name.clone(), format!("/commune/{}", c.unit)),
                 Cell::Tag {
                     key: w.rule.to_string(),
