@@ -471,9 +471,19 @@ impl Hub {
 
     /// Adds a hub user with a role; returns the password.
     pub fn user(&self, name: &str, role: &str) -> String {
+        self.user_named(name, role, None)
+    }
+
+    /// Adds a hub user with a role and, when given, the full name communes see;
+    /// returns the password.
+    pub fn user_named(&self, name: &str, role: &str, full_name: Option<&str>) -> String {
         let password = format!("pw-{name}-0123456789");
+        let mut args = vec!["user", "add", name, "--role", role];
+        if let Some(n) = full_name {
+            args.extend(["--name", n]);
+        }
         let mut child = self
-            .command(&["user", "add", name, "--role", role])
+            .command(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -212,16 +212,21 @@ pub fn check_user_name(name: &str) -> Result<()> {
 pub fn add_user(
     store: &dyn Access,
     name: &str,
+    display_name: &str,
     role: Role,
     password: &str,
     by: &Actor,
     now_ms: i64,
 ) -> Result<()> {
     check_user_name(name)?;
+    let display_name =
+        cchc_common::text::optional("--name", display_name, cchc_common::text::NAME_MAX)
+            .map_err(HubError::Invalid)?;
     let user = User {
         name: name.to_string(),
         role,
         password_hash: auth::hash_password(password)?,
+        display_name,
     };
     store.add_user(
         &user,

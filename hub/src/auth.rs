@@ -98,6 +98,8 @@ pub struct Session {
     pub role: Role,
     /// The token's hash (to sign out).
     pub token_hash: [u8; 32],
+    /// The person's name as communes see it (empty: the login name).
+    pub display_name: String,
 }
 
 impl Session {
@@ -107,11 +109,22 @@ impl Session {
         match store.session(&hash, now_ms)? {
             None => Err(Denied::NoSession.into()),
             Some(Err(_)) => Err(Denied::SessionExpired.into()),
-            Some(Ok((user, role))) => Ok(Session {
+            Some(Ok((user, role, display_name))) => Ok(Session {
                 user,
                 role,
                 token_hash: hash,
+                display_name,
             }),
+        }
+    }
+
+    /// The name communes see on what this person does (a verification): the display
+    /// name, else the login name.
+    pub fn shown_name(&self) -> &str {
+        if self.display_name.is_empty() {
+            &self.user
+        } else {
+            &self.display_name
         }
     }
 

@@ -258,8 +258,16 @@ fn walk_through(bin: &Path, root: &Path, hub_dir: &Path, hub_url: &str) -> Resul
     let password = crate::auth::new_token()
         .map(|(t, _)| t[..16].to_string())
         .map_err(|e| e.to_string())?;
-    admin::add_user(&store, "admin", Role::Admin, &password, &admin, now_ms())
-        .map_err(|e| e.to_string())?;
+    admin::add_user(
+        &store,
+        "admin",
+        "Quản trị demo",
+        Role::Admin,
+        &password,
+        &admin,
+        now_ms(),
+    )
+    .map_err(|e| e.to_string())?;
     drop(store);
 
     let today = Date::from_unix_ms_vn(now_ms());

@@ -349,6 +349,10 @@ enum UserCmd {
         /// admin, analyst or viewer.
         #[arg(long)]
         role: String,
+        /// The person's full name, shown to communes on verifications
+        /// ("Nguyễn Thị Thu"; default: the login name).
+        #[arg(long = "name", default_value = "")]
+        display_name: String,
     },
     /// Change a user's password (their sessions end).
     Passwd {
@@ -543,7 +547,11 @@ fn main() {
         }) => server::enroll_create(&dir, &units, &expires, json, lang),
         Command::Device(DeviceCmd::List { json }) => server::device_list(&dir, json, lang),
         Command::Device(DeviceCmd::Revoke { id }) => server::device_revoke(&dir, &id, lang),
-        Command::User(UserCmd::Add { name, role }) => server::user_add(&dir, &name, &role, lang),
+        Command::User(UserCmd::Add {
+            name,
+            role,
+            display_name,
+        }) => server::user_add(&dir, &name, &display_name, &role, lang),
         Command::User(UserCmd::Passwd { name }) => server::user_passwd(&dir, &name, lang),
         Command::User(UserCmd::Remove { name }) => server::user_remove(&dir, &name, lang),
         Command::User(UserCmd::List { json }) => server::user_list(&dir, json),

@@ -472,12 +472,20 @@ fn read_password(lang: Lang) -> Result<String> {
 }
 
 /// `cchc-hub user add`.
-pub fn user_add(dir: &Path, name: &str, role: &str, lang: Lang) -> Result<()> {
+pub fn user_add(dir: &Path, name: &str, display_name: &str, role: &str, lang: Lang) -> Result<()> {
     let store = open(dir)?;
     let role = Role::parse(role).ok_or_else(|| HubError::input("role", role, Rule::Role))?;
     admin::check_user_name(name)?;
     let pw = read_password(lang)?;
-    admin::add_user(&store, name, role, &pw, &Actor::cli(), now_ms())?;
+    admin::add_user(
+        &store,
+        name,
+        display_name,
+        role,
+        &pw,
+        &Actor::cli(),
+        now_ms(),
+    )?;
     println!(
         "{} {name} ({})",
         lang.pick("Đã thêm người dùng", "Added user"),
@@ -531,18 +539,20 @@ pub fn user_list(dir: &Path, json: bool) -> Result<()> {
         struct UserDoc<'a> {
             name: &'a str,
             role: &'static str,
+            display_name: &'a str,
         }
         let docs: Vec<UserDoc> = users
             .iter()
             .map(|u| UserDoc {
                 name: &u.name,
                 role: u.role.as_str(),
+                display_name: &u.display_name,
             })
             .collect();
         print_json(&docs);
     } else {
         for u in users {
-            println!("{:<24} {}", u.name, u.role.as_str());
+            println!("{:<24} {:<8} {}", u.name, u.role.as_str(), u.display_name);
         }
     }
     Ok(())

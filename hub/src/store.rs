@@ -158,6 +158,9 @@ pub struct User {
     pub role: Role,
     /// Argon2 PHC string.
     pub password_hash: String,
+    /// The person's name as communes see it on a verification ("Nguyễn Thị Thu");
+    /// empty: the login name is shown.
+    pub display_name: String,
 }
 
 /// One audit entry to append.
@@ -232,7 +235,7 @@ pub trait Access: Send + Sync {
         &self,
         token_hash: &[u8; 32],
         now_ms: i64,
-    ) -> Result<Option<std::result::Result<(String, Role), i64>>>;
+    ) -> Result<Option<std::result::Result<(String, Role, String), i64>>>;
     /// Ends a session.
     fn end_session(&self, token_hash: &[u8; 32], audit: &AuditEntry, now_ms: i64) -> Result<()>;
     /// Appends an audit entry on its own (refusals, which store nothing else).

@@ -422,3 +422,57 @@ fn the_dashboard_reads_as_a_vietnamese_province_office_expects() {
     });
     hub.stop();
 }
+
+/// The commune sees who verified it by name: a hub user's full name (`user add
+/// --name`), not the login; a user without one shows the login.
+#[test]
+fn a_verification_carries_the_analysts_full_name_to_the_commune() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    let pw = hub.user_named("phantich", "analyst", Some("Nguyễn Thị Thu"));
+    let pw2 = hub.user("minh", "analyst");
+    hub.start();
+    hub.ok(&[
+        "phase", "assign", "--phase", "1", "--unit", "70", "--unit", "73",
+    ]);
+    let users = hub.json(&["user", "list", "--json"]);
+    assert!(
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["name"] == "phantich" && u["display_name"] == "Nguyễn Thị Thu"),
+        "{users}"
+    );
+    let a = hub.agent(tmp.path().join("a"), 70);
+    let b = hub.agent(tmp.path().join("b"), 73);
+    for (user, password, unit) in [("phantich", &pw, 70), ("minh", &pw2, 73)] {
+        let token = hub.login(user, password);
+        let resp = hub
+            .client(None)
+            .post(format!("{}/api/v1/communes/{unit}/verification", hub.url()))
+            .bearer_auth(&token)
+            .body(serde_json::json!({"phase": 1, "scores": [{"criterion": "TC-01", "score": 10, "comment": "Đã kiểm tra"}]}).to_string())
+            .send()
+            .unwrap();
+        assert_eq!(
+            resp.status().as_u16(),
+            200,
+            "{}",
+            resp.text().unwrap_or_default()
+        );
+    }
+    for (agent, who) in [(&a, "Nguyễn Thị Thu"), (&b, "minh")] {
+        agent.ok(&["sync"]);
+        let doc = agent.json(&["assess", "show", "--phase", "1", "--json"]);
+        let c = doc["phases"][0]["criteria"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["code"] == "TC-01")
+            .unwrap()
+            .clone();
+        assert_eq!(c["verified"]["by"], who, "{c}");
+    }
+    hub.stop();
+}

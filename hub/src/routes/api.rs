@@ -399,7 +399,7 @@ pub async fn verify(
     Path(unit): Path<String>,
     body: Body,
 ) -> Response {
-    let by = caller.session.user.clone();
+    let by = caller.session.shown_name().to_string();
     answer_with_body(
         &state,
         &caller,

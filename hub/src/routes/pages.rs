@@ -223,7 +223,7 @@ pub async fn verify_submit(
         Ok(v) => v,
         Err(e) => return frame.error(&state, "verify", e).await,
     };
-    let by = frame.caller.session.user.clone();
+    let by = frame.caller.session.shown_name().to_string();
     let actor = frame.caller.actor();
     let outcome = state
         .run(move |store| {

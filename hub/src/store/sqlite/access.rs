@@ -327,8 +327,8 @@ impl Access for SqliteStore {
             });
         }
         tx.execute(
-            "INSERT INTO users (name, role, password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-            params![user.name, user.role.as_str(), user.password_hash, now_ms],
+            "INSERT INTO users (name, role, password_hash, created_at, updated_at, display_name) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+            params![user.name, user.role.as_str(), user.password_hash, now_ms, user.display_name],
         )?;
         append(&tx, audit, now_ms)?;
         tx.commit()?;
@@ -367,12 +367,15 @@ impl Access for SqliteStore {
     fn user(&self, name: &str) -> Result<Option<User>> {
         let conn = self.conn();
         let row = conn
-            .prepare_cached("SELECT name, role, password_hash FROM users WHERE name = ?1")?
+            .prepare_cached(
+                "SELECT name, role, password_hash, display_name FROM users WHERE name = ?1",
+            )?
             .query_row([name], |r| {
                 Ok(User {
                     name: r.get(0)?,
                     role: role_of(&r.get::<_, String>(1)?)?,
                     password_hash: r.get(2)?,
+                    display_name: r.get(3)?,
                 })
             })
             .optional()?;
@@ -381,12 +384,14 @@ impl Access for SqliteStore {
 
     fn users(&self) -> Result<Vec<User>> {
         let conn = self.conn();
-        let mut st = conn.prepare("SELECT name, role, password_hash FROM users ORDER BY name")?;
+        let mut st = conn
+            .prepare("SELECT name, role, password_hash, display_name FROM users ORDER BY name")?;
         let rows = st.query_map([], |r| {
             Ok(User {
                 name: r.get(0)?,
                 role: role_of(&r.get::<_, String>(1)?)?,
                 password_hash: r.get(2)?,
+                display_name: r.get(3)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -417,19 +422,21 @@ impl Access for SqliteStore {
         &self,
         token_hash: &[u8; 32],
         now_ms: i64,
-    ) -> Result<Option<std::result::Result<(String, Role), i64>>> {
+    ) -> Result<Option<std::result::Result<(String, Role, String), i64>>> {
         let conn = self.conn();
-        let row: Option<(String, String, i64)> = conn
+        let row: Option<(String, String, i64, String)> = conn
             .prepare_cached(
-                "SELECT s.user, u.role, s.expires_at FROM sessions s JOIN users u ON u.name = s.user
+                "SELECT s.user, u.role, s.expires_at, u.display_name FROM sessions s JOIN users u ON u.name = s.user
                  WHERE s.token_hash = ?1",
             )?
-            .query_row([&token_hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row([&token_hash[..]], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .optional()?;
         Ok(match row {
             None => None,
-            Some((_, _, expires)) if now_ms >= expires => Some(Err(expires)),
-            Some((user, role, _)) => Some(Ok((user, role_of(&role)?))),
+            Some((_, _, expires, _)) if now_ms >= expires => Some(Err(expires)),
+            Some((user, role, _, shown)) => Some(Ok((user, role_of(&role)?, shown))),
         })
     }
 
@@ -525,6 +532,7 @@ mod tests {
             name: "lan".into(),
             role: Role::Viewer,
             password_hash: "x".into(),
+            display_name: "Trần Thị Lan".into(),
         };
         s.add_user(&user, &entry("user.add"), 0).unwrap();
         let token = [9u8; 32];
@@ -532,7 +540,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             s.session(&token, 999).unwrap(),
-            Some(Ok(("lan".into(), Role::Viewer)))
+            Some(Ok(("lan".into(), Role::Viewer, "Trần Thị Lan".into())))
         );
         assert_eq!(s.session(&token, 1_000).unwrap(), Some(Err(1_000)));
         assert_eq!(s.session(&[1u8; 32], 0).unwrap(), None);

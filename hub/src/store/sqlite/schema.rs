@@ -308,6 +308,10 @@ CREATE TABLE release_deltas (
     PRIMARY KEY (to_sha256, from_sha256)
 ) STRICT;
 "#,
+    // 5: hub users get the name communes see on a verification (issue 19).
+    r#"
+ALTER TABLE users ADD COLUMN display_name TEXT NOT NULL DEFAULT '';
+"#,
 ];
 
 /// The schema version whose migration creates the rollups: a hub migrated across it
