@@ -163,6 +163,9 @@ pub struct User {
     pub display_name: String,
 }
 
+/// Whose a session is: login name, role, the name communes see.
+pub type SessionOf = (String, Role, String);
+
 /// One audit entry to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -235,7 +238,7 @@ pub trait Access: Send + Sync {
         &self,
         token_hash: &[u8; 32],
         now_ms: i64,
-    ) -> Result<Option<std::result::Result<(String, Role, String), i64>>>;
+    ) -> Result<Option<std::result::Result<SessionOf, i64>>>;
     /// Ends a session.
     fn end_session(&self, token_hash: &[u8; 32], audit: &AuditEntry, now_ms: i64) -> Result<()>;
     /// Appends an audit entry on its own (refusals, which store nothing else).

@@ -422,7 +422,7 @@ impl Access for SqliteStore {
         &self,
         token_hash: &[u8; 32],
         now_ms: i64,
-    ) -> Result<Option<std::result::Result<(String, Role, String), i64>>> {
+    ) -> Result<Option<std::result::Result<crate::store::SessionOf, i64>>> {
         let conn = self.conn();
         let row: Option<(String, String, i64, String)> = conn
             .prepare_cached(
