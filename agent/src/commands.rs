@@ -17,12 +17,39 @@ use cchc_common::state::VersionVector;
 use cchc_common::{ActorId, Date, DomainError, Lang, Metric, Period, Score, UnitCatalog, UnitCode};
 use std::path::{Path, PathBuf};
 
+/// The data directory: `--data-dir` (or `CCHC_DATA_DIR`, which clap reads into it);
+/// else the machine-wide one when it holds an install — where the service keeps the
+/// station's data, so the officer's own commands and page see the same data as the
+/// service; else this user's own.
 fn data_dir(cli: &Option<PathBuf>) -> PathBuf {
     match cli {
         Some(d) => d.clone(),
-        None => dirs::data_local_dir()
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join("cchc-agent"),
+        None => {
+            let machine = machine_dir();
+            if db_path(&machine).exists() {
+                machine
+            } else {
+                dirs::data_local_dir()
+                    .unwrap_or_else(|| PathBuf::from("."))
+                    .join("cchc-agent")
+            }
+        }
+    }
+}
+
+/// The machine-wide data directory: `%ProgramData%\cchc-agent` on Windows,
+/// `/var/lib/cchc-agent` elsewhere; `CCHC_MACHINE_DATA_DIR` moves it (packagers).
+pub fn machine_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CCHC_MACHINE_DATA_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    if cfg!(windows) {
+        std::env::var_os("ProgramData")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
+            .join("cchc-agent")
+    } else {
+        PathBuf::from("/var/lib/cchc-agent")
     }
 }
 

@@ -476,3 +476,64 @@ fn a_verification_carries_the_analysts_full_name_to_the_commune() {
     }
     hub.stop();
 }
+
+/// The service and the officer see the same data: without `--data-dir`, the agent
+/// uses the machine-wide data directory once it holds an install (the service's),
+/// else the user's own.
+#[test]
+fn without_a_data_dir_the_machine_wide_install_is_used_when_there_is_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let machine = tmp.path().join("machine");
+    std::fs::create_dir_all(&home).unwrap();
+    let agent = |args: &[&str]| {
+        let out = std::process::Command::new(cchc_tests::bin("cchc-agent"))
+            .args(["--lang", "en"])
+            .args(args)
+            .env_remove("CCHC_DATA_DIR")
+            .env_remove("XDG_DATA_HOME")
+            .env("HOME", &home)
+            .env("CCHC_MACHINE_DATA_DIR", &machine)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            cchc_tests::describe(&args.join(" "), &out)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // No machine-wide install: the officer's own directory.
+    agent(&["init", "--unit", "70"]);
+    assert!(home.join(".local/share/cchc-agent/agent.db").exists());
+    let status: serde_json::Value = serde_json::from_str(&agent(&["status", "--json"])).unwrap();
+    assert_eq!(status["unit"], 70);
+    // The service's install (made with --data-dir by the installer): from now on the
+    // officer's commands read and write it.
+    agent(&[
+        "--data-dir",
+        machine.to_str().unwrap(),
+        "init",
+        "--unit",
+        "73",
+    ]);
+    let status: serde_json::Value = serde_json::from_str(&agent(&["status", "--json"])).unwrap();
+    assert_eq!(status["unit"], 73, "{status}");
+    agent(&[
+        "record",
+        "--period",
+        "2026-11",
+        "--procedure",
+        "CT-01",
+        "--received",
+        "2",
+    ]);
+    let shown: serde_json::Value = serde_json::from_str(&agent(&[
+        "--data-dir",
+        machine.to_str().unwrap(),
+        "show",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(shown["counts"][0]["value"], 2, "{shown}");
+}
