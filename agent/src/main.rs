@@ -7,6 +7,7 @@
 //! files; `present` renders human-readable output.
 
 mod bundle;
+mod cli_vi;
 mod clock;
 mod commands;
 mod error;
@@ -19,7 +20,7 @@ mod ui;
 mod update;
 
 use cchc_common::{Lang, Localize};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// cchc agent: ghi nhận số liệu cải cách hành chính của Công an cấp xã, không cần mạng.
@@ -304,7 +305,26 @@ fn lang_of(cli_lang: Option<&str>) -> Lang {
 fn main() {
     // Before anything could rename the running executable (an update).
     update::swap::remember_exe();
-    let cli = match Cli::try_parse() {
+    // The language is known before the command line is parsed, so that its help and
+    // its errors are in it: `--lang` wherever it is, else CCHC_LANG, else Vietnamese.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let asked = args.iter().enumerate().find_map(|(i, a)| {
+        let a = a.to_str()?;
+        match a.strip_prefix("--lang=") {
+            Some(v) => Some(v.to_string()),
+            None if a == "--lang" => args.get(i + 1)?.to_str().map(str::to_string),
+            None => None,
+        }
+    });
+    let early = lang_of(asked.as_deref());
+    let mut cmd = Cli::command();
+    if early == Lang::Vi {
+        cmd = cli_vi::vietnamese(cmd);
+    }
+    let parsed = cmd
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -312,7 +332,12 @@ fn main() {
             } else {
                 error::exit::OK
             };
-            let _ = e.print();
+            match (early, cli_vi::error_vi(&e)) {
+                (Lang::Vi, Some(msg)) => eprintln!("{msg}"),
+                _ => {
+                    let _ = e.print();
+                }
+            }
             std::process::exit(code);
         }
     };

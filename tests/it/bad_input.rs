@@ -488,3 +488,62 @@ fn a_mistyped_commune_is_corrected_until_the_install_has_entries_or_is_enrolled(
     assert!(String::from_utf8_lossy(&out.stderr).contains("is enrolled with the hub"));
     hub.stop();
 }
+
+/// The command line's own help and errors are Vietnamese by default and English with
+/// `--lang en` (or CCHC_LANG=en), with the usage error's exit code.
+#[test]
+fn help_and_usage_errors_are_vietnamese_by_default() {
+    let run = |args: &[&str], env: Option<&str>| {
+        let mut c = std::process::Command::new(cchc_tests::bin("cchc-agent"));
+        c.args(args).env_remove("CCHC_LANG");
+        if let Some(l) = env {
+            c.env("CCHC_LANG", l);
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, help, _) = run(&["--help"], None);
+    assert_eq!(code, Some(0));
+    for part in [
+        "Cách dùng:",
+        "Lệnh:",
+        "Tùy chọn:",
+        "Cộng thêm số liệu thủ tục",
+        "Xem hướng dẫn",
+    ] {
+        assert!(help.contains(part), "{part:?} missing:\n{help}");
+    }
+    assert!(
+        !help.contains("Usage:") && !help.contains("Print help"),
+        "{help}"
+    );
+    let (_, help, _) = run(&["record", "--help"], None);
+    assert!(
+        help.contains("Số hồ sơ giải quyết đúng hạn.") && help.contains("Người nhập"),
+        "{help}"
+    );
+    let (code, _, err) = run(&["recrd"], None);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("Lỗi: không có lệnh 'recrd'"), "{err}");
+    let (code, _, err) = run(&["record", "--period", "2026-11", "--foo", "1"], None);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("không có tham số '--foo'"), "{err}");
+    let (code, _, err) = run(&["record", "--procedure", "CT-01"], None);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("thiếu tham số bắt buộc: --period"), "{err}");
+    // English on request.
+    let (_, help, _) = run(&["--lang", "en", "--help"], None);
+    assert!(
+        help.contains("Usage:") && help.contains("Add procedure counts"),
+        "{help}"
+    );
+    let (_, help, _) = run(&["--help"], Some("en"));
+    assert!(help.contains("Usage:"), "{help}");
+    let (code, _, err) = run(&["--lang=en", "recrd"], None);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unrecognized subcommand 'recrd'"), "{err}");
+}
