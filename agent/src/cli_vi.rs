@@ -232,7 +232,12 @@ mod tests {
     #[test]
     fn every_command_and_argument_reads_in_vietnamese() {
         let vi: std::collections::BTreeSet<&str> = HELP.iter().map(|(_, _, v)| *v).collect();
-        fn walk(c: &mut Command, path: &str, vi: &std::collections::BTreeSet<&str>, seen: &mut usize) {
+        fn walk(
+            c: &mut Command,
+            path: &str,
+            vi: &std::collections::BTreeSet<&str>,
+            seen: &mut usize,
+        ) {
             if c.is_hide_set() {
                 return;
             }
@@ -241,7 +246,11 @@ mod tests {
             for a in c.get_arguments() {
                 let id = a.get_id().as_str();
                 if id == "help" || id == "version" {
-                    assert!(a.get_help().is_some_and(|h| h.to_string().starts_with("Xem")), "{path} {id}");
+                    assert!(
+                        a.get_help()
+                            .is_some_and(|h| h.to_string().starts_with("Xem")),
+                        "{path} {id}"
+                    );
                     continue;
                 }
                 let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();

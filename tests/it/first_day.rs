@@ -537,3 +537,160 @@ fn without_a_data_dir_the_machine_wide_install_is_used_when_there_is_one() {
     .unwrap();
     assert_eq!(shown["counts"][0]["value"], 2, "{shown}");
 }
+
+/// An admin's day in the browser: codes for communes made and shown as a sheet (one
+/// enrolls a real agent), the device revoked (its next sync is refused), a user added
+/// with a full name, a phase plan pasted from Excel; each audited as the admin. A
+/// viewer gets none of it.
+#[test]
+fn an_admin_enrolls_revokes_adds_users_and_plans_in_the_browser_and_a_viewer_cannot() {
+    use cchc_tests::browser::{runtime, Browser};
+    use fantoccini::Locator;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    let admin_pw = hub.user("quantri", "admin");
+    let viewer_pw = hub.user("xem", "viewer");
+    hub.start();
+    let base = hub.url();
+    let a = cchc_tests::Agent::new(tmp.path().join("a"));
+    let ca = hub.ca();
+    let rt = runtime();
+    let code = rt.block_on(async {
+        let b = Browser::start("first-day-admin").await;
+        b.sign_in(&base, "quantri", &admin_pw).await;
+        b.click("header nav a[href='/admin']").await;
+        b.wait_for("#units").await;
+        let units = b.client.find(Locator::Css("#units")).await.unwrap();
+        units.send_keys("70, 73").await.unwrap();
+        b.click("#make-codes").await;
+        let cell = b.wait_for("#t-codes tr[data-unit='70'] td.code").await;
+        let code = cell.text().await.unwrap();
+        assert_eq!(
+            b.client
+                .find_all(Locator::Css("#t-codes tbody tr"))
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        b.shot("01-code-sheet").await;
+        b.close().await;
+        code
+    });
+    assert_eq!(code.len(), 14, "{code}");
+    // The code enrolls a real agent for that commune.
+    a.ok(&[
+        "init",
+        "--unit",
+        "70",
+        "--hub",
+        &base,
+        "--ca",
+        ca.to_str().unwrap(),
+        "--code",
+        &code,
+    ]);
+    a.ok(&[
+        "record",
+        "--period",
+        "2026-11",
+        "--procedure",
+        "CT-01",
+        "--received",
+        "1",
+    ]);
+    a.ok(&["sync"]);
+    let device = a.json(&["status", "--json"])["device"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    rt.block_on(async {
+        let b = Browser::start("first-day-admin-2").await;
+        b.sign_in(&base, "quantri", &admin_pw).await;
+        b.open(&format!("{base}/admin"), "#t-devices").await;
+        b.click(&format!("tr[data-device='{device}'] button")).await;
+        b.wait_for("#done[data-done='revoked']").await;
+        let state = b
+            .text(&format!("tr[data-device='{device}'] td:last-child"))
+            .await;
+        assert!(state.contains("Đã thu hồi"), "{state}");
+        // A user with a full name.
+        for (css, text) in [
+            ("#u-name", "thu"),
+            ("#u-full", "Nguyễn Thị Thu"),
+            ("#u-pw", "mat-khau-dai-0123"),
+        ] {
+            b.client
+                .find(Locator::Css(css))
+                .await
+                .unwrap()
+                .send_keys(text)
+                .await
+                .unwrap();
+        }
+        b.client
+            .find(Locator::Css("#u-role"))
+            .await
+            .unwrap()
+            .select_by_value("analyst")
+            .await
+            .unwrap();
+        b.click("#add-user").await;
+        b.wait_for("#done[data-done='user']").await;
+        b.wait_for("tr[data-user='thu']").await;
+        // The plan, pasted as Excel copies it on Vietnamese settings.
+        b.client
+            .find(Locator::Css("#plan-csv"))
+            .await
+            .unwrap()
+            .send_keys("unit;phase\n70;1\n73;2\n")
+            .await
+            .unwrap();
+        b.click("#assign").await;
+        b.wait_for("#done[data-done='plan']").await;
+        b.shot("02-admin-after").await;
+        b.close().await;
+    });
+    let out = a.run(&["sync"]);
+    assert_eq!(
+        out.status.code(),
+        Some(8),
+        "a revoked device is refused: {}",
+        cchc_tests::describe("sync", &out)
+    );
+    let users = hub.json(&["user", "list", "--json"]);
+    assert!(
+        users.as_array().unwrap().iter().any(|u| u["name"] == "thu"
+            && u["role"] == "analyst"
+            && u["display_name"] == "Nguyễn Thị Thu"),
+        "{users}"
+    );
+    let status = hub.json(&["status", "--json"]);
+    assert_eq!(cchc_tests::commune_row(&status, 70)["phase"], 1, "{status}");
+    assert_eq!(cchc_tests::commune_row(&status, 73)["phase"], 2);
+    for action in ["enroll.create", "device.revoke", "user.add", "phase.assign"] {
+        let rows = hub.json(&["audit", "--action", action, "--json"]);
+        assert!(
+            rows.as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["actor"] == "user:quantri"),
+            "{action}: {rows}"
+        );
+    }
+    // A viewer: no link, and the page itself is refused.
+    rt.block_on(async {
+        let b = Browser::start("first-day-admin-viewer").await;
+        b.sign_in(&base, "xem", &viewer_pw).await;
+        assert!(b
+            .client
+            .find(Locator::Css("header nav a[href='/admin']"))
+            .await
+            .is_err());
+        b.open(&format!("{base}/admin"), "p.error").await;
+        assert!(b.client.find(Locator::Css("#units")).await.is_err());
+        b.shot("03-viewer-refused").await;
+        b.close().await;
+    });
+    hub.stop();
+}

@@ -92,6 +92,8 @@ pub enum Rule {
         /// The root's keys.
         keys: usize,
     },
+    /// Not one's own account (an admin removing themselves would lock the hub out).
+    NotYourself,
     /// A well-formed query string or form body.
     UrlEncoded {
         /// What the decoder reported.
@@ -165,6 +167,10 @@ impl Rule {
             Rule::Percent => t(
                 "write a whole number from 1 to 100, with or without %",
                 "ghi số nguyên từ 1 đến 100, có hoặc không có %",
+            ),
+            Rule::NotYourself => t(
+                "not your own account: another admin removes it",
+                "không xóa chính tài khoản đang dùng: nhờ quản trị khác xóa",
             ),
             Rule::UrlEncoded { detail } => t(
                 format!("is not a well-formed query or form: {detail}"),

@@ -83,6 +83,8 @@ table.data th{cursor:pointer;background:#eef0f4;position:sticky;top:0}table.data
 td.n{text-align:right;white-space:nowrap}.nw{white-space:nowrap}.note{color:#555;font-size:.9em}.flash{background:#e7f5ea;border:1px solid #9c9;padding:8px;border-radius:4px}
 .error{background:#fbeaea;border:1px solid #d99;padding:8px;border-radius:4px}
 form.period{display:inline-block;margin-bottom:8px}input,button{font:inherit}
+form.inline{display:inline}fieldset{border:1px solid #ccd;margin:8px 0;padding:8px}textarea{font:inherit}
+@media print{header,nav,.noprint,form{display:none}table.sheet td{padding:10px 6px;font-size:1.1em}}
 "#;
 
 const SCRIPT: &str = r#"
@@ -145,6 +147,9 @@ pub fn frame(
         "/releases".into(),
         lang.pick("Cập nhật phần mềm", "Updates").into(),
     ));
+    if reader.role == "admin" {
+        nav.push(("/admin".into(), lang.pick("Quản trị", "Admin").into()));
+    }
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {

@@ -14,6 +14,7 @@
 //! [`extract`] reads who is calling (address, session, language), query strings and
 //! cookies; [`body`] reads bodies within a size limit and an idle timeout.
 
+mod admin_pages;
 mod api;
 mod body;
 mod device;
@@ -75,6 +76,12 @@ pub fn router(state: AppState) -> Router {
             get(pages::verify_form).post(pages::verify_submit),
         )
         .route("/logout", post(session::page_logout))
+        .route("/admin", get(admin_pages::page))
+        .route("/admin/codes", post(admin_pages::codes))
+        .route("/admin/devices/{id}/revoke", post(admin_pages::revoke))
+        .route("/admin/users", post(admin_pages::add_user))
+        .route("/admin/users/{name}/remove", post(admin_pages::remove_user))
+        .route("/admin/plan", post(admin_pages::plan))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             session::page_session,

@@ -20,7 +20,7 @@ use maud::Markup;
 use std::collections::BTreeMap;
 
 /// The phase numbers of the definitions in force, for the navigation.
-fn phase_numbers(store: &dyn HubStore) -> Result<Vec<u32>, HubError> {
+pub(super) fn phase_numbers(store: &dyn HubStore) -> Result<Vec<u32>, HubError> {
     Ok(store
         .newest_definitions()?
         .phases
@@ -30,19 +30,25 @@ fn phase_numbers(store: &dyn HubStore) -> Result<Vec<u32>, HubError> {
 }
 
 /// Who reads a page, where and in which language: what every page handler shares.
-struct Frame {
-    caller: Caller,
-    reading: Reading,
-    path: String,
+pub(super) struct Frame {
+    pub(super) caller: Caller,
+    pub(super) reading: Reading,
+    pub(super) path: String,
 }
 
 impl Frame {
-    fn lang(&self) -> Lang {
+    pub(super) fn lang(&self) -> Lang {
         self.reading.lang
     }
 
     /// A page in the frame.
-    fn page(&self, status: StatusCode, title: &str, body: Markup, phases: &[u32]) -> Response {
+    pub(super) fn page(
+        &self,
+        status: StatusCode,
+        title: &str,
+        body: Markup,
+        phases: &[u32],
+    ) -> Response {
         let reader = Reader {
             user: &self.caller.session.user,
             role: self.caller.session.role.as_str(),
@@ -52,7 +58,7 @@ impl Frame {
     }
 
     /// A refusal or failure as a page; refusals are audited, failures not detailed.
-    async fn error(&self, state: &AppState, action: &str, e: HubError) -> Response {
+    pub(super) async fn error(&self, state: &AppState, action: &str, e: HubError) -> Response {
         state
             .audit_refusal(
                 self.caller.ip,

@@ -103,8 +103,10 @@ pub fn safe_next(next: Option<String>) -> String {
             path.strip_prefix(prefix)
                 .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         };
-        matches!(path, "/" | "/completeness" | "/figures" | "/quality")
-            || numbered("/phase/")
+        matches!(
+            path,
+            "/" | "/completeness" | "/figures" | "/quality" | "/admin"
+        ) || numbered("/phase/")
             || numbered("/commune/")
             || numbered("/verify/")
     }
