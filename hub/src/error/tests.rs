@@ -418,6 +418,7 @@ fn all_rules() -> Vec<Rule> {
         Rule::Platform,
         Rule::Percent,
         Rule::Threshold { keys: 2 },
+        Rule::NotYourself,
         Rule::UrlEncoded {
             detail: "duplicate field".into(),
         },
@@ -445,6 +446,7 @@ fn rule_index(r: &Rule) -> usize {
         Rule::Platform => 16,
         Rule::Percent => 17,
         Rule::Threshold { .. } => 18,
+        Rule::NotYourself => 19,
     }
 }
 
@@ -511,7 +513,7 @@ fn every_refusal_has_its_status_code_and_both_languages() {
 
 #[test]
 fn every_input_rule_and_missing_thing_is_said_in_both_languages() {
-    let mut seen = [false; 19];
+    let mut seen = [false; 20];
     for r in all_rules() {
         seen[rule_index(&r)] = true;
         two_languages(&format!("{r:?}"), r.text());
