@@ -38,6 +38,7 @@ fn csv_text(c: &Cell, lang: Lang) -> String {
         Cell::Date(d) => d
             .map(|ms| Date::from_unix_ms_vn(ms).to_vn_string())
             .unwrap_or_default(),
+        Cell::Period(..) => crate::html::cell_text(c, lang),
     }
 }
 
@@ -77,7 +78,8 @@ fn csv_cell(c: &Cell, lang: Lang) -> String {
         | Cell::Score(_)
         | Cell::Pct(_)
         | Cell::Points(_)
-        | Cell::Date(_) => text,
+        | Cell::Date(_)
+        | Cell::Period(..) => text,
     }
 }
 

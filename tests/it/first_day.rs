@@ -359,6 +359,10 @@ fn the_dashboard_reads_as_a_vietnamese_province_office_expects() {
     runtime().block_on(async {
         let b = Browser::start("first-day-dashboard").await;
         b.sign_in(&base, "xem", &pw).await;
+        // Months read as Vietnamese writes them, in tables too.
+        b.open(&format!("{base}/?period=2026-11"), "#t-completeness").await;
+        let months: Vec<String> = b.table("completeness").await.iter().map(|r| r[0].0.clone()).collect();
+        assert!(months.contains(&"tháng 11/2026".to_string()), "{months:?}");
         b.open(&format!("{base}/completeness?period=2026-11"), "#t-reported").await;
         let title = b.text("h1").await;
         assert!(title.contains("tháng 11/2026"), "{title}");

@@ -36,6 +36,10 @@ pub fn cell_text(c: &Cell, lang: Lang) -> String {
         Cell::Tag { vi, en, .. } => lang.pick(vi, en).to_string(),
         Cell::Int(n) => number(*n as f64, 0, lang),
         Cell::Id(n) => n.to_string(),
+        Cell::Period(p, _) => match lang {
+            Lang::Vi => p.vi(),
+            Lang::En => p.to_string(),
+        },
         Cell::Score(s) => s.map(|s| score_text(s, lang)).unwrap_or_else(|| "—".into()),
         Cell::Pct(p) => p
             .map(|v| number(round1(v), 1, lang))

@@ -16,6 +16,7 @@ fn sort_value(c: &Cell) -> String {
         Cell::Date(d) => d.map(|d| d.to_string()).unwrap_or_default(),
         Cell::Tag { key, .. } => key.clone(),
         Cell::Text(s) | Cell::Link(s, _) => s.clone(),
+        Cell::Period(p, _) => p.to_string(),
     }
 }
 
@@ -27,7 +28,7 @@ fn is_numeric(c: &Cell) -> bool {
         | Cell::Pct(_)
         | Cell::Points(_)
         | Cell::Date(_) => true,
-        Cell::Text(_) | Cell::Link(..) | Cell::Tag { .. } => false,
+        Cell::Text(_) | Cell::Link(..) | Cell::Tag { .. } | Cell::Period(..) => false,
     }
 }
 
@@ -82,6 +83,8 @@ pub fn section(t: &Table, export_base: &str, query: &str, lang: Lang) -> Markup 
                                 td.n[is_numeric(c)].nw[is_code(c)] data-v=(sort_value(c)) {
                                     @if let Cell::Link(text, href) = c {
                                         a href=(with_lang(href, lang)) { (text) }
+                                    } @else if let Cell::Period(_, Some(href)) = c {
+                                        a href=(with_lang(href, lang)) { (cell_text(c, lang)) }
                                     } @else {
                                         (cell_text(c, lang))
                                     }

@@ -83,7 +83,7 @@ pub(crate) fn kpi_table(
         .iter()
         .enumerate()
         .map(|(i, (p, c))| {
-            let mut row = vec![Cell::Text(p.to_string())];
+            let mut row = vec![Cell::Period(*p, None)];
             row.extend(kpi_cells(c, i.checked_sub(1).map(|j| &months[j].1)));
             row
         })

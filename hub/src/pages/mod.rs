@@ -57,6 +57,9 @@ pub enum Cell {
     Points(Option<f64>),
     /// A date (ms since epoch, shown in Vietnam's time zone).
     Date(Option<i64>),
+    /// A period, read `tháng 11/2026` in Vietnamese and `2026-11` in English (and in
+    /// JSON), linking to a page when given.
+    Period(Period, Option<String>),
 }
 
 /// The cell's value for machines: a string, a number or null (never a label).
@@ -69,6 +72,7 @@ impl Serialize for Cell {
             Cell::Score(Some(v)) => s.serialize_f64(v.as_f64()),
             Cell::Pct(Some(v)) | Cell::Points(Some(v)) => s.serialize_f64(round1(*v)),
             Cell::Date(Some(ms)) => s.collect_str(&Date::from_unix_ms_vn(*ms)),
+            Cell::Period(p, _) => s.collect_str(p),
             Cell::Score(None) | Cell::Pct(None) | Cell::Points(None) | Cell::Date(None) => {
                 s.serialize_none()
             }

@@ -184,7 +184,7 @@ pub fn overview(store: &dyn Dashboard, period: Period) -> Result<Page> {
             let p = Period::Month(year, m);
             let k = period_totals.get(&p).copied().unwrap_or(0) as i64;
             vec![
-                Cell::Link(p.to_string(), format!("/completeness?period={p}")),
+                Cell::Period(p, Some(format!("/completeness?period={p}"))),
                 Cell::Int(k),
                 Cell::Int(n - k),
                 Cell::Pct(rate(k, n)),
