@@ -1,5 +1,6 @@
-//! `cargo run --release -p cchc-bench [-- --entries N]`: measures the release agent as an
-//! officer's PC runs it and prints the figures. Not a test: nothing here asserts a time.
+//! `cargo run --release -p cchc-bench [-- --entries N] [--quick]`: measures the release
+//! agent as an officer's PC runs it and prints the figures. Not a test: nothing here
+//! asserts a time. `--quick` (CI) runs it small on the debug build.
 //!
 //! - size of the stripped release binary;
 //! - peak resident memory of an idle command (`status`) and of `record` runs while the
@@ -8,30 +9,20 @@
 //!   (WAL, synchronous=FULL), as the CLI is used;
 //! - bytes on disk per op.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("bench/ is in the workspace")
-        .to_path_buf()
-}
-
-fn build_release_agent() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = Command::new(cargo)
-        .args(["build", "-q", "--release", "-p", "cchc-agent"])
-        .current_dir(workspace())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "cargo build --release -p cchc-agent failed");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace().join("target"));
-    target.join("release").join("cchc-agent")
+/// The agent on an officer's PC: size, memory, entries per second, disk.
+#[derive(clap::Parser)]
+#[command(name = "cchc-bench")]
+struct Opts {
+    /// Entries to record, each a process of its own.
+    #[arg(long, default_value_t = 10_000)]
+    entries: usize,
+    /// Small and on the debug build: only shows the bench still runs (CI).
+    #[arg(long)]
+    quick: bool,
 }
 
 /// Runs the agent and returns its own peak resident set size in KiB (wait4 rusage).
@@ -72,14 +63,10 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let entries: usize = args
-        .iter()
-        .position(|a| a == "--entries")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
-    let bin = build_release_agent();
+    let opts = <Opts as clap::Parser>::parse();
+    let entries = if opts.quick { 50 } else { opts.entries };
+    cchc_bench::quick_banner(opts.quick);
+    let bin = cchc_bench::build(opts.quick, &["cchc-agent"]).join("cchc-agent");
     let size = std::fs::metadata(&bin).expect("binary exists").len();
     let tmp = std::env::temp_dir().join(format!("cchc-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);

@@ -1,4 +1,4 @@
-//! `cargo run --release -p cchc-bench --bin sync-bench [-- --agents N --ops N --backlog N]`:
+//! `cargo run --release -p cchc-bench --bin sync-bench [-- --agents N --ops N --backlog N] [--quick]`:
 //! figures of the sync protocol and the hub, measured in one run against the release
 //! binaries, with the same workloads encoded and merged by Automerge for comparison.
 //! Not a test: nothing here asserts a time or a size.
@@ -16,6 +16,7 @@
 use automerge::transaction::Transactable;
 use automerge::ReadDoc;
 use automerge::{AutoCommit, ObjType, ScalarValue, ROOT};
+use cchc_bench::must;
 use cchc_common::auth::{
     DeviceKey, EnrollRequest, DEVICE_HEADER, ENROLL_PATH, NONCE_HEADER, SIGNATURE_HEADER,
 };
@@ -25,7 +26,7 @@ use cchc_common::sync::{encode, SyncRequest, PROTOCOL_HEADER, PROTOCOL_VERSION, 
 use cchc_common::{ActorId, Metric, Op, OpBody, Period, UnitCatalog, UnitCode};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -198,48 +199,6 @@ fn typical_month() -> Vec<Vec<Entry>> {
         .collect()
 }
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("bench/ is in the workspace")
-        .to_path_buf()
-}
-
-fn release_bins() -> (PathBuf, PathBuf) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = Command::new(cargo)
-        .args([
-            "build",
-            "-q",
-            "--release",
-            "-p",
-            "cchc-agent",
-            "-p",
-            "cchc-hub",
-        ])
-        .current_dir(workspace())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "building the release binaries failed");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace().join("target"))
-        .join("release");
-    (target.join("cchc-agent"), target.join("cchc-hub"))
-}
-
-fn must(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("command runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A request signed as the agent signs it.
 fn signed(
     http: &reqwest::blocking::Client,
     base: &str,
@@ -339,20 +298,35 @@ impl Drop for Hub {
     }
 }
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
+/// The sync protocol and the hub, measured in one run.
+#[derive(clap::Parser)]
+#[command(name = "sync-bench")]
+struct Opts {
+    /// Agents syncing into the hub (section 2).
+    #[arg(long, default_value_t = 1_000)]
+    agents: usize,
+    /// Ops per agent (section 2).
+    #[arg(long, default_value_t = 1_000)]
+    ops: usize,
+    /// Ops in one agent's backlog (section 3).
+    #[arg(long, default_value_t = 100_000)]
+    backlog: usize,
+    /// Small, one province for the dashboard, on the debug build: only shows the
+    /// bench still runs (CI).
+    #[arg(long)]
+    quick: bool,
 }
 
 fn main() {
-    let agents = arg("--agents", 1_000);
-    let ops_per_agent = arg("--ops", 1_000);
-    let backlog = arg("--backlog", 100_000);
-    let (agent_bin, hub_bin) = release_bins();
+    let opts = <Opts as clap::Parser>::parse();
+    let (agents, ops_per_agent, backlog) = if opts.quick {
+        (8, 50, 2_000)
+    } else {
+        (opts.agents, opts.ops, opts.backlog)
+    };
+    cchc_bench::quick_banner(opts.quick);
+    let bins = cchc_bench::build(opts.quick, &["cchc-agent", "cchc-hub"]);
+    let (agent_bin, hub_bin) = (bins.join("cchc-agent"), bins.join("cchc-hub"));
     let tmp = std::env::temp_dir().join(format!("cchc-sync-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).expect("temp dir");
@@ -592,13 +566,20 @@ fn main() {
         summary["sent_new"]
     );
     drop(hub);
-    dashboard(&hub_bin, &tmp.join("country"));
+    dashboard(&hub_bin, &tmp.join("country"), opts.quick);
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
-/// Section 4: page times of the dashboard on a country-sized hub.
-fn dashboard(hub_bin: &Path, dir: &Path) {
-    let communes: Vec<UnitCode> = UnitCatalog::builtin().communes().map(|u| u.code).collect();
+/// Section 4: page times of the dashboard on a country-sized hub (Hà Nội's when quick).
+fn dashboard(hub_bin: &Path, dir: &Path, quick: bool) {
+    let communes: Vec<UnitCode> = if quick {
+        UnitCatalog::builtin()
+            .communes_of(1)
+            .map(|u| u.code)
+            .collect()
+    } else {
+        UnitCatalog::builtin().communes().map(|u| u.code).collect()
+    };
     let months: Vec<Period> = [
         "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07",
         "2026-08", "2026-09", "2026-10", "2026-11",
@@ -606,7 +587,7 @@ fn dashboard(hub_bin: &Path, dir: &Path) {
     .iter()
     .map(|p| p.parse().expect("period"))
     .collect();
-    let hub = Hub::start_province(hub_bin, dir, "all");
+    let hub = Hub::start_province(hub_bin, dir, if quick { "1" } else { "all" });
     let base = format!("https://localhost:{}", hub.port);
     let pem = std::fs::read(dir.join("tls/ca.pem")).expect("CA");
     let client = http(&pem);

@@ -1,4 +1,4 @@
-//! `cargo run --release -p cchc-bench --bin ui-bench [-- --entries N --requests R]`:
+//! `cargo run --release -p cchc-bench --bin ui-bench [-- --entries N --requests R] [--quick]`:
 //! the officers' page against the old-PC budget, measured in one run with the release
 //! build: the agent binary's size, the resident memory of `cchc-agent run` serving the
 //! page after every page was opened, and how long each page takes (request to last
@@ -6,13 +6,13 @@
 //! desk and brought in as a USB bundle, then synced to a real hub. Not a test: nothing
 //! here asserts a figure; the budgets are printed beside the figures.
 
+use cchc_bench::must;
 use cchc_common::bundle::{Bundle, FORMAT, VERSION};
 use cchc_common::op::{CountDelta, Dir};
 use cchc_common::state::VersionVector;
 use cchc_common::{ActorId, Metric, Op, OpBody, Period, UnitCode};
 use std::collections::HashMap;
 use std::io::{BufRead, Read, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,53 +21,19 @@ const BINARY_BUDGET: u64 = 10 * 1024 * 1024;
 const RSS_BUDGET_KB: u64 = 15 * 1024;
 const PAGE_BUDGET_MS: f64 = 50.0;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("bench/ is in the workspace")
-        .to_path_buf()
-}
-
-fn release_bins() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = Command::new(cargo)
-        .args([
-            "build",
-            "-q",
-            "--release",
-            "-p",
-            "cchc-agent",
-            "-p",
-            "cchc-hub",
-        ])
-        .current_dir(workspace())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "building the release binaries failed");
-    std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace().join("target"))
-        .join("release")
-}
-
-fn must(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("command runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
+/// The officers' page against the old-PC budget.
+#[derive(clap::Parser)]
+#[command(name = "ui-bench")]
+struct Opts {
+    /// Entries of another desk in the database.
+    #[arg(long, default_value_t = 10_000)]
+    entries: usize,
+    /// Requests per page.
+    #[arg(long, default_value_t = 30)]
+    requests: usize,
+    /// Small and on the debug build: only shows the bench still runs (CI).
+    #[arg(long)]
+    quick: bool,
 }
 
 /// A child stopped when dropped.
@@ -191,9 +157,14 @@ fn proc_kb(pid: u32, field: &str) -> u64 {
 }
 
 fn main() {
-    let entries = arg("--entries", 10_000);
-    let requests = arg("--requests", 30).max(3);
-    let bins = release_bins();
+    let opts = <Opts as clap::Parser>::parse();
+    let (entries, requests) = if opts.quick {
+        (500, 3)
+    } else {
+        (opts.entries, opts.requests.max(3))
+    };
+    cchc_bench::quick_banner(opts.quick);
+    let bins = cchc_bench::build(opts.quick, &["cchc-agent", "cchc-hub"]);
     let (agent_bin, hub_bin) = (bins.join("cchc-agent"), bins.join("cchc-hub"));
     let size = std::fs::metadata(&agent_bin).expect("agent binary").len();
     let tmp = std::env::temp_dir().join(format!("cchc-ui-bench-{}", std::process::id()));
@@ -351,7 +322,8 @@ fn main() {
     let (rss, hwm) = (proc_kb(pid, "VmRSS:"), proc_kb(pid, "VmHWM:"));
     println!();
     println!(
-        "agent release binary: {size} bytes ({:.1} MB) — budget 10 MB: {:.0} % of it",
+        "agent binary ({}): {size} bytes ({:.1} MB) — budget 10 MB: {:.0} % of it",
+        if opts.quick { "debug" } else { "release" },
         size as f64 / 1048576.0,
         100.0 * size as f64 / BINARY_BUDGET as f64
     );

@@ -1,4 +1,4 @@
-//! `cargo run --release -p cchc-bench --bin update-bench [-- --agents N]`: what it
+//! `cargo run --release -p cchc-bench --bin update-bench [-- --agents N] [--quick]`: what it
 //! costs to deliver a release to N agents (default 100), measured in one run against
 //! the release binaries: two real builds of one source (`cchc-agent` and
 //! `cchc-agent-next`), a real hub on loopback HTTPS, N real `cchc-agent run`
@@ -10,58 +10,22 @@
 //! all, and the time from `release rollout --all` until every agent reports its new
 //! build installed (health check passed) and healthy (after a one-second soak).
 
+use cchc_bench::must;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("bench/ is in the workspace")
-        .to_path_buf()
-}
-
-fn release_bins() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = Command::new(cargo)
-        .args([
-            "build",
-            "-q",
-            "--release",
-            "-p",
-            "cchc-agent",
-            "-p",
-            "cchc-hub",
-        ])
-        .args(["-p", "cchc-agent-next"])
-        .current_dir(workspace())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "building the release binaries failed");
-    std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace().join("target"))
-        .join("release")
-}
-
-fn must(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("command runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
+/// Delivering a release to N agents, full file then delta.
+#[derive(clap::Parser)]
+#[command(name = "update-bench")]
+struct Opts {
+    /// Agents updated in each round.
+    #[arg(long, default_value_t = 100)]
+    agents: usize,
+    /// Two agents on the debug build, the full file only (a bsdiff of a debug build
+    /// takes minutes): only shows the bench still runs (CI).
+    #[arg(long)]
+    quick: bool,
 }
 
 struct Hub {
@@ -268,8 +232,10 @@ fn round(
 }
 
 fn main() {
-    let agents = arg("--agents", 100);
-    let bins = release_bins();
+    let opts = <Opts as clap::Parser>::parse();
+    let agents = if opts.quick { 2 } else { opts.agents };
+    cchc_bench::quick_banner(opts.quick);
+    let bins = cchc_bench::build(opts.quick, &["cchc-agent", "cchc-hub", "cchc-agent-next"]);
     let tmp = std::env::temp_dir().join(format!("cchc-update-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).expect("temp dir");
     let hub_bin = bins.join("cchc-hub");
@@ -293,7 +259,10 @@ fn main() {
     let next = std::fs::metadata(bins.join("cchc-agent-next"))
         .expect("next")
         .len();
-    println!("agent release binary: {size} bytes (the next build: {next} bytes)");
+    println!(
+        "agent binary ({}): {size} bytes (the next build: {next} bytes)",
+        if opts.quick { "debug" } else { "release" }
+    );
     let full_dir = tmp.join("full");
     let (f_inst, f_ok, f_bytes, f_each) = round(&bins, &full_dir, &root, &key, agents, false);
     println!(
@@ -302,6 +271,10 @@ fn main() {
         f_inst.as_secs_f64(),
         f_ok.as_secs_f64()
     );
+    if opts.quick {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return;
+    }
     let delta_dir = tmp.join("delta");
     let (d_inst, d_ok, d_bytes, d_each) = round(&bins, &delta_dir, &root, &key, agents, true);
     println!(
