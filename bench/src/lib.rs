@@ -14,23 +14,24 @@ pub fn workspace() -> PathBuf {
 }
 
 /// Builds `packages` (release, or the debug build when `quick`) and returns the
-/// directory holding their binaries.
+/// directory holding their binaries. Each package is built on its own, as it ships:
+/// built together, cargo would give the agent the hub's features of shared crates
+/// (a bigger agent than the one installed on commune PCs).
 pub fn build(quick: bool, packages: &[&str]) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut c = Command::new(cargo);
-    c.args(["build", "-q"]);
-    if !quick {
-        c.arg("--release");
-    }
     for p in packages {
-        c.args(["-p", p]);
+        let mut c = Command::new(&cargo);
+        c.args(["build", "-q", "-p", p]);
+        if !quick {
+            c.arg("--release");
+        }
+        let ok = c
+            .current_dir(workspace())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "building {p} failed");
     }
-    let ok = c
-        .current_dir(workspace())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "building {packages:?} failed");
     std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| workspace().join("target"))
