@@ -197,11 +197,11 @@ pub async fn save(
         }
     }
     let period = period_of(get("period"));
-    let (view, defs) = match load(&state).await {
-        Ok(d) => d,
-        Err(e) => return failed(title, &e, &ctx),
-    };
     let Ok(p) = period else {
+        let (view, defs) = match load(&state).await {
+            Ok(d) => d,
+            Err(e) => return failed(title, &e, &ctx),
+        };
         let shown = get("period").unwrap_or("").to_string();
         let b = body(
             &view,
@@ -213,6 +213,13 @@ pub async fn save(
             &ctx,
         );
         return html_response(StatusCode::UNPROCESSABLE_ENTITY, page(title, &ctx, b));
+    };
+    // Saving needs the catalog only; the merged view is read again only to show the
+    // form back with a refusal.
+    let dir = (*state.dir).clone();
+    let defs = match blocking(move || super::open_store(&dir)?.definitions()).await {
+        Ok(d) => d,
+        Err(e) => return failed(title, &e, &ctx),
     };
     // The period as `record` takes it: not one that has not begun.
     if let Err(e) = p.check_not_future(crate::clock::today()) {
@@ -305,6 +312,10 @@ pub async fn save(
             }
         }
     }
+    let (view, defs) = match load(&state).await {
+        Ok(d) => d,
+        Err(e) => return failed(title, &e, &ctx),
+    };
     let b = body(&view, &defs, Ok(p), &p.to_string(), &typed, None, &ctx);
     html_response(StatusCode::UNPROCESSABLE_ENTITY, page(title, &ctx, b))
 }
