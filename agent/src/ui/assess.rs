@@ -8,7 +8,7 @@
 
 use super::pages::{failed, html_response, page, who_field};
 use super::{blocking, Ctx, UiState};
-use crate::commands::{entered_by, whole};
+use crate::commands::whole;
 use crate::error::Result;
 use axum::extract::{Form, Query, State};
 use axum::http::{header, StatusCode};
@@ -202,21 +202,7 @@ pub async fn save(
             typed.values.insert(k.clone(), v.clone());
         }
     }
-    let by = match entered_by(get("by")) {
-        Ok(b) if b.is_empty() => {
-            typed.errors.insert(
-                "by".into(),
-                ctx.t("Hãy ghi tên người nhập.", "Say who is entering.")
-                    .into(),
-            );
-            b
-        }
-        Ok(b) => b,
-        Err(e) => {
-            typed.errors.insert("by".into(), e.localize(lang));
-            String::new()
-        }
-    };
+    let by = super::who_entered(&ctx, get("by"), &mut typed.errors);
     // Another phase than the one assigned: only when the officer confirms it.
     if assigned.is_some_and(|a| a != phase) && get("confirm_phase") != Some(&phase.to_string()) {
         typed.errors.insert(
@@ -229,7 +215,7 @@ pub async fn save(
         );
     }
     // Each criterion: its score parsed by the CLI's rule; unchanged ones are skipped.
-    let mut work: Vec<(String, Score, String)> = Vec::new();
+    let mut work: Vec<(String, (Score, String))> = Vec::new();
     let criteria = defs
         .phase(phase)
         .map(|p| p.criteria.clone())
@@ -258,7 +244,7 @@ pub async fn save(
             Ok(s) => {
                 let same = held.is_some_and(|h| h.score == s && h.evidence == evidence.trim());
                 if !same {
-                    work.push((c.code.clone(), s, evidence.to_string()));
+                    work.push((c.code.clone(), (s, evidence.to_string())));
                 }
             }
             Err(e) => {
@@ -276,31 +262,16 @@ pub async fn save(
         );
     }
     if typed.errors.is_empty() {
-        let dir = (*state.dir).clone();
-        let who = by.clone();
-        let items = work.clone();
-        let saved = tokio::task::spawn_blocking(
-            move || -> std::result::Result<usize, (Option<String>, String)> {
-                let mut store = super::open_store(&dir).map_err(|e| (None, e.localize(lang)))?;
-                let mut failing = None;
-                store
-                    .transact_local(crate::clock::now_ms(), |tx| {
-                        tx.entered_by(&who);
-                        for (code, score, evidence) in &items {
-                            failing = Some(code.clone());
-                            tx.edit(|_, ctx, defs| {
-                                Ok(crdt::assess_op(ctx, defs, phase, code, *score, evidence)?)
-                            })?;
-                        }
-                        failing = None;
-                        Ok(())
-                    })
-                    .map(|ops| ops.len())
-                    .map_err(|e| (failing.clone(), e.localize(lang)))
+        let saved = super::save_rows(
+            (*state.dir).clone(),
+            lang,
+            by.clone(),
+            work,
+            move |_, ctx, defs, code, (score, evidence): &(Score, String)| {
+                Ok(crdt::assess_op(ctx, defs, phase, code, *score, evidence)?)
             },
         )
-        .await
-        .unwrap_or_else(|e| Err((None, e.to_string())));
+        .await;
         match saved {
             Ok(n) => {
                 let to = format!("/assess?phase={phase}&saved={n}");

@@ -11,7 +11,7 @@
 
 use super::pages::{failed, html_response, page, who_field};
 use super::{blocking, Ctx, UiState};
-use crate::commands::{entered_by, whole};
+use crate::commands::whole;
 use crate::error::Result;
 use axum::extract::{Form, Query, State};
 use axum::http::{header, StatusCode};
@@ -225,21 +225,7 @@ pub async fn save(
     if let Err(e) = p.check_not_future(crate::clock::today()) {
         typed.errors.insert("form".into(), e.localize(lang));
     }
-    let by = match entered_by(get("by")) {
-        Ok(b) if b.is_empty() => {
-            typed.errors.insert(
-                "by".into(),
-                ctx.t("Hãy ghi tên người nhập.", "Say who is entering.")
-                    .into(),
-            );
-            b
-        }
-        Ok(b) => b,
-        Err(e) => {
-            typed.errors.insert("by".into(), e.localize(lang));
-            String::new()
-        }
-    };
+    let by = super::who_entered(&ctx, get("by"), &mut typed.errors);
     // Every number first, each with the CLI's rule; then one transaction.
     let mut entries: Vec<(String, Vec<(Metric, u64)>)> = Vec::new();
     for proc_ in &defs.procedures {
@@ -270,32 +256,17 @@ pub async fn save(
         );
     }
     if typed.errors.is_empty() {
-        let dir = (*state.dir).clone();
         let correct = typed.correct;
-        let work = entries.clone();
-        let who = by.clone();
-        let saved = tokio::task::spawn_blocking(
-            move || -> std::result::Result<usize, (Option<String>, String)> {
-                let mut store = super::open_store(&dir).map_err(|e| (None, e.localize(lang)))?;
-                let mut failing = None;
-                let ops = store
-                    .transact_local(crate::clock::now_ms(), |tx| {
-                        tx.entered_by(&who);
-                        for (code, changes) in &work {
-                            failing = Some(code.clone());
-                            tx.edit(|o, ctx, defs| {
-                                crdt::count_op(o, ctx, defs, p, code, changes, correct)
-                            })?;
-                        }
-                        failing = None;
-                        Ok(())
-                    })
-                    .map_err(|e| (failing.clone(), e.localize(lang)))?;
-                Ok(ops.len())
+        let saved = super::save_rows(
+            (*state.dir).clone(),
+            lang,
+            by.clone(),
+            entries,
+            move |o, ctx, defs, code, changes| {
+                crdt::count_op(o, ctx, defs, p, code, changes, correct)
             },
         )
-        .await
-        .unwrap_or_else(|e| Err((None, e.to_string())));
+        .await;
         match saved {
             Ok(n) => {
                 let to = format!("/ledger?period={p}&saved={n}");

@@ -174,6 +174,71 @@ fn open_store(dir: &std::path::Path) -> Result<crate::store::Store> {
     Ok(store)
 }
 
+/// Who is entering, as a saving form gives it (`by`): the name, or the message to
+/// show next to the field (`errors["by"]`) when it is missing or breaks the rule.
+fn who_entered(
+    ctx: &Ctx,
+    input: Option<&str>,
+    errors: &mut std::collections::BTreeMap<String, String>,
+) -> String {
+    use cchc_common::Localize;
+    match crate::commands::entered_by(input) {
+        Ok(b) if b.is_empty() => {
+            errors.insert(
+                "by".into(),
+                ctx.t("Hãy ghi tên người nhập.", "Say who is entering.")
+                    .into(),
+            );
+            b
+        }
+        Ok(b) => b,
+        Err(e) => {
+            errors.insert("by".into(), e.localize(ctx.lang));
+            String::new()
+        }
+    }
+}
+
+/// Saves one entry of several rows in one transaction, each row's op made by `make`
+/// (the command line's op builder) and carrying who entered it. Ok: the ops saved.
+/// Err: the message in the reader's language, with the key of the row that broke a
+/// rule when one did (None: the database itself).
+async fn save_rows<T: Send + Sync + 'static>(
+    dir: PathBuf,
+    lang: cchc_common::Lang,
+    who: String,
+    rows: Vec<(String, T)>,
+    make: impl Fn(
+            &mut crate::store::TxObjects<'_>,
+            &cchc_common::crdt::OpCtx,
+            &cchc_common::Definitions,
+            &str,
+            &T,
+        ) -> Result<cchc_common::Op>
+        + Send
+        + 'static,
+) -> std::result::Result<usize, (Option<String>, String)> {
+    use cchc_common::Localize;
+    tokio::task::spawn_blocking(move || {
+        let mut store = open_store(&dir).map_err(|e| (None, e.localize(lang)))?;
+        let mut failing = None;
+        store
+            .transact_local(crate::clock::now_ms(), |tx| {
+                tx.entered_by(&who);
+                for (key, row) in &rows {
+                    failing = Some(key.clone());
+                    tx.edit(|o, ctx, defs| make(o, ctx, defs, key, row))?;
+                }
+                failing = None;
+                Ok(())
+            })
+            .map(|ops| ops.len())
+            .map_err(|e| (failing.clone(), e.localize(lang)))
+    })
+    .await
+    .unwrap_or_else(|e| Err((None, e.to_string())))
+}
+
 /// Runs blocking store work off the runtime's thread.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
