@@ -501,10 +501,11 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
         };
         let offset = resp.hub_ms as i64 - (t0 + t1) / 2;
         store.record_sync(&resp.acked, t1, offset)?;
-        store.set_meta(
-            "phase",
-            &resp.phase.map(|p| p.to_string()).unwrap_or_default(),
-        )?;
+        // The assigned phase, written only when it changes (not a write per round).
+        let phase = resp.phase.map(|p| p.to_string()).unwrap_or_default();
+        if store.get_meta("phase")?.unwrap_or_default() != phase {
+            store.set_meta("phase", &phase)?;
+        }
         summary.rounds += 1;
         summary.sent += sent;
         summary.sent_new += resp.applied;

@@ -130,21 +130,8 @@ fn backlog(n: usize, procedures: &[String]) -> Bundle {
 /// One GET over loopback: (status, milliseconds to the last byte).
 fn get(port: u16, path: &str) -> (u16, f64) {
     let t = Instant::now();
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let ms = t.elapsed().as_secs_f64() * 1000.0;
-    let status = String::from_utf8_lossy(&out[..out.len().min(16)])
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, ms)
+    let (status, _, _) = exchange(port, "GET", path, "", "");
+    (status, t.elapsed().as_secs_f64() * 1000.0)
 }
 
 /// One HTTP/1.1 exchange over loopback: (status, head, body).
