@@ -8,7 +8,7 @@
 //! (time), [`op`] (the versioned op envelope), [`crdt`] (objects and `apply_op`),
 //! [`merge`] (the rules for integrating a peer's ops), [`rollout`] (where a commune
 //! stands in its phase), [`plan`] (the rollout plan as typed or as a CSV file), [`state`] (an in-memory replica),
-//! [`sync`] (the agent–hub protocol), [`bundle`] (the USB file form of the same),
+//! [`sync`] (the agent–hub protocol), [`codec`] (the compact binary form of op batches), [`bundle`] (the USB file form of the same),
 //! [`auth`] (enrollment codes and request signatures), [`release`] (the rules for
 //! trusting signed release metadata), [`update`] (signed definitions, release bundles,
 //! offers and reports) and [`view`] (the `show --json` document).
@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod bundle;
+pub mod codec;
 pub mod crdt;
 pub mod definitions;
 pub mod error;
