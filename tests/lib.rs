@@ -438,6 +438,21 @@ impl Hub {
         self.dir.join("hub.db")
     }
 
+    /// Every op the hub's log holds, decoded from its rows, by device and number.
+    pub fn ops(&self) -> Vec<cchc_common::Op> {
+        let db = rusqlite::Connection::open_with_flags(
+            self.db(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("hub database");
+        let mut st = db
+            .prepare("SELECT ops FROM op_batches ORDER BY actor, first_seq")
+            .unwrap();
+        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).unwrap();
+        rows.flat_map(|b| cchc_common::codec::decode_ops(&b.unwrap()).expect("op log row"))
+            .collect()
+    }
+
     /// Everything `serve` printed so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()

@@ -979,15 +979,16 @@ impl<'a> OpLog for TxLog<'a, '_> {
         &mut self.objects
     }
 
-    fn held(&mut self, id: OpId) -> Result<Option<String>> {
-        Ok(self
+    fn held(&mut self, id: OpId) -> Result<Option<Op>> {
+        let body: Option<String> = self
             .tx
             .query_row(
                 "SELECT body FROM ops WHERE actor = ?1 AND seq = ?2",
                 params![a2i(id.actor), id.seq as i64],
                 |r| r.get(0),
             )
-            .optional()?)
+            .optional()?;
+        Ok(body.map(|b| Op::from_json(&b)).transpose()?)
     }
     fn max_seq(&mut self, actor: ActorId) -> Result<u64> {
         Store::max_seq(self.tx, actor)

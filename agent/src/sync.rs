@@ -18,8 +18,8 @@ use cchc_common::auth::{
 use cchc_common::release::rotate;
 use cchc_common::state::VersionVector;
 use cchc_common::sync::{
-    self, ErrorBody, SyncRequest, SyncResponse, MAX_BATCH_OPS, MAX_WIRE_BYTES, MEDIA_TYPE,
-    PROTOCOL_HEADER, PROTOCOL_VERSION, SYNC_PATH,
+    self, media_type, ErrorBody, SyncRequest, SyncResponse, MAX_BATCH_OPS, MAX_WIRE_BYTES,
+    PROTOCOL_HEADER, PROTOCOL_V1, PROTOCOL_VERSION, SYNC_PATH,
 };
 use cchc_common::update::{accept_definitions, this_platform};
 use cchc_common::ActorId;
@@ -52,6 +52,8 @@ pub struct Summary {
     pub definitions: Vec<u32>,
     /// Ops still not acknowledged by the hub.
     pub pending: u64,
+    /// The protocol version of the exchanges (1 with a hub not yet updated).
+    pub protocol: u32,
     /// The hub's clock minus ours (ms), from the last round.
     pub hub_clock_offset_ms: i64,
     /// The release the hub offers this computer, if any.
@@ -175,6 +177,7 @@ impl Client {
         &self,
         store: &mut Store,
         path: &str,
+        protocol: u32,
         content_type: &str,
         gzip: bool,
         body: Vec<u8>,
@@ -184,7 +187,7 @@ impl Client {
         let mut req = self
             .http
             .post(format!("{}{path}", self.base))
-            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .header(PROTOCOL_HEADER, protocol.to_string())
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .header(DEVICE_HEADER, self.device.to_string())
             .header(NONCE_HEADER, nonce.to_string())
@@ -321,7 +324,14 @@ impl Client {
         let body = serde_json::to_vec(&req).expect("serializes");
         for _ in 0..MAX_NONCE_REPAIRS {
             match self
-                .post(store, ENROLL_PATH, "application/json", false, body.clone())
+                .post(
+                    store,
+                    ENROLL_PATH,
+                    PROTOCOL_VERSION,
+                    "application/json",
+                    false,
+                    body.clone(),
+                )
                 .await?
             {
                 Reply::Ok(bytes) => {
@@ -358,6 +368,17 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// The protocol version a sync starts with: this build's. A debug build can be told
+/// to speak the previous one (`CCHC_TEST_PROTOCOL=1`), as an agent not yet updated
+/// does, for the tests of the hub's compatibility.
+fn first_protocol() -> u32 {
+    #[cfg(debug_assertions)]
+    if std::env::var("CCHC_TEST_PROTOCOL").as_deref() == Ok("1") {
+        return PROTOCOL_V1;
+    }
+    PROTOCOL_VERSION
+}
+
 /// Syncs until neither side has more (bounded by [`MAX_ROUNDS`]).
 pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Result<Summary> {
     let id = store.identity()?;
@@ -370,6 +391,7 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
     // Update reports ride on the first round that gets through.
     let mut reports = State::load(&client.dir)?.reports;
     let mut root = store.release_root()?;
+    let mut protocol = first_protocol();
     for _ in 0..MAX_ROUNDS {
         let acked = store.hub_acked()?;
         let ops = store.ops_since_limited(&acked, MAX_BATCH_OPS)?;
@@ -377,7 +399,7 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
         let sent = ops.len() as u64;
         let t0 = now_ms();
         let req = SyncRequest {
-            protocol: PROTOCOL_VERSION,
+            protocol,
             unit: id.unit,
             device: id.actor,
             agent_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -389,11 +411,23 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
             root: root.as_ref().map(|r| r.signed.version).unwrap_or(0),
             updates: reports.clone(),
         };
-        let reply = client
-            .post(store, SYNC_PATH, MEDIA_TYPE, true, sync::encode(&req))
-            .await?;
+        let body = sync::encode_request(protocol, &req);
+        let v1 = protocol == PROTOCOL_V1;
+        let reply = match client
+            .post(store, SYNC_PATH, protocol, media_type(protocol), v1, body)
+            .await
+        {
+            // A hub not yet updated speaks only version 1: say it that way.
+            Err(AgentError::Hub(HubError::Refused {
+                status: 400, code, ..
+            })) if code == "protocol_version" && !v1 => {
+                protocol = PROTOCOL_V1;
+                continue;
+            }
+            other => other?,
+        };
         let resp: SyncResponse = match reply {
-            Reply::Ok(bytes) => sync::decode(&bytes)
+            Reply::Ok(bytes) => sync::decode_response(protocol, &bytes)
                 .map_err(|e| client.unreachable(format!("response damaged in transit: {e}")))?,
             Reply::Gap(hub_acked) => {
                 // The hub lacks ops we thought it held (restored from a backup, say):
@@ -425,7 +459,8 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
             }
         };
         let t1 = now_ms();
-        if resp.protocol != PROTOCOL_VERSION || resp.unit != id.unit {
+        summary.protocol = protocol;
+        if resp.protocol != protocol || resp.unit != id.unit {
             return Err(client
                 .unreachable(format!(
                     "answer for protocol {} / commune {} does not match this agent",

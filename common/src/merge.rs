@@ -32,9 +32,10 @@ pub trait OpLog {
     type Objects: Objects<Error = Self::Error>;
     /// The objects.
     fn objects(&mut self) -> &mut Self::Objects;
-    /// The canonical JSON of the op held under `id`, if any.
-    fn held(&mut self, id: OpId) -> Result<Option<String>, Self::Error>;
-    /// The highest sequence number held from `actor` (0 if none).
+    /// The op held under `id`, if any.
+    fn held(&mut self, id: OpId) -> Result<Option<Op>, Self::Error>;
+    /// The highest sequence number held from `actor` (0 if none); every number below
+    /// it is held too.
     fn max_seq(&mut self, actor: ActorId) -> Result<u64, Self::Error>;
     /// Definitions of a version, if held.
     fn definitions(&mut self, version: u32) -> Result<Option<Definitions>, Self::Error>;
@@ -75,14 +76,17 @@ pub fn merge<L: OpLog>(
             }
             .into());
         }
-        if let Some(body) = log.held(id)? {
-            if body != op.to_json() {
+        // A device's ops are held without gaps: below its highest number, an op is
+        // held (the log is asked for it only then); above, it must be the next.
+        let max = log.max_seq(op.actor)?;
+        if op.seq <= max {
+            if log.held(id)?.as_ref() != Some(op) {
                 return Err(DomainError::OpConflict { op: id.to_string() }.into());
             }
             report.duplicates += 1;
             continue;
         }
-        let expected = log.max_seq(op.actor)? + 1;
+        let expected = max + 1;
         if op.seq != expected {
             return Err(DomainError::SeqGap {
                 op: id.to_string(),

@@ -9,6 +9,7 @@
 //! than the agent's. Either side repeats until neither has more. Documented in
 //! `docs/sync-protocol.md`.
 
+use crate::codec::OpColumns;
 use crate::op::{ActorId, Op};
 use crate::release::{Root, Signed};
 use crate::state::VersionVector;
@@ -18,11 +19,18 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 
-/// Protocol version spoken by this build.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Protocol version spoken by this build: binary bodies ([`encode_request`]).
+pub const PROTOCOL_VERSION: u32 = 2;
+/// The previous version (gzip JSON bodies): hubs still accept it for one release, so
+/// agents in the field keep syncing until they update; agents fall back to it when a
+/// hub that was not yet updated refuses version 2.
+pub const PROTOCOL_V1: u32 = 1;
+/// Media type of protocol 2 bodies: a postcard message, raw-deflated (no
+/// `Content-Encoding`: the compression is part of the format).
+pub const MEDIA_TYPE_V2: &str = "application/vnd.cchc.sync+postcard";
 /// HTTP header carrying the protocol version, checked before the body is read.
 pub const PROTOCOL_HEADER: &str = "x-cchc-protocol";
-/// Media type of sync bodies (always sent with `Content-Encoding: gzip`).
+/// Media type of protocol 1 bodies (always sent with `Content-Encoding: gzip`).
 pub const MEDIA_TYPE: &str = "application/vnd.cchc.sync+json";
 /// Path of the sync endpoint.
 pub const SYNC_PATH: &str = "/api/v1/sync";
@@ -132,6 +140,9 @@ pub enum WireError {
     /// Not a valid message.
     #[error("body is not a valid sync message: {0}")]
     Json(String),
+    /// Not a valid protocol 2 message (or its ops cannot be read).
+    #[error("body is not a valid protocol 2 message: {0}")]
+    Binary(String),
     /// A protocol version this build does not speak.
     #[error("protocol version {got} is not supported; this side speaks version {supported}")]
     Protocol {
@@ -172,9 +183,9 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
     serde_json::from_slice(&json).map_err(|e| WireError::Json(e.to_string()))
 }
 
-/// Checks a protocol version field.
+/// Checks a protocol version: this build's, or the one before it.
 pub fn check_protocol(got: u32) -> Result<(), WireError> {
-    if got == PROTOCOL_VERSION {
+    if got == PROTOCOL_VERSION || got == PROTOCOL_V1 {
         Ok(())
     } else {
         Err(WireError::Protocol {
@@ -182,6 +193,205 @@ pub fn check_protocol(got: u32) -> Result<(), WireError> {
             supported: PROTOCOL_VERSION,
         })
     }
+}
+
+/// The media type of a protocol version's bodies.
+pub fn media_type(version: u32) -> &'static str {
+    if version == PROTOCOL_V1 {
+        MEDIA_TYPE
+    } else {
+        MEDIA_TYPE_V2
+    }
+}
+
+/// Protocol 2's request: the hot fields in binary, ops column-wise; the rare rich
+/// ones (update reports) as their JSON, empty when there are none.
+#[derive(Serialize, Deserialize)]
+struct RequestV2 {
+    protocol: u32,
+    unit: u32,
+    device: u64,
+    agent_version: String,
+    defs: u32,
+    have: Vec<(u64, u64)>,
+    ops: OpColumns,
+    sent_ms: u64,
+    platform: String,
+    root: u64,
+    updates: String,
+}
+
+/// Protocol 2's response (definitions, roots and offers as their JSON, empty if none).
+#[derive(Serialize, Deserialize)]
+struct ResponseV2 {
+    protocol: u32,
+    unit: u32,
+    acked: Vec<(u64, u64)>,
+    applied: u64,
+    duplicates: u64,
+    ops: OpColumns,
+    more: bool,
+    definitions: String,
+    hub_ms: u64,
+    roots: String,
+    offer: String,
+    phase: Option<u32>,
+}
+
+fn vv_pairs(vv: &VersionVector) -> Vec<(u64, u64)> {
+    vv.iter().map(|(a, s)| (a.0, s)).collect()
+}
+
+fn vv_of(pairs: Vec<(u64, u64)>) -> VersionVector {
+    pairs.into_iter().map(|(a, s)| (ActorId(a), s)).collect()
+}
+
+fn json_or_empty<T: Serialize>(v: &T, empty: bool) -> String {
+    if empty {
+        String::new()
+    } else {
+        serde_json::to_string(v).expect("sync messages always serialize")
+    }
+}
+
+fn from_json_or_default<T: DeserializeOwned + Default>(
+    field: &str,
+    text: &str,
+) -> Result<T, WireError> {
+    if text.is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_str(text).map_err(|e| WireError::Binary(format!("{field}: {e}")))
+}
+
+fn to_v2<T: Serialize>(msg: &T) -> Vec<u8> {
+    let raw = postcard::to_stdvec(msg).expect("sync messages always serialize");
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(&raw).expect("writing to memory cannot fail");
+    z.finish().expect("writing to memory cannot fail")
+}
+
+fn from_v2<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
+    if body.len() > MAX_WIRE_BYTES {
+        return Err(WireError::TooLarge {
+            size: body.len(),
+            limit: MAX_WIRE_BYTES,
+        });
+    }
+    let raw = crate::codec::inflate(body, MAX_DECODED_BYTES).map_err(|e| match e {
+        crate::codec::CodecError::Compression(d) if d.starts_with("more than") => {
+            WireError::TooLarge {
+                size: MAX_DECODED_BYTES + 1,
+                limit: MAX_DECODED_BYTES,
+            }
+        }
+        other => WireError::Binary(other.to_string()),
+    })?;
+    let (msg, rest) =
+        postcard::take_from_bytes(&raw).map_err(|e| WireError::Binary(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(WireError::Binary(format!(
+            "{} bytes after the message",
+            rest.len()
+        )));
+    }
+    Ok(msg)
+}
+
+/// A request's body in protocol `version` (1: gzip JSON; 2: binary).
+pub fn encode_request(version: u32, r: &SyncRequest) -> Vec<u8> {
+    if version == PROTOCOL_V1 {
+        return encode(&SyncRequest {
+            protocol: PROTOCOL_V1,
+            ..r.clone()
+        });
+    }
+    to_v2(&RequestV2 {
+        protocol: PROTOCOL_VERSION,
+        unit: r.unit.0,
+        device: r.device.0,
+        agent_version: r.agent_version.clone(),
+        defs: r.defs,
+        have: vv_pairs(&r.have),
+        ops: OpColumns::from_ops(&r.ops),
+        sent_ms: r.sent_ms,
+        platform: r.platform.clone(),
+        root: r.root,
+        updates: json_or_empty(&r.updates, r.updates.is_empty()),
+    })
+}
+
+/// A request from its body in protocol `version`, every limit checked.
+pub fn decode_request(version: u32, body: &[u8]) -> Result<SyncRequest, WireError> {
+    if version == PROTOCOL_V1 {
+        return decode(body);
+    }
+    let m: RequestV2 = from_v2(body)?;
+    Ok(SyncRequest {
+        protocol: m.protocol,
+        unit: UnitCode(m.unit),
+        device: ActorId(m.device),
+        agent_version: m.agent_version,
+        defs: m.defs,
+        have: vv_of(m.have),
+        ops: m
+            .ops
+            .into_ops()
+            .map_err(|e| WireError::Binary(format!("ops: {e}")))?,
+        sent_ms: m.sent_ms,
+        platform: m.platform,
+        root: m.root,
+        updates: from_json_or_default("updates", &m.updates)?,
+    })
+}
+
+/// A response's body in protocol `version`.
+pub fn encode_response(version: u32, r: &SyncResponse) -> Vec<u8> {
+    if version == PROTOCOL_V1 {
+        return encode(&SyncResponse {
+            protocol: PROTOCOL_V1,
+            ..r.clone()
+        });
+    }
+    to_v2(&ResponseV2 {
+        protocol: PROTOCOL_VERSION,
+        unit: r.unit.0,
+        acked: vv_pairs(&r.acked),
+        applied: r.applied,
+        duplicates: r.duplicates,
+        ops: OpColumns::from_ops(&r.ops),
+        more: r.more,
+        definitions: json_or_empty(&r.definitions, r.definitions.is_empty()),
+        hub_ms: r.hub_ms,
+        roots: json_or_empty(&r.roots, r.roots.is_empty()),
+        offer: json_or_empty(&r.offer, r.offer.is_none()),
+        phase: r.phase,
+    })
+}
+
+/// A response from its body in protocol `version`, every limit checked.
+pub fn decode_response(version: u32, body: &[u8]) -> Result<SyncResponse, WireError> {
+    if version == PROTOCOL_V1 {
+        return decode(body);
+    }
+    let m: ResponseV2 = from_v2(body)?;
+    Ok(SyncResponse {
+        protocol: m.protocol,
+        unit: UnitCode(m.unit),
+        acked: vv_of(m.acked),
+        applied: m.applied,
+        duplicates: m.duplicates,
+        ops: m
+            .ops
+            .into_ops()
+            .map_err(|e| WireError::Binary(format!("ops: {e}")))?,
+        more: m.more,
+        definitions: from_json_or_default("definitions", &m.definitions)?,
+        hub_ms: m.hub_ms,
+        roots: from_json_or_default("roots", &m.roots)?,
+        offer: from_json_or_default("offer", &m.offer)?,
+        phase: m.phase,
+    })
 }
 
 #[cfg(test)]
@@ -211,6 +421,84 @@ mod tests {
             Err(WireError::TooLarge { .. })
         ));
         assert!(check_protocol(PROTOCOL_VERSION).is_ok());
+        assert!(check_protocol(PROTOCOL_V1).is_ok());
         assert!(check_protocol(7).unwrap_err().to_string().contains("7"));
+    }
+
+    fn request() -> SyncRequest {
+        let op = |seq: u64| -> Op {
+            Op::from_json(&format!(
+                r#"{{"v":1,"actor":"00000000000000a1","seq":{seq},"hlc_ms":{},"hlc_c":0,"unit":70,"defs":1,"body":{{"t":"count","period":"2026-11","procedure":"CT-01","deltas":[{{"metric":"received","dir":"inc","amount":2,"total":{}}}]}}}}"#,
+                1_790_000_000_000u64 + seq * 60_000,
+                seq * 2
+            ))
+            .unwrap()
+        };
+        SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            unit: UnitCode(70),
+            device: ActorId(0xa1),
+            agent_version: "0.1.0".into(),
+            defs: 1,
+            have: [(ActorId(0xa1), 3), (ActorId(0xb2), 9)]
+                .into_iter()
+                .collect(),
+            ops: (1..=3).map(op).collect(),
+            sent_ms: 1_790_000_000_000,
+            platform: "linux-x86_64".into(),
+            root: 1,
+            updates: Vec::new(),
+        }
+    }
+
+    /// Both versions carry a request and a response exactly, and version 2 is the
+    /// smaller; bad version 2 bodies are named, never a panic.
+    #[test]
+    fn both_versions_round_trip_and_version_2_refuses_bad_bodies() {
+        let r = request();
+        for v in [PROTOCOL_V1, PROTOCOL_VERSION] {
+            let back = decode_request(v, &encode_request(v, &r)).unwrap();
+            assert_eq!(
+                back,
+                SyncRequest {
+                    protocol: v,
+                    ..r.clone()
+                }
+            );
+            let resp = SyncResponse {
+                protocol: v,
+                unit: r.unit,
+                acked: r.have.clone(),
+                applied: 3,
+                duplicates: 0,
+                ops: r.ops.clone(),
+                more: true,
+                definitions: Vec::new(),
+                hub_ms: 5,
+                roots: Vec::new(),
+                offer: None,
+                phase: Some(2),
+            };
+            assert_eq!(
+                decode_response(v, &encode_response(v, &resp)).unwrap(),
+                resp
+            );
+        }
+        assert!(encode_request(2, &r).len() < encode_request(1, &r).len() / 2);
+        let body = encode_request(2, &r);
+        assert!(matches!(
+            decode_request(2, b"not deflate"),
+            Err(WireError::Binary(_))
+        ));
+        assert!(decode_request(2, &body[..body.len() / 2]).is_err());
+        assert!(matches!(
+            decode_request(2, &to_v2(&"just a string")),
+            Err(WireError::Binary(_))
+        ));
+        let bomb = to_v2(&vec![0u8; 17 << 20]);
+        assert!(matches!(
+            decode_request(2, &bomb),
+            Err(WireError::TooLarge { .. })
+        ));
     }
 }

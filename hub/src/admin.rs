@@ -145,6 +145,9 @@ pub struct DeviceDoc {
     pub unit_name: String,
     /// Agent version at its last contact.
     pub agent_version: String,
+    /// Sync protocol version of its last exchange (1: the previous one, accepted for
+    /// one release: such an agent must be updated).
+    pub protocol: Option<u32>,
     /// When it enrolled.
     pub enrolled_at: String,
     /// Its last request.
@@ -166,6 +169,7 @@ pub fn devices_doc(devices: &[DeviceInfo]) -> Vec<DeviceDoc> {
             unit: d.unit.0,
             unit_name: d.unit_name.clone(),
             agent_version: d.agent_version.clone(),
+            protocol: d.protocol,
             enrolled_at: Date::rfc3339_vn(d.enrolled_ms),
             last_seen: d.last_seen_ms.map(Date::rfc3339_vn),
             revoked: d.revoked_ms.is_some(),

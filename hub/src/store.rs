@@ -32,6 +32,8 @@ pub struct Contact {
     pub nonce: u64,
     /// Agent build.
     pub agent_version: String,
+    /// The sync protocol version it spoke.
+    pub protocol: u32,
     /// The device's clock minus the hub's, as seen in this request.
     pub clock_offset_ms: i64,
 }
@@ -119,6 +121,9 @@ pub struct DeviceInfo {
     pub unit_name: String,
     /// Agent build last reported.
     pub agent_version: String,
+    /// Sync protocol version of its last exchange (None: it never synced, or before
+    /// the hub recorded it).
+    pub protocol: Option<u32>,
     /// Enrolled at.
     pub enrolled_ms: i64,
     /// Last accepted request (enrollment included).

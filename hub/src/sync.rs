@@ -10,13 +10,12 @@
 
 use crate::error::{Denied, HubError, Result};
 use crate::store::{Contact, DeviceAuth, HubStore};
-use cchc_common::sync::{
-    self, SyncRequest, SyncResponse, MAX_BATCH_OPS, PROTOCOL_HEADER, PROTOCOL_VERSION,
-};
+use cchc_common::sync::{self, SyncRequest, SyncResponse, MAX_BATCH_OPS, PROTOCOL_HEADER};
 use cchc_common::update::{Delta, Offer};
 
-/// Checks the protocol header's value (None when absent).
-pub fn check_header(value: Option<&str>) -> Result<()> {
+/// Checks the protocol header's value (None when absent): the version the body is
+/// in, and the answer will be in.
+pub fn check_header(value: Option<&str>) -> Result<u32> {
     let v = value.ok_or(HubError::ProtocolHeader {
         header: PROTOCOL_HEADER,
         found: "missing".into(),
@@ -25,19 +24,28 @@ pub fn check_header(value: Option<&str>) -> Result<()> {
         header: PROTOCOL_HEADER,
         found: format!("'{v}'"),
     })?;
-    Ok(sync::check_protocol(n)?)
+    sync::check_protocol(n)?;
+    Ok(n)
 }
 
 /// Handles one exchange of an authenticated device (signature checked).
+/// `version` is the header's (checked): the body must be in it, and so is the answer.
 pub fn exchange(
     store: &dyn HubStore,
     device: &DeviceAuth,
     nonce: u64,
     body: &[u8],
+    version: u32,
     now_ms: i64,
 ) -> Result<Vec<u8>> {
-    let req: SyncRequest = sync::decode(body)?;
-    sync::check_protocol(req.protocol)?;
+    let req: SyncRequest = sync::decode_request(version, body)?;
+    if req.protocol != version {
+        return Err(sync::WireError::Protocol {
+            got: req.protocol,
+            supported: version,
+        }
+        .into());
+    }
     if req.ops.len() > MAX_BATCH_OPS {
         return Err(HubError::BatchTooLarge {
             count: req.ops.len(),
@@ -75,6 +83,7 @@ pub fn exchange(
         device: req.device,
         nonce,
         agent_version: req.agent_version.chars().take(64).collect(),
+        protocol: version,
         clock_offset_ms: clock_offset_ms(req.sent_ms, now_ms),
     };
     let merged = store.merge(req.unit, &contact, req.ops, now_ms)?;
@@ -119,7 +128,7 @@ pub fn exchange(
     let have = req.have;
     let (ops, more) = store.ops_since(req.unit, &have, MAX_BATCH_OPS)?;
     let response = SyncResponse {
-        protocol: PROTOCOL_VERSION,
+        protocol: version,
         unit: req.unit,
         acked: merged.acked,
         applied: merged.applied,
@@ -132,7 +141,7 @@ pub fn exchange(
         offer,
         phase: store.unit_phase(req.unit)?,
     };
-    Ok(sync::encode(&response))
+    Ok(sync::encode_response(version, &response))
 }
 
 /// A patch to `release` from the published build the device runs, if the hub has one.

@@ -477,12 +477,65 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
     cases.push(Case {
         name: "wrong protocol version in the header",
         auth: Auth::Signed,
-        protocol_header: Some("2"),
+        protocol_header: Some("3"),
         body: enc(&request(vec![count_op(1, 5, 5)])),
         status: 400,
         code: "protocol_version",
-        message: "protocol version 2",
+        message: "protocol version 3",
     });
+    // Protocol 2 (binary) bodies that are not what they claim.
+    let v2 = |name, body, status, code, message| Case {
+        protocol_header: Some("2"),
+        ..case(name, body, status, code, message)
+    };
+    let good_v2 = |ops| {
+        let r = SyncRequest {
+            protocol: 2,
+            ..request(ops)
+        };
+        sync::encode_request(2, &r)
+    };
+    let whole = good_v2(vec![count_op(1, 5, 5)]);
+    cases.extend([
+        v2(
+            "version 2 header, not deflate data",
+            b"garbage".to_vec(),
+            400,
+            "bad_body",
+            "not a valid protocol 2 message",
+        ),
+        v2(
+            "version 2 header, the body cut in half",
+            whole[..whole.len() / 2].to_vec(),
+            400,
+            "bad_body",
+            "not a valid protocol 2 message",
+        ),
+        v2(
+            "version 2 header, a version 1 body",
+            enc(&request(vec![count_op(1, 5, 5)])),
+            400,
+            "bad_body",
+            "not a valid protocol 2 message",
+        ),
+        v2(
+            "version 2, gap in sequence",
+            good_v2(vec![count_op(2, 5, 5)]),
+            409,
+            "seq_gap",
+            "next op expected from device 5eed000000000001 is number 1",
+        ),
+        Case {
+            protocol_header: Some("1"),
+            ..v2(
+                "version 1 header, a version 2 body",
+                whole.clone(),
+                400,
+                "bad_body",
+                "not valid gzip",
+            )
+        },
+    ]);
     assert!(cases.len() >= 10);
 
     let http = hub.client(None);

@@ -419,16 +419,7 @@ fn overview_figures_equal_a_recomputation_from_the_op_log() {
     .expect("overview JSON");
 
     // The brute force: every op the hub holds, replayed by the rules above.
-    let db =
-        rusqlite::Connection::open_with_flags(hub.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
-    let ops: Vec<Op> = db
-        .prepare("SELECT body FROM ops")
-        .unwrap()
-        .query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(|b| Op::from_json(&b.unwrap()).unwrap())
-        .collect();
+    let ops: Vec<Op> = hub.ops();
     let sent: usize = devices.iter().map(|d| d.ops.len()).sum();
     let province_ops = ops.iter().filter(|o| o.body.is_province_side()).count();
     assert_eq!(

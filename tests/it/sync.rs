@@ -361,14 +361,7 @@ fn newer_definitions_flow_down_and_older_ops_are_accepted() {
     let report = hub.json(&["report", "--period", "2026-11", "--json"]);
     assert_eq!(report["totals"]["received"], 5, "{report}");
     // The hub stored each op with the version that validated it.
-    let conn = rusqlite::Connection::open(hub.db()).unwrap();
-    let versions: Vec<u32> = conn
-        .prepare("SELECT defs FROM ops ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let versions: Vec<u32> = hub.ops().iter().map(|o| o.defs).collect();
     assert_eq!(versions, vec![1, 2]);
 }
 
@@ -522,4 +515,66 @@ fn a_hub_restored_from_an_old_backup_is_repaired_by_resending() {
     assert_eq!(hub_ops(&hub, 4), 3);
     let report = hub.json(&["report", "--period", "2026-11", "--json"]);
     assert_eq!(report["totals"]["received"], 111, "{report}");
+}
+
+/// An agent not yet updated speaks protocol 1 (gzip JSON): this hub still takes it,
+/// answers it in kind, and it converges with an updated desk of its commune (protocol
+/// 2, binary); the hub's device list says which desk must still be updated.
+#[test]
+fn an_agent_of_the_previous_protocol_syncs_with_this_hub_and_converges() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.start();
+    let mut old = hub.agent(tmp.path().join("old"), 4);
+    old.wrapper = vec!["env".into(), "CCHC_TEST_PROTOCOL=1".into()];
+    let new = hub.agent(tmp.path().join("new"), 4);
+    let mut expected = 0;
+    for (round, n) in [3, 5, 7, 11].into_iter().enumerate() {
+        let desk = if round % 2 == 0 { &old } else { &new };
+        let period = format!("2026-{:02}", 9 + round % 3);
+        desk.ok(&[
+            "record",
+            "--period",
+            &period,
+            "--procedure",
+            "CT-01",
+            "--received",
+            &n.to_string(),
+        ]);
+        expected += n;
+        // Each sync is one request of its own version: check what each side said.
+        let summary = desk.json(&["sync", "--json"]);
+        let want = if round % 2 == 0 { 1 } else { 2 };
+        assert_eq!(summary["protocol"], want, "{summary}");
+        assert_eq!(summary["pending"], 0, "{summary}");
+    }
+    old.ok(&["sync"]);
+    new.ok(&["sync"]);
+    let state = |a: &Agent| state_of(a);
+    assert_eq!(state(&old), state(&new), "the two desks converged");
+    let total: i64 = ["2026-09", "2026-10", "2026-11"]
+        .iter()
+        .map(|p| {
+            hub.json(&["report", "--period", p, "--json"])["totals"]["received"]
+                .as_i64()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(total, expected);
+    assert_eq!(hub.ops().len(), 4, "each op held once");
+    let devices = hub.json(&["device", "list", "--json"]);
+    let protocols: BTreeMap<String, serde_json::Value> = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["id"].as_str().unwrap().to_string(), d["protocol"].clone()))
+        .collect();
+    let id = |a: &Agent| {
+        a.json(&["status", "--json"])["device"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(protocols[&id(&old)], 1, "{devices}");
+    assert_eq!(protocols[&id(&new)], 2, "{devices}");
 }

@@ -22,7 +22,9 @@ use cchc_common::auth::{
 };
 use cchc_common::op::{CountDelta, Dir};
 use cchc_common::state::VersionVector;
-use cchc_common::sync::{encode, SyncRequest, PROTOCOL_HEADER, PROTOCOL_VERSION, SYNC_PATH};
+use cchc_common::sync::{
+    encode_request, SyncRequest, PROTOCOL_HEADER, PROTOCOL_V1, PROTOCOL_VERSION, SYNC_PATH,
+};
 use cchc_common::{ActorId, Metric, Op, OpBody, Period, UnitCatalog, UnitCode};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -340,6 +342,7 @@ fn main() {
     let month = typical_month();
     let unit = UnitCode(70);
     let mut ours = 0usize;
+    let mut ours_v1 = 0usize;
     let mut json = 0usize;
     let mut n = 0usize;
     let mut am_bytes = 0usize;
@@ -349,13 +352,19 @@ fn main() {
         let ops = our_ops(unit, actor, entries, 1_793_000_000_000);
         n += ops.len();
         json += ops.iter().map(|o| o.to_json().len()).sum::<usize>();
-        ours += encode(&request(unit, actor, ops)).len();
+        let req = request(unit, actor, ops);
+        ours += encode_request(PROTOCOL_VERSION, &req).len();
+        ours_v1 += encode_request(PROTOCOL_V1, &req).len();
         am_bytes += am_device_changes(&mut base, 0x1000 + desk as u64, entries).len();
     }
     println!("1. wire, a commune's typical month ({n} entries, 2 desks, one request each)");
     println!(
-        "   ours:      {ours:>7} B = {:>5.1} B/op   (uncompressed op JSON {:.0} B/op)",
+        "   ours, protocol {PROTOCOL_VERSION} (binary columns, deflate): {ours:>7} B = {:>5.1} B/op   (target ≤ 4)",
         ours as f64 / n as f64,
+    );
+    println!(
+        "   ours, protocol {PROTOCOL_V1} (gzip JSON):               {ours_v1:>7} B = {:>5.1} B/op   (uncompressed op JSON {:.0} B/op)",
+        ours_v1 as f64 / n as f64,
         json as f64 / n as f64
     );
     println!(
@@ -381,7 +390,10 @@ fn main() {
         let entries = random_entries(&mut rng, &periods, ops_per_agent);
         let actor = ActorId(0xa000_0000 + a as u64);
         let ops = our_ops(communes[c], actor, &entries, 1_780_000_000_000);
-        bodies.push(encode(&request(communes[c], actor, ops)));
+        bodies.push(encode_request(
+            PROTOCOL_VERSION,
+            &request(communes[c], actor, ops),
+        ));
         am_changes.push((c, am_device_changes(&mut am_bases[c], actor.0, &entries)));
     }
     let total_ops = agents * ops_per_agent;
@@ -443,7 +455,6 @@ fn main() {
                     let actor = ActorId(0xa000_0000 + a as u64);
                     let r = signed(&client, base, SYNC_PATH, &keys[a], actor, 2, body.clone())
                         .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-                        .header("content-encoding", "gzip")
                         .send()
                         .expect("hub answers");
                     assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
@@ -529,7 +540,7 @@ fn main() {
     let ops = our_ops(unit, sender, &entries, 1_770_000_000_000);
     let backlog_wire: usize = ops
         .chunks(cchc_common::sync::MAX_BATCH_OPS)
-        .map(|c| encode(&request(unit, sender, c.to_vec())).len())
+        .map(|c| encode_request(PROTOCOL_VERSION, &request(unit, sender, c.to_vec())).len())
         .sum();
     let mut vv = VersionVector::new();
     vv.advance(sender, backlog as u64);
@@ -705,10 +716,9 @@ fn dashboard(hub_bin: &Path, dir: &Path, quick: bool) {
             &key,
             actor,
             2,
-            encode(&request(*unit, actor, ops)),
+            encode_request(PROTOCOL_VERSION, &request(*unit, actor, ops)),
         )
         .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-        .header("content-encoding", "gzip")
         .send()
         .expect("hub answers");
         assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());

@@ -23,7 +23,7 @@ use cchc_common::hlc::Stamp;
 use cchc_common::state::MemObjects;
 use cchc_common::{ActorId, DomainError, Metric, Period, Score, UnitCode};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 
 /// The CRDT object tables, keyed by commune first.
@@ -66,6 +66,13 @@ CREATE TABLE verifications (
     PRIMARY KEY (unit, phase, criterion)
 ) STRICT;
 "#;
+
+/// Sets one desk's running totals in a count cell.
+const UPSERT_DESK: &str =
+    "INSERT INTO count_cells (unit, period, procedure, metric, actor, inc, dec)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+     ON CONFLICT (unit, period, procedure, metric, actor)
+     DO UPDATE SET inc = excluded.inc, dec = excluded.dec";
 
 /// The names of the object tables, in [`OBJECT_TABLES`] order.
 pub const TABLES: [&str; 4] = ["count_cells", "pledges", "assessments", "verifications"];
@@ -152,8 +159,13 @@ pub fn parse_pledge(s: &str) -> Result<PledgeCrdt, BadState> {
 pub struct SqlObjects<'a, E> {
     conn: &'a Connection,
     unit: UnitCode,
+    /// When folding: each count cell touched, as stored and as it is now; written at
+    /// [`SqlObjects::flush`], only the desks that changed.
+    fold: Option<HashMap<CountKey, (Desks, CountCell)>>,
     _error: PhantomData<fn() -> E>,
 }
+
+type Desks = BTreeMap<ActorId, (u64, u64)>;
 
 impl<'a, E> SqlObjects<'a, E>
 where
@@ -164,8 +176,67 @@ where
         SqlObjects {
             conn,
             unit,
+            fold: None,
             _error: PhantomData,
         }
+    }
+
+    /// The objects of commune `unit`, folding a batch: a count cell is read once and
+    /// written once however many ops of the batch move it (thousands of count ops of
+    /// one commune touch a few dozen cells). Nothing reaches the database before
+    /// [`SqlObjects::flush`], which the caller must call before committing.
+    pub fn folding(conn: &'a Connection, unit: UnitCode) -> SqlObjects<'a, E> {
+        SqlObjects {
+            fold: Some(HashMap::new()),
+            ..SqlObjects::new(conn, unit)
+        }
+    }
+
+    /// Writes the count cells a folding batch changed (each changed desk once).
+    pub fn flush(&mut self) -> Result<(), E> {
+        let Some(fold) = self.fold.as_mut() else {
+            return Ok(());
+        };
+        let mut st = self.conn.prepare_cached(UPSERT_DESK)?;
+        for (key, (stored, now)) in fold.drain() {
+            let period = key.period.to_string();
+            for (actor, (inc, dec)) in now.desks() {
+                if stored.get(actor) != Some(&(*inc, *dec)) {
+                    st.execute(params![
+                        self.unit.0,
+                        period,
+                        key.procedure,
+                        key.metric.as_str(),
+                        a2i(*actor),
+                        *inc as i64,
+                        *dec as i64
+                    ])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn read_count_cell(&self, key: &CountKey) -> Result<Desks, E> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT actor, inc, dec FROM count_cells
+             WHERE unit = ?1 AND period = ?2 AND procedure = ?3 AND metric = ?4",
+        )?;
+        let rows = st.query_map(
+            params![
+                self.unit.0,
+                key.period.to_string(),
+                key.procedure,
+                key.metric.as_str()
+            ],
+            |r| {
+                Ok((
+                    i2a(r.get(0)?),
+                    (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
+                ))
+            },
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// The commune.
@@ -175,6 +246,10 @@ where
 
     /// Every object of the commune, count cells only of `period` if given.
     pub fn load(&self, period: Option<Period>) -> Result<MemObjects, E> {
+        debug_assert!(
+            self.fold.as_ref().is_none_or(HashMap::is_empty),
+            "a folding batch is loaded before its flush"
+        );
         let mut out = MemObjects::default();
         let mut desks: BTreeMap<CountKey, BTreeMap<ActorId, (u64, u64)>> = BTreeMap::new();
         {
@@ -267,36 +342,24 @@ where
     type Error = E;
 
     fn count_cell(&mut self, key: &CountKey) -> Result<CountCell, E> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT actor, inc, dec FROM count_cells
-             WHERE unit = ?1 AND period = ?2 AND procedure = ?3 AND metric = ?4",
-        )?;
-        let rows = st.query_map(
-            params![
-                self.unit.0,
-                key.period.to_string(),
-                key.procedure,
-                key.metric.as_str()
-            ],
-            |r| {
-                Ok((
-                    i2a(r.get(0)?),
-                    (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
-                ))
-            },
-        )?;
-        Ok(CountCell::from_desks(
-            rows.collect::<rusqlite::Result<_>>()?,
-        ))
+        if let Some((_, now)) = self.fold.as_ref().and_then(|f| f.get(key)) {
+            return Ok(now.clone());
+        }
+        Ok(CountCell::from_desks(self.read_count_cell(key)?))
     }
 
     fn put_count_cell(&mut self, key: &CountKey, cell: &CountCell) -> Result<(), E> {
-        let mut st = self.conn.prepare_cached(
-            "INSERT INTO count_cells (unit, period, procedure, metric, actor, inc, dec)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (unit, period, procedure, metric, actor)
-             DO UPDATE SET inc = excluded.inc, dec = excluded.dec",
-        )?;
+        if self.fold.is_some() {
+            let stored = match self.fold.as_ref().and_then(|f| f.get(key)) {
+                Some((stored, _)) => stored.clone(),
+                None => self.read_count_cell(key)?,
+            };
+            if let Some(fold) = self.fold.as_mut() {
+                fold.insert(key.clone(), (stored, cell.clone()));
+            }
+            return Ok(());
+        }
+        let mut st = self.conn.prepare_cached(UPSERT_DESK)?;
         for (actor, (inc, dec)) in cell.desks() {
             st.execute(params![
                 self.unit.0,

@@ -302,7 +302,10 @@ impl HubError {
         match self {
             HubError::Wire(WireError::TooLarge { .. }) | HubError::BatchTooLarge { .. } => 413,
             HubError::Wire(
-                WireError::Compression(_) | WireError::Json(_) | WireError::Protocol { .. },
+                WireError::Compression(_)
+                | WireError::Json(_)
+                | WireError::Binary(_)
+                | WireError::Protocol { .. },
             )
             | HubError::ProtocolHeader { .. }
             | HubError::BodyCut { .. }
@@ -345,7 +348,9 @@ impl HubError {
             HubError::Wire(WireError::TooLarge { .. }) | HubError::BatchTooLarge { .. } => {
                 "too_large"
             }
-            HubError::Wire(WireError::Compression(_) | WireError::Json(_))
+            HubError::Wire(
+                WireError::Compression(_) | WireError::Json(_) | WireError::Binary(_),
+            )
             | HubError::BodyCut { .. }
             | HubError::BadJson { .. } => "bad_body",
             HubError::BodyStalled { .. } => "body_timeout",

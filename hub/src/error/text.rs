@@ -31,6 +31,10 @@ impl HubError {
                 format!("body is not a valid sync message: {e}"),
                 format!("dữ liệu gửi lên không phải bản tin đồng bộ hợp lệ: {e}"),
             ),
+            HubError::Wire(WireError::Binary(e)) => t(
+                format!("body is not a valid protocol 2 message: {e}"),
+                format!("dữ liệu gửi lên không phải bản tin đồng bộ (phiên bản 2) hợp lệ: {e}"),
+            ),
             HubError::ProtocolHeader { header, found } => t(
                 format!("header {header} is {}; send the protocol version number", quoted(found)),
                 format!("tiêu đề {header} là {}; hãy gửi số phiên bản giao thức", quoted(found)),

@@ -73,7 +73,12 @@ fn body(l: &Lists, csrf: &str, done: Option<(&str, &str)>, lang: Lang) -> Markup
                             td { (d.unit) " " (d.unit_name) }
                             td { (short(&d.enrolled_at)) }
                             td { (d.last_seen.as_deref().map(short).unwrap_or_else(|| "—".into())) }
-                            td { (d.agent_version) }
+                            td {
+                                (d.agent_version)
+                                @if d.protocol == Some(cchc_common::sync::PROTOCOL_V1) {
+                                    " " span.warn title=(t("Giao thức đồng bộ cũ: cần cập nhật phần mềm", "Old sync protocol: update this agent")) { (t("(giao thức 1)", "(protocol 1)")) }
+                                }
+                            }
                             td {
                                 @if d.revoked {
                                     span.revoked { (t("Đã thu hồi", "Revoked")) " " (d.revoked_at.as_deref().map(short).unwrap_or_default()) }

@@ -15,7 +15,9 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cchc_common::auth::{normalize_code, EnrollRequest, EnrollResponse, ENROLL_PATH};
-use cchc_common::sync::{MAX_WIRE_BYTES, MEDIA_TYPE, PROTOCOL_HEADER, SYNC_PATH};
+use cchc_common::sync::{
+    MAX_WIRE_BYTES, MEDIA_TYPE, MEDIA_TYPE_V2, PROTOCOL_HEADER, PROTOCOL_V1, SYNC_PATH,
+};
 
 /// `POST /api/v1/sync`: an unknown device is refused before its body is read; the
 /// signature is checked against the enrolled key before the body is decompressed; the
@@ -27,7 +29,8 @@ pub async fn sync(State(state): State<AppState>, req: Request) -> Response {
     let mut who = None;
     let result = async {
         let signed = Signed::from_headers(&headers)?;
-        sync::check_header(headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()))?;
+        let version =
+            sync::check_header(headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()))?;
         // Who claims to send, before a byte of the body is read: a device the hub
         // never enrolled costs it nothing but this lookup.
         let device = signed.device;
@@ -53,17 +56,28 @@ pub async fn sync(State(state): State<AppState>, req: Request) -> Response {
         state.limits.device(auth.device)?;
         let nonce = signed.nonce;
         state
-            .run(move |store| sync::exchange(store, &auth, nonce, &body, now_ms()))
+            .run(move |store| sync::exchange(store, &auth, nonce, &body, version, now_ms()))
             .await
+            .map(|bytes| (version, bytes))
     }
     .await;
     match result {
-        Ok(bytes) => (
+        // Version 1 bodies are gzip JSON; version 2 carries its own compression.
+        Ok((PROTOCOL_V1, bytes)) => (
             StatusCode::OK,
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE)),
                 (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
             ],
+            bytes,
+        )
+            .into_response(),
+        Ok((_, bytes)) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(MEDIA_TYPE_V2),
+            )],
             bytes,
         )
             .into_response(),

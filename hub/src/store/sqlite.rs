@@ -9,23 +9,23 @@ use cchc_common::merge::{self, OpLog, UnknownDefs};
 use cchc_common::state::VersionVector;
 use cchc_common::units::Unit;
 use cchc_common::update::SignedDefinitions;
-use cchc_common::{ActorId, Definitions, DomainError, Op, OpId, UnitCode};
-use cchc_sql::{a2i, i2a, SqlObjects};
-use rusqlite::{
-    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
-};
+use cchc_common::{ActorId, Definitions, DomainError, Op, UnitCode};
+use cchc_sql::{a2i, i2a};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 mod access;
 mod dashboard;
+mod oplog;
 mod plan;
 mod releases;
 mod rollup;
 mod schema;
 
-use schema::{MIGRATIONS, ROLLUPS_FROM};
+use oplog::TxLog;
+use schema::{MIGRATIONS, OP_BATCHES_FROM, ROLLUPS_FROM};
 
 /// `PRAGMA application_id` of a cchc hub database ("CCHH").
 pub const APPLICATION_ID: i32 = 0x4343_4848;
@@ -81,6 +81,7 @@ impl SqliteStore {
             for m in MIGRATIONS {
                 tx.execute_batch(m)?;
             }
+            oplog::convert_legacy(&tx)?;
             tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('province', ?1), ('province_name', ?2), ('created_at', ?3)",
@@ -150,6 +151,9 @@ impl SqliteStore {
             if version < ROLLUPS_FROM {
                 rollup::rebuild(&tx)?;
             }
+            if version < OP_BATCHES_FROM {
+                oplog::convert_legacy(&tx)?;
+            }
             tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
             tx.commit()?;
         }
@@ -215,7 +219,7 @@ impl Store for SqliteStore {
                 log.max_seq(contact.device)?;
                 log.refuse_new_province_ops(&ops)?;
                 let merged = merge::merge(&mut log, unit, ops, UnknownDefs::Refuse)?;
-                log.touched.flush(&tx, unit, now_ms)?;
+                log.finish()?;
                 merged
             };
             let acked = SqliteStore::unit_vv(&tx, unit)?;
@@ -248,9 +252,6 @@ impl Store for SqliteStore {
         let held = SqliteStore::unit_vv(&conn, unit)?;
         let mut out = Vec::new();
         let mut more = false;
-        let mut st = conn.prepare_cached(
-            "SELECT body FROM ops WHERE actor = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-        )?;
         for (actor, max) in held.iter() {
             let from = have.get(&actor);
             if from >= max {
@@ -261,16 +262,7 @@ impl Store for SqliteStore {
                 more = true;
                 break;
             }
-            let rows = st.query_map(params![a2i(actor), from as i64, room as i64], |r| {
-                r.get::<_, String>(0)
-            })?;
-            for body in rows {
-                let body = body?;
-                out.push(
-                    Op::from_json(&body)
-                        .map_err(|e| bad_db(&self.path, format!("op log entry: {e}")))?,
-                );
-            }
+            out.extend(oplog::ops_after(&conn, actor, from, room)?);
             if from + (room as u64) < max {
                 more = true;
             }
@@ -382,149 +374,6 @@ impl Store for SqliteStore {
             }
         }
         Ok(units.into_values().collect())
-    }
-}
-
-/// One commune's op log and objects inside one transaction, noting what the ops it
-/// appends change in the rollups.
-struct TxLog<'a, 'c> {
-    tx: &'a Transaction<'c>,
-    objects: SqlObjects<'a, HubError>,
-    unit: UnitCode,
-    now_ms: i64,
-    touched: rollup::Touched,
-}
-
-impl<'a, 'c> TxLog<'a, 'c> {
-    fn new(tx: &'a Transaction<'c>, unit: UnitCode, now_ms: i64) -> TxLog<'a, 'c> {
-        TxLog {
-            tx,
-            objects: SqlObjects::new(tx, unit),
-            unit,
-            now_ms,
-            touched: rollup::Touched::default(),
-        }
-    }
-
-    /// Refuses, from a device, a province-side op (a verification) or an op under a
-    /// province actor's id that the hub does not already hold byte for byte.
-    fn refuse_new_province_ops(&mut self, ops: &[Op]) -> Result<()> {
-        let mut province_actors = BTreeMap::new();
-        for op in ops {
-            let province_actor = match province_actors.get(&op.actor) {
-                Some(p) => *p,
-                None => {
-                    let p = self
-                        .tx
-                        .prepare_cached("SELECT 1 FROM province_actors WHERE actor = ?1")?
-                        .query_row([a2i(op.actor)], |_| Ok(()))
-                        .optional()?
-                        .is_some();
-                    province_actors.insert(op.actor, p);
-                    p
-                }
-            };
-            if (op.body.is_province_side() || province_actor)
-                && self.held(op.id())?.as_deref() != Some(op.to_json().as_str())
-            {
-                return Err(crate::error::Denied::ProvinceOnly {
-                    op: op.id().to_string(),
-                }
-                .into());
-            }
-        }
-        Ok(())
-    }
-}
-
-impl<'a> OpLog for TxLog<'a, '_> {
-    type Error = HubError;
-    type Objects = SqlObjects<'a, HubError>;
-
-    fn objects(&mut self) -> &mut SqlObjects<'a, HubError> {
-        &mut self.objects
-    }
-
-    fn held(&mut self, id: OpId) -> Result<Option<String>> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT body FROM ops WHERE actor = ?1 AND seq = ?2")?
-            .query_row(params![a2i(id.actor), id.seq as i64], |r| r.get(0))
-            .optional()?)
-    }
-
-    /// Also enforces that a device's ops all belong to one commune.
-    fn max_seq(&mut self, actor: ActorId) -> Result<u64> {
-        let row: Option<(u32, i64)> = self
-            .tx
-            .prepare_cached("SELECT unit, max_seq FROM version_vector WHERE actor = ?1")?
-            .query_row([a2i(actor)], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        let bound: Option<u32> = match row {
-            Some((u, _)) => Some(u),
-            None => self
-                .tx
-                .prepare_cached("SELECT unit FROM devices WHERE actor = ?1")?
-                .query_row([a2i(actor)], |r| r.get(0))
-                .optional()?,
-        };
-        if let Some(bound) = bound {
-            if bound != self.unit.0 {
-                return Err(HubError::ForeignDevice {
-                    device: actor.to_string(),
-                    bound,
-                    unit: self.unit.0,
-                });
-            }
-        }
-        Ok(row.map(|(_, s)| s as u64).unwrap_or(0))
-    }
-
-    fn definitions(&mut self, version: u32) -> Result<Option<Definitions>> {
-        let body: Option<String> = self
-            .tx
-            .prepare_cached("SELECT body FROM definitions WHERE version = ?1")?
-            .query_row([version], |r| r.get(0))
-            .optional()?;
-        body.map(|b| {
-            serde_json::from_str(&b).map_err(|e| HubError::BadDatabase {
-                path: PathBuf::from("hub.db"),
-                detail: format!("stored definitions {version}: {e}"),
-            })
-        })
-        .transpose()
-    }
-
-    fn newest_definitions(&mut self) -> Result<u32> {
-        Ok(self
-            .tx
-            .query_row("SELECT max(version) FROM definitions", [], |r| {
-                r.get::<_, Option<u32>>(0)
-            })?
-            .unwrap_or(0))
-    }
-
-    fn append(&mut self, op: &Op) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO ops (actor, seq, unit, defs, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                a2i(op.actor),
-                op.seq as i64,
-                op.unit.0,
-                op.defs,
-                op.to_json(),
-                self.now_ms
-            ])?;
-        self.tx
-            .prepare_cached(
-                "INSERT INTO version_vector (actor, unit, max_seq) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (actor) DO UPDATE SET max_seq = excluded.max_seq",
-            )?
-            .execute(params![a2i(op.actor), op.unit.0, op.seq as i64])?;
-        self.touched.observe(op);
-        Ok(())
     }
 }
 

@@ -66,7 +66,8 @@ pub(super) fn record_contact(
     }
     conn.prepare_cached(
         "UPDATE devices SET last_nonce = ?2, last_seen = ?3, agent_version = ?4,
-             first_sync = coalesce(first_sync, ?3), last_sync = ?3, clock_offset_ms = ?5
+             first_sync = coalesce(first_sync, ?3), last_sync = ?3, clock_offset_ms = ?5,
+             protocol = ?6
          WHERE actor = ?1",
     )?
     .execute(params![
@@ -74,7 +75,8 @@ pub(super) fn record_contact(
         contact.nonce as i64,
         now_ms,
         contact.agent_version,
-        contact.clock_offset_ms
+        contact.clock_offset_ms,
+        contact.protocol
     ])?;
     Ok(())
 }
@@ -268,7 +270,7 @@ impl Access for SqliteStore {
         let conn = self.conn();
         let mut st = conn.prepare(
             "SELECT d.actor, d.unit, u.name, d.agent_version, d.enrolled_at, d.last_seen,
-                    d.revoked_at, d.revoked_by
+                    d.revoked_at, d.revoked_by, d.protocol
              FROM devices d JOIN units u ON u.code = d.unit
              WHERE d.public_key IS NOT NULL ORDER BY d.unit, d.actor",
         )?;
@@ -282,6 +284,7 @@ impl Access for SqliteStore {
                 last_seen_ms: r.get(5)?,
                 revoked_ms: r.get(6)?,
                 revoked_by: r.get(7)?,
+                protocol: r.get(8)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

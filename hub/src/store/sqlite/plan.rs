@@ -182,7 +182,7 @@ impl Rollout for SqliteStore {
             );
         }
         merge::merge(&mut log, unit, ops.clone(), UnknownDefs::Refuse)?;
-        log.touched.flush(&tx, unit, now_ms)?;
+        log.finish()?;
         tx.execute(
             "UPDATE province_actors SET hlc_ms = ?2, hlc_c = ?3 WHERE unit = ?1",
             params![unit.0, hlc.wall_ms as i64, hlc.counter],

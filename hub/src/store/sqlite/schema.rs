@@ -312,7 +312,26 @@ CREATE TABLE release_deltas (
     r#"
 ALTER TABLE users ADD COLUMN display_name TEXT NOT NULL DEFAULT '';
 "#,
+    // 6: the op log compact (issue 15): one row per device and run of consecutive
+    // numbers, the ops in the codec's binary form (sqlite/oplog.rs). The old one-row-
+    // per-op table is moved into it and dropped by `oplog::convert_legacy`.
+    r#"
+CREATE TABLE op_batches (
+    actor INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL CHECK (first_seq >= 1),
+    last_seq INTEGER NOT NULL CHECK (last_seq >= first_seq),
+    unit INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    ops BLOB NOT NULL,
+    PRIMARY KEY (actor, first_seq)
+) STRICT;
+-- Which sync protocol each device last spoke: version 1 is accepted for one release.
+ALTER TABLE devices ADD COLUMN protocol INTEGER;
+"#,
 ];
+
+/// The schema version whose migration moves the op log into `op_batches`.
+pub(super) const OP_BATCHES_FROM: i64 = 6;
 
 /// The schema version whose migration creates the rollups: a hub migrated across it
 /// has them rebuilt once from its op log.
