@@ -5,24 +5,25 @@
 
 use super::{Contact, Merged, Province, Store, UnitStatus};
 use crate::error::{HubError, Result};
-use cchc_common::merge::{self, OpLog, UnknownDefs};
 use cchc_common::state::VersionVector;
 use cchc_common::units::Unit;
 use cchc_common::update::SignedDefinitions;
-use cchc_common::{ActorId, Definitions, DomainError, Op, UnitCode};
+use cchc_common::{ActorId, Definitions, Op, UnitCode};
 use cchc_sql::{a2i, i2a};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 mod access;
 mod dashboard;
 mod oplog;
 mod plan;
+mod pool;
 mod releases;
 mod rollup;
 mod schema;
+mod writer;
 
 use oplog::TxLog;
 use schema::{MIGRATIONS, OP_BATCHES_FROM, ROLLUPS_FROM};
@@ -41,7 +42,11 @@ fn unit_served(conn: &Connection, unit: UnitCode) -> Result<bool> {
 
 /// The hub's SQLite database.
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
+    /// The group-commit thread merging sync batches on `conn`.
+    writer: writer::Writer,
+    /// Read-only connections: pages, status, the delta down.
+    readers: pool::Readers,
     path: PathBuf,
 }
 
@@ -157,10 +162,18 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
             tx.commit()?;
         }
+        let conn = Arc::new(Mutex::new(conn));
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
+            writer: writer::Writer::start(conn.clone()),
+            readers: pool::Readers::new(path),
+            conn,
             path: path.to_path_buf(),
         })
+    }
+
+    /// A read-only connection (never waits for the writer).
+    fn read(&self) -> Result<pool::Reader<'_>> {
+        self.readers.get()
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -182,7 +195,7 @@ impl SqliteStore {
 
 impl Store for SqliteStore {
     fn province(&self) -> Result<Province> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let get = |k: &str| -> Result<String> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
                 .optional()?
@@ -197,7 +210,7 @@ impl Store for SqliteStore {
     }
 
     fn serves(&self, unit: UnitCode) -> Result<bool> {
-        unit_served(&self.conn(), unit)
+        unit_served(&*self.read()?, unit)
     }
 
     fn merge(
@@ -207,39 +220,12 @@ impl Store for SqliteStore {
         ops: Vec<Op>,
         now_ms: i64,
     ) -> Result<Merged> {
-        let mut conn = self.conn();
-        let outcome = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let merged = {
-                let mut log = TxLog::new(&tx, unit, now_ms);
-                // Credential first (revoked, other commune, replayed nonce), then the
-                // device's binding even when it sends no ops, then province-side ops
-                // (a device may relay ones it holds, never make new ones), then the batch.
-                access::record_contact(log.tx, unit, contact, now_ms)?;
-                log.max_seq(contact.device)?;
-                log.refuse_new_province_ops(&ops)?;
-                let merged = merge::merge(&mut log, unit, ops, UnknownDefs::Refuse)?;
-                log.finish()?;
-                merged
-            };
-            let acked = SqliteStore::unit_vv(&tx, unit)?;
-            tx.commit()?;
-            Ok(Merged {
-                applied: merged.applied.len() as u64,
-                duplicates: merged.duplicates as u64,
-                acked,
-            })
-        })();
-        match outcome {
-            Err(HubError::Refused {
-                source: source @ DomainError::SeqGap { .. },
-                ..
-            }) => Err(HubError::Refused {
-                source,
-                acked: Some(SqliteStore::unit_vv(&conn, unit)?),
-            }),
-            other => other,
-        }
+        self.writer.merge(writer::Job {
+            unit,
+            contact: contact.clone(),
+            ops,
+            now_ms,
+        })
     }
 
     fn ops_since(
@@ -248,7 +234,7 @@ impl Store for SqliteStore {
         have: &VersionVector,
         limit: usize,
     ) -> Result<(Vec<Op>, bool)> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let held = SqliteStore::unit_vv(&conn, unit)?;
         let mut out = Vec::new();
         let mut more = false;
@@ -271,7 +257,7 @@ impl Store for SqliteStore {
     }
 
     fn definitions_after(&self, version: u32) -> Result<Vec<SignedDefinitions>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         // Unsigned rows (the built-in version 1, or published before signing existed)
         // are never sent: agents take only what the root they pinned signed.
         let mut st = conn.prepare_cached(
@@ -332,7 +318,7 @@ impl Store for SqliteStore {
     }
 
     fn sync_status(&self) -> Result<Vec<UnitStatus>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let mut units: BTreeMap<u32, UnitStatus> = BTreeMap::new();
         {
             let mut st = conn.prepare("SELECT code, name FROM units ORDER BY code")?;

@@ -245,7 +245,7 @@ impl Access for SqliteStore {
     }
 
     fn device_auth(&self, device: ActorId) -> Result<Option<DeviceAuth>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let row: Option<(u32, Vec<u8>, Option<i64>)> = conn
             .prepare_cached(
                 "SELECT unit, public_key, revoked_at FROM devices WHERE actor = ?1 AND public_key IS NOT NULL",
@@ -267,7 +267,7 @@ impl Access for SqliteStore {
     }
 
     fn devices(&self) -> Result<Vec<DeviceInfo>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let mut st = conn.prepare(
             "SELECT d.actor, d.unit, u.name, d.agent_version, d.enrolled_at, d.last_seen,
                     d.revoked_at, d.revoked_by, d.protocol
@@ -368,7 +368,7 @@ impl Access for SqliteStore {
     }
 
     fn user(&self, name: &str) -> Result<Option<User>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let row = conn
             .prepare_cached(
                 "SELECT name, role, password_hash, display_name FROM users WHERE name = ?1",
@@ -386,7 +386,7 @@ impl Access for SqliteStore {
     }
 
     fn users(&self) -> Result<Vec<User>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let mut st = conn
             .prepare("SELECT name, role, password_hash, display_name FROM users ORDER BY name")?;
         let rows = st.query_map([], |r| {
@@ -426,7 +426,7 @@ impl Access for SqliteStore {
         token_hash: &[u8; 32],
         now_ms: i64,
     ) -> Result<Option<std::result::Result<crate::store::SessionOf, i64>>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let row: Option<(String, String, i64, String)> = conn
             .prepare_cached(
                 "SELECT s.user, u.role, s.expires_at, u.display_name FROM sessions s JOIN users u ON u.name = s.user
@@ -461,7 +461,7 @@ impl Access for SqliteStore {
     }
 
     fn audit_log(&self, limit: usize, action: Option<&str>) -> Result<Vec<AuditRow>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let pattern = format!(
             "{}%",
             action

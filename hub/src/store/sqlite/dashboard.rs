@@ -33,7 +33,7 @@ impl SqliteStore {
         unit: bool,
         procedure: bool,
     ) -> Result<Vec<KpiValue>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let mut st = conn.prepare_cached(sql)?;
         let rows: Vec<KpiRow> = st
             .query_map(args, |r| {
@@ -96,11 +96,11 @@ fn standing_row(r: &Row<'_>) -> rusqlite::Result<(StandingRow, String)> {
 
 impl Dashboard for SqliteStore {
     fn newest_definitions(&self) -> Result<Definitions> {
-        rollup::newest_definitions(&self.conn())
+        rollup::newest_definitions(&*self.read()?)
     }
 
     fn units(&self) -> Result<Vec<UnitRow>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let mut st = conn.prepare_cached(
             "SELECT u.code, u.name, u.kind, p.phase,
                     (SELECT max(last_sync) FROM devices d WHERE d.unit = u.code)
@@ -120,7 +120,7 @@ impl Dashboard for SqliteStore {
 
     fn standings(&self, phase: Option<u32>) -> Result<Vec<StandingRow>> {
         let defs = self.newest_definitions()?;
-        let conn = self.conn();
+        let conn = self.read()?;
         let mut st = conn.prepare_cached(
             "SELECT unit, phase, criteria, self_scored, self_total, verified, verified_total,
                     score, max_total, permille, provisional, stage, grade, assigned_at,
@@ -145,7 +145,7 @@ impl Dashboard for SqliteStore {
     }
 
     fn phase_totals(&self) -> Result<Vec<PhaseTotal>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let mut st = conn.prepare_cached(
             "SELECT phase, assigned, reported, verified, passed FROM phase_totals ORDER BY phase",
         )?;
@@ -162,7 +162,7 @@ impl Dashboard for SqliteStore {
     }
 
     fn criterion_totals(&self) -> Result<Vec<CriterionTotal>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let mut st = conn.prepare_cached(
             "SELECT phase, criterion, communes, total, at_max FROM criterion_totals
              ORDER BY phase, criterion",
@@ -180,7 +180,7 @@ impl Dashboard for SqliteStore {
     }
 
     fn pledge_totals(&self, year: i32) -> Result<PledgeFigures> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let figures = conn
             .prepare_cached(
                 "SELECT units, pledges, tasks, done FROM pledge_totals WHERE year = ?1",
@@ -198,7 +198,7 @@ impl Dashboard for SqliteStore {
     }
 
     fn pledge_units(&self, year: Option<i32>) -> Result<Vec<(UnitCode, PledgeFigures)>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let mut st = conn.prepare_cached(
             "SELECT unit, sum(pledges), sum(tasks), sum(done) FROM pledge_units
              WHERE ?1 IS NULL OR year = ?1 GROUP BY unit HAVING sum(pledges) > 0 ORDER BY unit",
@@ -259,7 +259,7 @@ impl Dashboard for SqliteStore {
     }
 
     fn reports(&self, period: Period) -> Result<Vec<ReportRow>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let mut st = conn.prepare_cached(
             "SELECT unit, first_at, last_at, ops FROM reports WHERE period = ?1 ORDER BY unit",
         )?;
@@ -277,7 +277,7 @@ impl Dashboard for SqliteStore {
 
     fn period_totals(&self, year: i32) -> Result<Vec<(Period, u64)>> {
         let rows: Vec<(String, u64)> = {
-            let conn = self.conn();
+            let conn = self.read()?;
             let mut st = conn.prepare_cached(
                 "SELECT period, communes FROM period_totals WHERE substr(period, 1, 4) = ?1
                  ORDER BY period",
@@ -291,7 +291,7 @@ impl Dashboard for SqliteStore {
     }
 
     fn commune(&self, unit: UnitCode) -> Result<Option<CommuneData>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         if !unit_served(&conn, unit)? {
             return Ok(None);
         }

@@ -14,7 +14,7 @@ use cchc_common::codec;
 use cchc_common::merge::OpLog;
 use cchc_common::{ActorId, Definitions, Op, OpId, UnitCode};
 use cchc_sql::{a2i, SqlObjects};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
@@ -142,8 +142,8 @@ pub(super) fn convert_legacy(conn: &Connection) -> Result<()> {
 /// device's highest number read once, the ops it appends kept until [`TxLog::finish`]
 /// (which the caller must call before committing), count cells written once, and
 /// what the ops change in the rollups noted and moved once.
-pub(super) struct TxLog<'a, 'c> {
-    pub(super) tx: &'a Transaction<'c>,
+pub(super) struct TxLog<'a> {
+    pub(super) tx: &'a Connection,
     objects: SqlObjects<'a, HubError>,
     unit: UnitCode,
     now_ms: i64,
@@ -154,8 +154,8 @@ pub(super) struct TxLog<'a, 'c> {
     row: Option<(ActorId, u64, Vec<Op>)>,
 }
 
-impl<'a, 'c> TxLog<'a, 'c> {
-    pub(super) fn new(tx: &'a Transaction<'c>, unit: UnitCode, now_ms: i64) -> TxLog<'a, 'c> {
+impl<'a> TxLog<'a> {
+    pub(super) fn new(tx: &'a Connection, unit: UnitCode, now_ms: i64) -> TxLog<'a> {
         TxLog {
             tx,
             objects: SqlObjects::folding(tx, unit),
@@ -215,7 +215,7 @@ impl<'a, 'c> TxLog<'a, 'c> {
     }
 }
 
-impl<'a> OpLog for TxLog<'a, '_> {
+impl<'a> OpLog for TxLog<'a> {
     type Error = HubError;
     type Objects = SqlObjects<'a, HubError>;
 

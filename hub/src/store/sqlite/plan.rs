@@ -82,7 +82,7 @@ fn check_served(conn: &Connection, unit: UnitCode) -> Result<()> {
 impl Rollout for SqliteStore {
     fn unit_phase(&self, unit: UnitCode) -> Result<Option<u32>> {
         Ok(self
-            .conn()
+            .read()?
             .prepare_cached("SELECT phase FROM phase_plan WHERE unit = ?1")?
             .query_row([unit.0], |r| r.get::<_, u32>(0))
             .optional()?)

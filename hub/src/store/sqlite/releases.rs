@@ -139,7 +139,7 @@ fn verdicts(conn: &Connection, version: &str, stage: u32) -> Result<Verdicts> {
 
 impl Releases for SqliteStore {
     fn roots(&self) -> Result<Vec<Signed<Root>>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let mut st = conn.prepare_cached("SELECT doc FROM release_roots ORDER BY version")?;
         let docs: Vec<String> = st
             .query_map([], |r| r.get(0))?
@@ -205,7 +205,7 @@ impl Releases for SqliteStore {
     }
 
     fn releases(&self) -> Result<Vec<StoredRelease>> {
-        load_releases(&self.conn(), &self.path)
+        load_releases(&*self.read()?, &self.path)
     }
 
     fn add_stage(
@@ -314,11 +314,11 @@ impl Releases for SqliteStore {
     }
 
     fn rollouts(&self) -> Result<Vec<RolloutRow>> {
-        load_rollouts(&self.conn(), &self.path)
+        load_rollouts(&*self.read()?, &self.path)
     }
 
     fn device_updates(&self, version: &Version) -> Result<Vec<DeviceUpdate>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let mut st = conn.prepare_cached(
             "SELECT device, unit, stage, offered_at, downloaded_at, installed_at, healthy_at,
                     failed_at, rolled_back_at, detail
@@ -478,7 +478,7 @@ impl Releases for SqliteStore {
     }
 
     fn may_download(&self, device: ActorId, sha256: &str) -> Result<Option<StoredRelease>> {
-        let conn = self.conn();
+        let conn = self.read()?;
         let found: Option<(String, String, i64, String)> = conn
             .prepare_cached(
                 "SELECT r.meta, r.file, r.published_at, r.platform

@@ -32,6 +32,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod country;
+
 const PROCEDURES: [&str; 8] = [
     "CT-01", "CT-02", "CT-07", "CC-01", "CC-02", "DX-01", "DX-03", "DD-01",
 ];
@@ -385,11 +387,13 @@ fn main() {
     let mut bodies: Vec<Vec<u8>> = Vec::with_capacity(agents);
     let mut am_changes: Vec<(usize, Vec<u8>)> = Vec::with_capacity(agents);
     let mut am_bases: Vec<AutoCommit> = communes.iter().map(|_| am_base(&periods)).collect();
+    let mut naive_batches: Vec<Vec<Op>> = Vec::with_capacity(agents);
     for a in 0..agents {
         let c = a % communes.len();
         let entries = random_entries(&mut rng, &periods, ops_per_agent);
         let actor = ActorId(0xa000_0000 + a as u64);
         let ops = our_ops(communes[c], actor, &entries, 1_780_000_000_000);
+        naive_batches.push(ops.clone());
         bodies.push(encode_request(
             PROTOCOL_VERSION,
             &request(communes[c], actor, ops),
@@ -472,6 +476,7 @@ fn main() {
             .map(|m| m.len())
             .unwrap_or(0);
 
+    let naive_secs = naive_sqlite(&tmp.join("naive.db"), &naive_batches);
     let started = Instant::now();
     for (c, base) in am_bases.iter_mut().enumerate() {
         let mut hub_doc = base.fork();
@@ -493,6 +498,14 @@ fn main() {
         total_ops as f64 / hub_secs,
         db as f64 / 1048576.0,
         wire as f64 / total_ops as f64
+    );
+    println!(
+        "   naive SQLite loop (same machine and settings, in process: per op an insert of its JSON and an upsert per counter, one transaction per batch; no HTTPS, checks or rollups):"
+    );
+    println!(
+        "              {:>10.0} ops/s  ({naive_secs:.1} s)   ratio ours/naive {:.2} (target ≥ 2)",
+        total_ops as f64 / naive_secs,
+        naive_secs / hub_secs
     );
     println!("   Automerge (load_incremental into one in-memory document per commune, no disk):");
     println!(
@@ -577,264 +590,70 @@ fn main() {
         summary["sent_new"]
     );
     drop(hub);
-    dashboard(&hub_bin, &tmp.join("country"), opts.quick);
+    country::run(&hub_bin, &tmp.join("country"), opts.quick);
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
-/// Section 4: page times of the dashboard on a country-sized hub (Hà Nội's when quick).
-fn dashboard(hub_bin: &Path, dir: &Path, quick: bool) {
-    let communes: Vec<UnitCode> = if quick {
-        UnitCatalog::builtin()
-            .communes_of(1)
-            .map(|u| u.code)
-            .collect()
-    } else {
-        UnitCatalog::builtin().communes().map(|u| u.code).collect()
-    };
-    let months: Vec<Period> = [
-        "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "2026-07",
-        "2026-08", "2026-09", "2026-10", "2026-11",
-    ]
-    .iter()
-    .map(|p| p.parse().expect("period"))
-    .collect();
-    let hub = Hub::start_province(hub_bin, dir, if quick { "1" } else { "all" });
-    let base = format!("https://localhost:{}", hub.port);
-    let pem = std::fs::read(dir.join("tls/ca.pem")).expect("CA");
-    let client = http(&pem);
-    let hub_cmd = |args: &[&str]| {
-        let mut c = Command::new(hub_bin);
-        c.arg("--data-dir").arg(dir).args(args);
-        c
-    };
-    // Rollout plan: a tenth are pilots (phase 1), four tenths phase 2, the rest phase 3.
-    let plan: Vec<u32> = (0..communes.len())
-        .map(|i| match i % 10 {
-            0 => 1,
-            1..=4 => 2,
-            _ => 3,
-        })
-        .collect();
-    let mut csv = String::from("unit,phase\n");
-    for (u, p) in communes.iter().zip(&plan) {
-        csv.push_str(&format!("{},{p}\n", u.0));
-    }
-    let plan_file = dir.join("plan.csv");
-    std::fs::write(&plan_file, csv).expect("plan");
-    must(&mut hub_cmd(&[
-        "phase",
-        "assign",
-        "--csv",
-        plan_file.to_str().expect("utf-8"),
-    ]));
-    // One device per commune, enrolled as deployed.
-    let mut args: Vec<String> = ["enroll", "create", "--json"].map(String::from).to_vec();
-    for u in &communes {
-        args.push("--unit".into());
-        args.push(u.0.to_string());
-    }
-    let codes: serde_json::Value = serde_json::from_str(&must(&mut hub_cmd(
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    )))
-    .expect("codes");
-    let defs: serde_json::Value =
-        serde_json::from_str(include_str!("../../../common/data/definitions-v1.json"))
-            .expect("definitions");
-    let mut rng = Rng(0xda5b);
-    let loaded = Instant::now();
-    let mut total_ops = 0usize;
-    for (i, unit) in communes.iter().enumerate() {
-        let actor = ActorId(0xd000_0000 + i as u64);
-        let mut seed = [0u8; 32];
-        seed[..8].copy_from_slice(&(i as u64 + 7).to_le_bytes());
-        let key = DeviceKey::from_seed(seed);
-        let req = EnrollRequest {
-            protocol: PROTOCOL_VERSION,
-            code: codes[i]["code"].as_str().expect("code").replace('-', ""),
-            unit: *unit,
-            device: actor,
-            public_key: key.public(),
-            agent_version: "bench".into(),
-        };
-        let r = signed(
-            &client,
-            &base,
-            ENROLL_PATH,
-            &key,
-            actor,
-            1,
-            serde_json::to_vec(&req).expect("json"),
-        )
-        .send()
-        .expect("hub answers");
-        assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
-        // Twelve months of figures for three procedures, then the self-assessment.
-        let mut entries = Vec::new();
-        for p in &months {
-            for procedure in ["CT-01", "CC-01", "DX-01"] {
-                let received = 5 + rng.below(60);
-                let on_time = received * (70 + rng.below(30)) / 100;
-                entries.push(Entry {
-                    period: *p,
+/// The in-run anchor for the hub's merge: what a plain SQLite loop does with the same
+/// batches on the same disk (WAL, synchronous=FULL): per op, its JSON into an op table
+/// and an upsert of each counter it moves; one transaction per batch. Returns seconds.
+fn naive_sqlite(path: &Path, batches: &[Vec<Op>]) -> f64 {
+    let conn = rusqlite::Connection::open(path).expect("naive db");
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .expect("wal");
+    conn.pragma_update(None, "synchronous", "FULL")
+        .expect("full");
+    conn.execute_batch(
+        "CREATE TABLE ops (actor INTEGER NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
+             PRIMARY KEY (actor, seq));
+         CREATE TABLE counters (unit INTEGER NOT NULL, period TEXT NOT NULL, procedure TEXT NOT NULL,
+             metric TEXT NOT NULL, actor INTEGER NOT NULL, value INTEGER NOT NULL,
+             PRIMARY KEY (unit, period, procedure, metric, actor));",
+    )
+    .expect("schema");
+    let started = Instant::now();
+    for batch in batches {
+        let tx = conn.unchecked_transaction().expect("begin");
+        {
+            let mut op_st = tx
+                .prepare_cached("INSERT INTO ops (actor, seq, body) VALUES (?1, ?2, ?3)")
+                .expect("prepare");
+            let mut up = tx
+                .prepare_cached(
+                    "INSERT INTO counters VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT DO UPDATE SET value = value + excluded.value",
+                )
+                .expect("prepare");
+            for op in batch {
+                op_st
+                    .execute(rusqlite::params![
+                        op.actor.0 as i64,
+                        op.seq as i64,
+                        op.to_json()
+                    ])
+                    .expect("insert");
+                if let OpBody::Count {
+                    period,
                     procedure,
-                    changes: vec![
-                        (Metric::Received, received),
-                        (Metric::OnTime, on_time.max(1)),
-                        (Metric::Online, (received / 2).max(1)),
-                        (Metric::Satisfied, (on_time / 2).max(1)),
-                    ],
-                });
+                    deltas,
+                    ..
+                } = &op.body
+                {
+                    for d in deltas {
+                        up.execute(rusqlite::params![
+                            op.unit.0,
+                            period.to_string(),
+                            procedure,
+                            d.metric.as_str(),
+                            op.actor.0 as i64,
+                            d.amount as i64
+                        ])
+                        .expect("upsert");
+                    }
+                }
             }
         }
-        let mut ops = our_ops(*unit, actor, &entries, 1_790_000_000_000);
-        let phase = &defs["phases"][plan[i] as usize - 1];
-        for c in phase["criteria"].as_array().expect("criteria") {
-            let max = (c["max_score"].as_f64().expect("max") * 10.0) as u64;
-            let seq = ops.len() as u64 + 1;
-            ops.push(Op {
-                v: 1,
-                actor,
-                seq,
-                hlc_ms: 1_791_000_000_000 + seq,
-                hlc_c: 0,
-                unit: *unit,
-                defs: 1,
-                body: OpBody::Assess {
-                    phase: plan[i],
-                    criterion: c["code"].as_str().expect("code").into(),
-                    score: cchc_common::Score((max / 2 + rng.below(max / 2 + 1)) as u32),
-                    evidence: "Biên bản kiểm tra".into(),
-                    by: String::new(),
-                },
-            });
-        }
-        total_ops += ops.len();
-        let r = signed(
-            &client,
-            &base,
-            SYNC_PATH,
-            &key,
-            actor,
-            2,
-            encode_request(PROTOCOL_VERSION, &request(*unit, actor, ops)),
-        )
-        .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-        .send()
-        .expect("hub answers");
-        assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
+        tx.commit().expect("commit");
     }
-    let load_secs = loaded.elapsed().as_secs_f64();
-    // An analyst verifies the pilots.
-    let mut user = hub_cmd(&["user", "add", "bench", "--role", "analyst"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("user add");
-    {
-        use std::io::Write;
-        writeln!(user.stdin.take().expect("stdin"), "bench-password-0123").expect("password");
-    }
-    assert!(user.wait().expect("user add ends").success());
-    let login: serde_json::Value = client
-        .post(format!("{base}/api/v1/login"))
-        .body(r#"{"user":"bench","password":"bench-password-0123"}"#)
-        .send()
-        .and_then(|r| r.text())
-        .map(|t| serde_json::from_str(&t).expect("login JSON"))
-        .expect("login");
-    let token = login["token"].as_str().expect("token").to_string();
-    let pilots: Vec<UnitCode> = communes
-        .iter()
-        .zip(&plan)
-        .filter(|(_, p)| **p == 1)
-        .map(|(u, _)| *u)
-        .collect();
-    for u in &pilots {
-        let scores: Vec<serde_json::Value> = defs["phases"][0]["criteria"]
-            .as_array()
-            .expect("criteria")
-            .iter()
-            .map(|c| serde_json::json!({"criterion": c["code"], "score": c["max_score"].as_f64().expect("max") * 0.8}))
-            .collect();
-        let r = client
-            .post(format!("{base}/api/v1/communes/{}/verification", u.0))
-            .bearer_auth(&token)
-            .body(serde_json::json!({"phase": 1, "scores": scores}).to_string())
-            .send()
-            .expect("hub answers");
-        assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
-    }
-    let db = std::fs::metadata(dir.join("hub.db"))
-        .map(|m| m.len())
-        .unwrap_or(0)
-        + std::fs::metadata(dir.join("hub.db-wal"))
-            .map(|m| m.len())
-            .unwrap_or(0);
-    // Page times: the median of 7 fetches each, after one warm-up fetch.
-    let time = |path: &str| -> (f64, f64, usize) {
-        let fetch = || {
-            let started = Instant::now();
-            let r = client
-                .get(format!("{base}{path}"))
-                .bearer_auth(&token)
-                .send()
-                .expect("hub answers");
-            assert_eq!(r.status().as_u16(), 200, "{path}");
-            let body = r.bytes().expect("body");
-            (started.elapsed().as_secs_f64() * 1000.0, body.len())
-        };
-        let _ = fetch();
-        let mut ms: Vec<f64> = Vec::new();
-        let mut size = 0;
-        for _ in 0..7 {
-            let (t, n) = fetch();
-            ms.push(t);
-            size = n;
-        }
-        ms.sort_by(|a, b| a.total_cmp(b));
-        (ms[3], ms[6], size)
-    };
-    println!(
-        "4. dashboard on a country hub: {} communes × {} months, {total_ops} ops loaded ({load_secs:.0} s), {} pilots verified, database {:.0} MiB",
-        communes.len(),
-        months.len(),
-        pilots.len(),
-        db as f64 / 1048576.0
-    );
-    println!("   page (HTTPS GET, rollups read + rendered)        median     worst of 7   size");
-    let in_phase = |n: u32| plan.iter().filter(|p| **p == n).count();
-    let mut rows = Vec::new();
-    for (label, path) in [
-        ("overview, HTML".to_string(), "/?period=2026-11"),
-        (
-            "overview, JSON API".to_string(),
-            "/api/v1/overview?period=2026-11",
-        ),
-        (
-            format!("phase 1 page, HTML ({} communes)", in_phase(1)),
-            "/phase/1",
-        ),
-        (
-            format!("phase 3 page, HTML ({} communes)", in_phase(3)),
-            "/phase/3",
-        ),
-        ("phase 3, JSON API".to_string(), "/api/v1/phases/3"),
-        (
-            "completeness page, HTML".to_string(),
-            "/completeness?period=2026-11",
-        ),
-    ] {
-        let (median, worst, size) = time(path);
-        println!(
-            "   {label:<46} {median:>8.1} ms  {worst:>8.1} ms  {:>6.0} KiB",
-            size as f64 / 1024.0
-        );
-        rows.push((label, median));
-    }
-    println!(
-        "   ratio phase 3 / phase 1 page: {:.1}× for {:.1}× the communes",
-        rows[3].1 / rows[2].1,
-        in_phase(3) as f64 / in_phase(1) as f64
-    );
-    drop(hub);
+    started.elapsed().as_secs_f64()
 }

@@ -1,0 +1,169 @@
+//! Group commit: one thread merges the batches of many concurrent requests in one
+//! transaction. In: [`Job`]s from request threads ([`Writer::merge`] blocks its caller
+//! until its batch is durable). Out: each job's own result, sent only after the
+//! transaction holding it committed.
+//!
+//! Each job runs inside a savepoint of the group's transaction: a refused batch rolls
+//! back alone (nothing of it stored, not even the contact), the others go on. One
+//! `fsync` then makes the whole group durable, where each request used to pay its own.
+//! Jobs that arrive while a group is being written form the next group: no request
+//! waits for company.
+
+use super::oplog::TxLog;
+use super::{access, SqliteStore};
+use crate::error::{HubError, Result};
+use crate::store::{Contact, Merged};
+use cchc_common::merge::{self, OpLog, UnknownDefs};
+use cchc_common::{DomainError, Op, UnitCode};
+use rusqlite::{Connection, TransactionBehavior};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{mpsc, Arc, Mutex};
+
+/// Most requests in one group.
+const MAX_GROUP: usize = 64;
+/// Most ops in one group (a group closes when it reaches this).
+const MAX_GROUP_OPS: usize = 20_000;
+
+/// One request's batch.
+pub(super) struct Job {
+    pub(super) unit: UnitCode,
+    pub(super) contact: Contact,
+    pub(super) ops: Vec<Op>,
+    pub(super) now_ms: i64,
+}
+
+type Reply = mpsc::SyncSender<Result<Merged>>;
+
+/// The queue to the writer thread (which ends when this is dropped).
+pub(super) struct Writer {
+    queue: mpsc::Sender<(Job, Reply)>,
+}
+
+fn stopped() -> HubError {
+    HubError::Internal("the hub's database writer has stopped".into())
+}
+
+impl Writer {
+    /// Starts the writer thread on the store's write connection.
+    pub(super) fn start(conn: Arc<Mutex<Connection>>) -> Writer {
+        let (queue, jobs) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("hub-writer".into())
+            .spawn(move || run(&conn, &jobs))
+            .expect("the writer thread starts");
+        Writer { queue }
+    }
+
+    /// Merges one batch; returns once it is durable (or refused, with nothing stored).
+    pub(super) fn merge(&self, job: Job) -> Result<Merged> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.queue.send((job, reply)).map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())?
+    }
+}
+
+fn run(conn: &Mutex<Connection>, jobs: &mpsc::Receiver<(Job, Reply)>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        let mut ops = group[0].0.ops.len();
+        while group.len() < MAX_GROUP && ops < MAX_GROUP_OPS {
+            match jobs.try_recv() {
+                Ok(j) => {
+                    ops += j.0.ops.len();
+                    group.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        let (group, replies): (Vec<Job>, Vec<Reply>) = group.into_iter().unzip();
+        let n = group.len();
+        let results = {
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            // A bug must not stop every later sync: the group's transaction rolls back
+            // as the panic unwinds, its requests get a 500, the thread goes on.
+            catch_unwind(AssertUnwindSafe(|| write_group(&mut conn, group))).unwrap_or_else(|_| {
+                (0..n)
+                    .map(|_| Err(HubError::Internal("merging a batch failed".into())))
+                    .collect()
+            })
+        };
+        for (reply, r) in replies.into_iter().zip(results) {
+            // The request may have gone (client cut): its batch is committed all the same.
+            let _ = reply.send(r);
+        }
+    }
+}
+
+/// Merges each job in its own savepoint of one transaction, then commits once.
+fn write_group(conn: &mut Connection, jobs: Vec<Job>) -> Vec<Result<Merged>> {
+    let n = jobs.len();
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let detail = e.to_string();
+            return (0..n)
+                .map(|_| Err(HubError::Internal(format!("cannot write: {detail}"))))
+                .collect();
+        }
+    };
+    let mut results = Vec::with_capacity(n);
+    for job in jobs {
+        let unit = job.unit;
+        let r = match tx.savepoint() {
+            Ok(mut sp) => match merge_one(&sp, job) {
+                Ok(m) => sp.commit().map(|_| m).map_err(HubError::from),
+                Err(e) => {
+                    // Nothing of a refused batch stays (dropping releases the savepoint).
+                    let _ = sp.rollback();
+                    Err(e)
+                }
+            },
+            Err(e) => Err(e.into()),
+        };
+        results.push(match r {
+            // A gap is answered with what the hub holds, so the agent can re-send.
+            Err(HubError::Refused {
+                source: source @ DomainError::SeqGap { .. },
+                ..
+            }) => match SqliteStore::unit_vv(&tx, unit) {
+                Ok(acked) => Err(HubError::Refused {
+                    source,
+                    acked: Some(acked),
+                }),
+                Err(e) => Err(e),
+            },
+            other => other,
+        });
+    }
+    if let Err(e) = tx.commit() {
+        let detail = e.to_string();
+        return results
+            .into_iter()
+            .map(|r| {
+                r.and_then(|_| {
+                    Err(HubError::Internal(format!(
+                        "the batch could not be committed: {detail}"
+                    )))
+                })
+            })
+            .collect();
+    }
+    results
+}
+
+/// One batch: credential first (revoked, other commune, replayed nonce), then the
+/// device's binding even when it sends no ops, then province-side ops (a device may
+/// relay ones it holds, never make new ones), then the batch.
+fn merge_one(conn: &Connection, job: Job) -> Result<Merged> {
+    let mut log = TxLog::new(conn, job.unit, job.now_ms);
+    access::record_contact(conn, job.unit, &job.contact, job.now_ms)?;
+    log.max_seq(job.contact.device)?;
+    log.refuse_new_province_ops(&job.ops)?;
+    let merged = merge::merge(&mut log, job.unit, job.ops, UnknownDefs::Refuse)?;
+    log.finish()?;
+    Ok(Merged {
+        applied: merged.applied.len() as u64,
+        duplicates: merged.duplicates as u64,
+        acked: SqliteStore::unit_vv(conn, job.unit)?,
+    })
+}
