@@ -323,7 +323,7 @@ impl<'a> OpLog for TxLog<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     //! Folding a batch (one read and one write per touched cell, device and rollup) must
     //! be invisible: the same state, op log and rollups as applying its ops one by one.
     use super::super::{SqliteStore, Store};
@@ -335,10 +335,11 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::HashMap;
 
-    const DESKS: [ActorId; 3] = [ActorId(0xd1), ActorId(0xd2), ActorId(0xd3)];
+    pub(in crate::store::sqlite) const DESKS: [ActorId; 3] =
+        [ActorId(0xd1), ActorId(0xd2), ActorId(0xd3)];
 
     /// A hub store with one enrolled device in `unit`, the commune planned in phase 1.
-    fn store(dir: &std::path::Path, unit: UnitCode) -> SqliteStore {
+    pub(in crate::store::sqlite) fn store(dir: &std::path::Path, unit: UnitCode) -> SqliteStore {
         let catalog = UnitCatalog::builtin();
         let communes: Vec<_> = catalog.communes_of(1).collect();
         let s = SqliteStore::create(
@@ -370,7 +371,7 @@ mod tests {
     }
 
     /// Every table the merge writes, rows sorted, and the op log decoded.
-    fn dump(s: &SqliteStore) -> String {
+    pub(in crate::store::sqlite) fn dump(s: &SqliteStore) -> String {
         let conn = s.conn();
         let mut out = String::new();
         for t in [
@@ -415,7 +416,10 @@ mod tests {
     }
 
     /// Each desk's valid history: counts (running totals per cell) and self-scores.
-    fn histories(unit: UnitCode, picks: &[Vec<(u8, u8, u8, u64)>]) -> Vec<Vec<Op>> {
+    pub(in crate::store::sqlite) fn histories(
+        unit: UnitCode,
+        picks: &[Vec<(u8, u8, u8, u64)>],
+    ) -> Vec<Vec<Op>> {
         let defs = Definitions::builtin();
         let procedures: Vec<String> = defs
             .procedures
@@ -477,7 +481,7 @@ mod tests {
             .collect()
     }
 
-    fn contact(nonce: u64) -> Contact {
+    pub(in crate::store::sqlite) fn contact(nonce: u64) -> Contact {
         Contact {
             device: DESKS[0],
             nonce,

@@ -167,3 +167,66 @@ fn merge_one(conn: &Connection, job: Job) -> Result<Merged> {
         acked: SqliteStore::unit_vv(conn, job.unit)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::oplog::tests::{contact, dump, histories, store, DESKS};
+    use super::*;
+    use crate::store::Store;
+    use cchc_common::UnitCatalog;
+
+    /// Three requests in one group, the middle one with a gap: the first and last are
+    /// stored and acknowledged, the middle one refused with what the hub holds and
+    /// nothing of it kept, not even its request number (5): the third request, numbered
+    /// 2, would be refused as a replay if it had been.
+    #[test]
+    fn a_refused_batch_in_a_group_rolls_back_alone() {
+        let unit = UnitCatalog::builtin().communes_of(1).next().unwrap().code;
+        let picks: Vec<Vec<(u8, u8, u8, u64)>> =
+            vec![(0..6).map(|i| (i % 3, i, i, 1 + i as u64)).collect(); 3];
+        let h = histories(unit, &picks);
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), unit);
+        let job = |nonce: u64, ops: Vec<Op>| Job {
+            unit,
+            contact: contact(nonce),
+            ops,
+            now_ms: 1_000,
+        };
+        let gap = vec![h[1][0].clone(), h[1][2].clone()];
+        let jobs = vec![
+            job(1, h[0][..3].to_vec()),
+            job(5, gap),
+            job(2, h[0][3..].to_vec()),
+        ];
+        let results = write_group(&mut s.conn(), jobs);
+        let first = results[0].as_ref().unwrap();
+        assert_eq!((first.applied, first.acked.get(&DESKS[0])), (3, 3));
+        match &results[1] {
+            Err(HubError::Refused {
+                source: DomainError::SeqGap { expected: 2, .. },
+                acked: Some(acked),
+            }) => assert_eq!(acked.get(&DESKS[0]), 3, "what the group held so far"),
+            other => panic!("{other:?}"),
+        }
+        let third = results[2].as_ref().unwrap();
+        assert_eq!((third.applied, third.acked.get(&DESKS[0])), (3, 6));
+        let log = dump(&s);
+        assert!(log.contains(&format!("log {}: []", DESKS[1])), "{log}");
+        assert!(log.contains(&format!("{:?}", h[0][5])), "{log}");
+        let last_nonce: i64 = s
+            .conn()
+            .query_row(
+                "SELECT last_nonce FROM devices WHERE actor = ?1",
+                [DESKS[0].0 as i64],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(last_nonce, 2);
+        // Through the store's own queue, as a request would.
+        let m = s
+            .merge(unit, &contact(3), h[1][..2].to_vec(), 2_000)
+            .unwrap();
+        assert_eq!(m.acked.get(&DESKS[1]), 2);
+    }
+}
