@@ -167,6 +167,9 @@ pub struct PeerClock {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The newest definitions, parsed, as last read: a version is never changed once
+    /// stored, so only the newest version number is read again.
+    defs: std::cell::RefCell<Option<Definitions>>,
 }
 
 fn bad_db(path: &Path, detail: impl Into<String>) -> AgentError {
@@ -266,6 +269,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            defs: Default::default(),
         };
         store.migrate(version)?;
         store
@@ -386,13 +390,24 @@ impl Store {
 
     /// The newest definitions held.
     pub fn definitions(&self) -> Result<Definitions> {
+        let newest: u32 = self
+            .conn
+            .query_row("SELECT max(version) FROM definitions", [], |r| {
+                r.get::<_, Option<u32>>(0)
+            })?
+            .unwrap_or(0);
+        if let Some(d) = self.defs.borrow().as_ref().filter(|d| d.version == newest) {
+            return Ok(d.clone());
+        }
         let body: String = self.conn.query_row(
-            "SELECT body FROM definitions ORDER BY version DESC LIMIT 1",
-            [],
+            "SELECT body FROM definitions WHERE version = ?1",
+            [newest],
             |r| r.get(0),
         )?;
-        serde_json::from_str(&body)
-            .map_err(|e| bad_db(&self.path, format!("stored definitions: {e}")))
+        let defs: Definitions = serde_json::from_str(&body)
+            .map_err(|e| bad_db(&self.path, format!("stored definitions: {e}")))?;
+        *self.defs.borrow_mut() = Some(defs.clone());
+        Ok(defs)
     }
 
     fn definitions_version(tx: &Transaction<'_>, version: u32) -> Result<Option<Definitions>> {

@@ -263,7 +263,7 @@ pub async fn save(
     }
     if typed.errors.is_empty() {
         let saved = super::save_rows(
-            (*state.dir).clone(),
+            &state,
             lang,
             by.clone(),
             work,

@@ -216,8 +216,7 @@ pub async fn save(
     };
     // Saving needs the catalog only; the merged view is read again only to show the
     // form back with a refusal.
-    let dir = (*state.dir).clone();
-    let defs = match blocking(move || super::open_store(&dir)?.definitions()).await {
+    let defs = match super::with_store(&state, |store| store.definitions()).await {
         Ok(d) => d,
         Err(e) => return failed(title, &e, &ctx),
     };
@@ -258,7 +257,7 @@ pub async fn save(
     if typed.errors.is_empty() {
         let correct = typed.correct;
         let saved = super::save_rows(
-            (*state.dir).clone(),
+            &state,
             lang,
             by.clone(),
             entries,

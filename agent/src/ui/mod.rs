@@ -38,6 +38,8 @@ pub struct UiState {
     dir: Arc<PathBuf>,
     hosts: Arc<Vec<String>>,
     sync: SyncLink,
+    /// The connection saves go through, opened once and kept (see [`with_store`]).
+    store: Arc<std::sync::Mutex<Option<crate::store::Store>>>,
 }
 
 /// Checks a `--ui` address: an IP address and port on loopback.
@@ -95,6 +97,7 @@ pub fn router(dir: PathBuf, addr: SocketAddr, sync: SyncLink) -> Router {
         dir: Arc::new(dir),
         hosts: Arc::new(hosts_of(addr)),
         sync,
+        store: Arc::default(),
     };
     Router::new()
         .route("/", get(pages::home))
@@ -174,6 +177,31 @@ fn open_store(dir: &std::path::Path) -> Result<crate::store::Store> {
     Ok(store)
 }
 
+/// Runs `work` on a blocking thread with the page's own database connection, opened
+/// on first use and kept: a save then costs its transaction, not an open with its
+/// checks and a parse of the definitions (cached by the store). A database error
+/// closes it, so the next request opens it afresh.
+async fn with_store<T: Send + 'static>(
+    state: &UiState,
+    work: impl FnOnce(&mut crate::store::Store) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let (dir, slot) = (state.dir.clone(), state.store.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        let store = match slot.as_mut() {
+            Some(s) => s,
+            None => slot.insert(open_store(&dir)?),
+        };
+        let r = work(store);
+        if matches!(r, Err(AgentError::BadDatabase { .. } | AgentError::Sql(_))) {
+            *slot = None;
+        }
+        r
+    })
+    .await
+    .map_err(|e| AgentError::io("page task", std::io::Error::other(e.to_string())))?
+}
+
 /// Who is entering, as a saving form gives it (`by`): the name, or the message to
 /// show next to the field (`errors["by"]`) when it is missing or breaks the rule.
 fn who_entered(
@@ -204,7 +232,7 @@ fn who_entered(
 /// Err: the message in the reader's language, with the key of the row that broke a
 /// rule when one did (None: the database itself).
 async fn save_rows<T: Send + Sync + 'static>(
-    dir: PathBuf,
+    state: &UiState,
     lang: cchc_common::Lang,
     who: String,
     rows: Vec<(String, T)>,
@@ -219,24 +247,26 @@ async fn save_rows<T: Send + Sync + 'static>(
         + 'static,
 ) -> std::result::Result<usize, (Option<String>, String)> {
     use cchc_common::Localize;
-    tokio::task::spawn_blocking(move || {
-        let mut store = open_store(&dir).map_err(|e| (None, e.localize(lang)))?;
-        let mut failing = None;
+    let failing = Arc::new(std::sync::Mutex::new(None));
+    let row_key = failing.clone();
+    with_store(state, move |store| {
         store
             .transact_local(crate::clock::now_ms(), |tx| {
                 tx.entered_by(&who);
                 for (key, row) in &rows {
-                    failing = Some(key.clone());
+                    *row_key.lock().unwrap_or_else(|p| p.into_inner()) = Some(key.clone());
                     tx.edit(|o, ctx, defs| make(o, ctx, defs, key, row))?;
                 }
-                failing = None;
+                *row_key.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 Ok(())
             })
             .map(|ops| ops.len())
-            .map_err(|e| (failing.clone(), e.localize(lang)))
     })
     .await
-    .unwrap_or_else(|e| Err((None, e.to_string())))
+    .map_err(|e| {
+        let key = failing.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        (key, e.localize(lang))
+    })
 }
 
 /// Runs blocking store work off the runtime's thread.
