@@ -958,7 +958,7 @@ impl LocalTx<'_, '_> {
         let op = make(self.log.objects(), &ctx, &self.defs)?;
         op.check_shape()?;
         crdt::apply_op(self.log.objects(), &op)?;
-        self.log.append(&op)?;
+        self.log.append(op.clone())?;
         self.next_seq += 1;
         self.ops.push(op);
         Ok(self.ops.last().expect("just pushed"))
@@ -1019,8 +1019,8 @@ impl<'a> OpLog for TxLog<'a, '_> {
             })?
             .unwrap_or(0))
     }
-    fn append(&mut self, op: &Op) -> Result<()> {
-        Store::append(self.tx, op, self.now_ms)
+    fn append(&mut self, op: Op) -> Result<()> {
+        Store::append(self.tx, &op, self.now_ms)
     }
 }
 

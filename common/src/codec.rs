@@ -126,7 +126,9 @@ impl<K: std::hash::Hash + Eq + Clone> Dict<K> {
     }
 }
 
-type CellKey = (u64, Period, String, u8);
+/// A desk's count cell and direction within one batch, by dictionary indexes (device,
+/// period, procedure; metric code × 2 + direction): no string is hashed twice.
+type CellKey = (u32, u32, u32, u8);
 
 impl OpColumns {
     /// The columns of `ops`, in their order.
@@ -135,13 +137,18 @@ impl OpColumns {
         let mut actors = Dict::new();
         let mut units = Dict::new();
         let mut strings = Dict::new();
-        let mut last_seq: HashMap<u64, u64> = HashMap::new();
+        let mut periods: HashMap<Period, u32> = HashMap::new();
+        let mut last_seq: Vec<u64> = Vec::new();
         let mut totals: HashMap<CellKey, u64> = HashMap::new();
         let (mut prev_ms, mut prev_defs) = (0u64, 0u64);
         for op in ops {
             c.v.push(op.v);
-            c.actor.push(actors.put(&op.actor.0, &mut c.actors));
-            let prev = last_seq.insert(op.actor.0, op.seq).unwrap_or(0);
+            let ai = actors.put(&op.actor.0, &mut c.actors);
+            c.actor.push(ai);
+            if ai as usize == last_seq.len() {
+                last_seq.push(0);
+            }
+            let prev = std::mem::replace(&mut last_seq[ai as usize], op.seq);
             c.seq.push(op.seq.wrapping_sub(prev) as i64);
             c.hlc_ms.push(op.hlc_ms.wrapping_sub(prev_ms) as i64);
             prev_ms = op.hlc_ms;
@@ -157,9 +164,17 @@ impl OpColumns {
                     by,
                 } => {
                     c.kind.push(0);
-                    c.period
-                        .push(strings.put(&period.to_string(), &mut c.strings));
-                    c.procedure.push(strings.put(procedure, &mut c.strings));
+                    let pix = match periods.get(period) {
+                        Some(i) => *i,
+                        None => {
+                            let i = strings.put(&period.to_string(), &mut c.strings);
+                            periods.insert(*period, i);
+                            i
+                        }
+                    };
+                    let prix = strings.put(procedure, &mut c.strings);
+                    c.period.push(pix);
+                    c.procedure.push(prix);
                     c.by.push(if by.is_empty() {
                         0
                     } else {
@@ -170,8 +185,7 @@ impl OpColumns {
                         let md = metric_code(d.metric) * 2 + (d.dir == Dir::Dec) as u8;
                         c.metric_dir.push(md);
                         c.amount.push(d.amount);
-                        let key = (op.actor.0, *period, procedure.clone(), md);
-                        let seen = totals.insert(key, d.total).unwrap_or(0);
+                        let seen = totals.insert((ai, pix, prix, md), d.total).unwrap_or(0);
                         c.total
                             .push(d.total.wrapping_sub(d.amount).wrapping_sub(seen) as i64);
                     }
@@ -247,8 +261,8 @@ impl OpColumns {
                 n - counts
             )));
         }
-        let mut periods: HashMap<u32, Period> = HashMap::new();
-        let mut last_seq: HashMap<u64, u64> = HashMap::new();
+        let mut periods: Vec<Option<Period>> = vec![None; self.strings.len()];
+        let mut last_seq: Vec<u64> = vec![0; self.actors.len()];
         let mut totals: HashMap<CellKey, u64> = HashMap::new();
         let (mut prev_ms, mut prev_defs) = (0u64, 0u64);
         let (mut ci, mut di, mut oi) = (0usize, 0usize, 0usize);
@@ -263,7 +277,8 @@ impl OpColumns {
                     ))
                 })
             };
-            let actor = *self.actors.get(self.actor[i] as usize).ok_or_else(|| {
+            let ai = self.actor[i];
+            let actor = *self.actors.get(ai as usize).ok_or_else(|| {
                 bad(format!(
                     "device index {} is outside the {} devices",
                     self.actor[i],
@@ -277,12 +292,8 @@ impl OpColumns {
                     self.units.len()
                 ))
             })?;
-            let seq = last_seq
-                .get(&actor)
-                .copied()
-                .unwrap_or(0)
-                .wrapping_add(self.seq[i] as u64);
-            last_seq.insert(actor, seq);
+            let seq = last_seq[ai as usize].wrapping_add(self.seq[i] as u64);
+            last_seq[ai as usize] = seq;
             prev_ms = prev_ms.wrapping_add(self.hlc_ms[i] as u64);
             prev_defs = prev_defs.wrapping_add(self.defs[i] as u64);
             let defs = u32::try_from(prev_defs)
@@ -290,18 +301,19 @@ impl OpColumns {
             let body = match self.kind[i] {
                 0 => {
                     let pix = self.period[ci];
-                    let period = match periods.get(&pix) {
-                        Some(p) => *p,
+                    let period = match periods.get(pix as usize).copied().flatten() {
+                        Some(p) => p,
                         None => {
                             let text = pick(&self.strings, pix, "period")?;
                             let p: Period = text
                                 .parse()
                                 .map_err(|e| bad(format!("period '{text}': {e}")))?;
-                            periods.insert(pix, p);
+                            periods[pix as usize] = Some(p);
                             p
                         }
                     };
-                    let procedure = pick(&self.strings, self.procedure[ci], "procedure")?;
+                    let prix = self.procedure[ci];
+                    let procedure = pick(&self.strings, prix, "procedure")?;
                     let by = match self.by[ci] {
                         0 => String::new(),
                         ix => pick(&self.strings, ix - 1, "name")?,
@@ -313,12 +325,11 @@ impl OpColumns {
                             .ok_or_else(|| bad(format!("metric code {} is unknown", md / 2)))?;
                         let dir = if md & 1 == 0 { Dir::Inc } else { Dir::Dec };
                         let amount = self.amount[di];
-                        let key = (actor, period, procedure.clone(), md);
-                        let seen = totals.get(&key).copied().unwrap_or(0);
+                        let seen = totals.entry((ai, pix, prix, md)).or_insert(0);
                         let total = amount
-                            .wrapping_add(seen)
+                            .wrapping_add(*seen)
                             .wrapping_add(self.total[di] as u64);
-                        totals.insert(key, total);
+                        *seen = total;
                         deltas.push(CountDelta {
                             metric,
                             dir,

@@ -11,9 +11,9 @@
 use crate::crdt::{self, Objects};
 use crate::definitions::Definitions;
 use crate::error::DomainError;
-use crate::op::{ActorId, Op, OpId};
+use crate::op::{ActorId, Op, OpBody, OpId};
 use crate::units::UnitCode;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// What to do with an op validated by a definitions version the receiver lacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub trait OpLog {
     /// The newest definitions version held.
     fn newest_definitions(&mut self) -> Result<u32, Self::Error>;
     /// Appends an applied op to the log and advances the version vector.
-    fn append(&mut self, op: &Op) -> Result<(), Self::Error>;
+    fn append(&mut self, op: Op) -> Result<(), Self::Error>;
 }
 
 /// What a merge did.
@@ -65,7 +65,11 @@ pub fn merge<L: OpLog>(
     ops.sort_by_key(|o| (o.actor, o.seq));
     let mut report = MergeReport::default();
     let mut defs: BTreeMap<u32, Option<Definitions>> = BTreeMap::new();
-    for op in &ops {
+    // Procedure codes already found in a definitions version: a batch names a few
+    // dozen codes thousands of times.
+    let mut known: BTreeMap<u32, HashSet<String>> = BTreeMap::new();
+    for owned in ops {
+        let op = &owned;
         op.check_shape()?;
         let id = op.id();
         if op.unit != unit {
@@ -99,7 +103,17 @@ pub fn merge<L: OpLog>(
             e.insert(log.definitions(op.defs)?);
         }
         match defs.get(&op.defs) {
-            Some(Some(d)) => crdt::check_definitions(op, d)?,
+            Some(Some(d)) => match &op.body {
+                OpBody::Count { procedure, .. } => {
+                    // Checked once per code and version (the check is a scan by name).
+                    let codes = known.entry(op.defs).or_default();
+                    if !codes.contains(procedure.as_str()) {
+                        crdt::check_definitions(op, d)?;
+                        codes.insert(procedure.clone());
+                    }
+                }
+                _ => crdt::check_definitions(op, d)?,
+            },
             _ if unknown_defs == UnknownDefs::Refuse => {
                 return Err(DomainError::UnknownDefinitions {
                     op: id.to_string(),
@@ -111,8 +125,8 @@ pub fn merge<L: OpLog>(
             _ => {}
         }
         crdt::apply_op(log.objects(), op)?;
-        log.append(op)?;
         report.applied.push(id);
+        log.append(owned)?;
     }
     Ok(report)
 }

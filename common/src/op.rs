@@ -309,16 +309,16 @@ impl Op {
     /// Checks everything that can be checked without definitions or state: version,
     /// numbering, amounts, text limits. Applied to every op, local or from a peer.
     pub fn check_shape(&self) -> Result<(), DomainError> {
-        let id = self.id().to_string();
+        // The op's name is made only for a refusal (this runs for every op merged).
         let bad = |detail: String| {
             Err(DomainError::BadOp {
-                op: id.clone(),
+                op: self.id().to_string(),
                 detail,
             })
         };
         if self.v != ENVELOPE_VERSION {
             return Err(DomainError::OpVersion {
-                op: id,
+                op: self.id().to_string(),
                 version: self.v,
                 supported: ENVELOPE_VERSION,
             });

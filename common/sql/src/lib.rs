@@ -345,15 +345,22 @@ where
         if let Some((_, now)) = self.fold.as_ref().and_then(|f| f.get(key)) {
             return Ok(now.clone());
         }
-        Ok(CountCell::from_desks(self.read_count_cell(key)?))
+        let stored = self.read_count_cell(key)?;
+        let cell = CountCell::from_desks(stored.clone());
+        if let Some(fold) = self.fold.as_mut() {
+            // Read once per batch: the put that follows finds it here.
+            fold.insert(key.clone(), (stored, cell.clone()));
+        }
+        Ok(cell)
     }
 
     fn put_count_cell(&mut self, key: &CountKey, cell: &CountCell) -> Result<(), E> {
         if self.fold.is_some() {
-            let stored = match self.fold.as_ref().and_then(|f| f.get(key)) {
-                Some((stored, _)) => stored.clone(),
-                None => self.read_count_cell(key)?,
-            };
+            if let Some((_, now)) = self.fold.as_mut().and_then(|f| f.get_mut(key)) {
+                now.clone_from(cell);
+                return Ok(());
+            }
+            let stored = self.read_count_cell(key)?;
             if let Some(fold) = self.fold.as_mut() {
                 fold.insert(key.clone(), (stored, cell.clone()));
             }

@@ -314,10 +314,10 @@ impl<'a> OpLog for TxLog<'a> {
             .unwrap_or(0))
     }
 
-    fn append(&mut self, op: &Op) -> Result<()> {
+    fn append(&mut self, op: Op) -> Result<()> {
         self.max.insert(op.actor, op.seq);
-        self.pending.entry(op.actor).or_default().push(op.clone());
-        self.touched.observe(op);
+        self.touched.observe(&op);
+        self.pending.entry(op.actor).or_default().push(op);
         Ok(())
     }
 }

@@ -18,17 +18,18 @@ use crate::error::Result;
 use cchc_common::crdt::PledgeCrdt;
 use cchc_common::op::{Dir, OpBody, TaskStatus};
 use cchc_common::rollout::{CriterionScores, Standing};
-use cchc_common::{Definitions, Metric, Op, Score, UnitCode};
+use cchc_common::{Definitions, Metric, Op, Period, Score, UnitCode};
 use rusqlite::{params, Connection, OptionalExtension};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What one batch of ops for one commune changed, collected while merging.
 #[derive(Debug, Default)]
 pub(super) struct Touched {
-    /// (period, procedure, metric) → signed change.
-    kpi: BTreeMap<(String, String, Metric), i64>,
+    /// (period, metric) → procedure → signed change (looked up by the op's own
+    /// strings: a code is copied once per batch, not once per op).
+    kpi: HashMap<(Period, Metric), HashMap<String, i64>>,
     /// Period → count ops received for it.
-    reports: BTreeMap<String, i64>,
+    reports: BTreeMap<Period, i64>,
     /// (phase, criterion, kind) of scores received.
     seen: BTreeSet<(u32, String, &'static str)>,
     /// Pledge years touched.
@@ -45,18 +46,20 @@ impl Touched {
                 deltas,
                 ..
             } => {
-                let period = period.to_string();
                 for d in deltas {
                     let signed = match d.dir {
                         Dir::Inc => d.amount as i64,
                         Dir::Dec => -(d.amount as i64),
                     };
-                    *self
-                        .kpi
-                        .entry((period.clone(), procedure.clone(), d.metric))
-                        .or_default() += signed;
+                    let by_procedure = self.kpi.entry((*period, d.metric)).or_default();
+                    match by_procedure.get_mut(procedure.as_str()) {
+                        Some(v) => *v += signed,
+                        None => {
+                            by_procedure.insert(procedure.clone(), signed);
+                        }
+                    }
                 }
-                *self.reports.entry(period).or_default() += 1;
+                *self.reports.entry(*period).or_default() += 1;
             }
             OpBody::Assess {
                 phase, criterion, ..
@@ -80,15 +83,10 @@ impl Touched {
     /// Writes the batch's changes into the rollups of commune `unit`.
     pub(super) fn flush(self, conn: &Connection, unit: UnitCode, now_ms: i64) -> Result<()> {
         if !self.kpi.is_empty() {
-            let mut per_unit: BTreeMap<(&str, Metric), i64> = BTreeMap::new();
             let mut st = conn.prepare_cached(
                 "INSERT INTO kpi_procedure (period, procedure, metric, value) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (period, procedure, metric) DO UPDATE SET value = value + excluded.value",
             )?;
-            for ((period, procedure, metric), v) in &self.kpi {
-                st.execute(params![period, procedure, metric.as_str(), v])?;
-                *per_unit.entry((period.as_str(), *metric)).or_default() += v;
-            }
             let mut su = conn.prepare_cached(
                 "INSERT INTO kpi_unit (unit, period, metric, value) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (unit, period, metric) DO UPDATE SET value = value + excluded.value",
@@ -97,12 +95,19 @@ impl Touched {
                 "INSERT INTO kpi_province (period, metric, value) VALUES (?1, ?2, ?3)
                  ON CONFLICT (period, metric) DO UPDATE SET value = value + excluded.value",
             )?;
-            for ((period, metric), v) in per_unit {
-                su.execute(params![unit.0, period, metric.as_str(), v])?;
-                sp.execute(params![period, metric.as_str(), v])?;
+            for ((period, metric), procedures) in &self.kpi {
+                let period = period.to_string();
+                let mut sum = 0;
+                for (procedure, v) in procedures {
+                    st.execute(params![period, procedure, metric.as_str(), v])?;
+                    sum += v;
+                }
+                su.execute(params![unit.0, period, metric.as_str(), sum])?;
+                sp.execute(params![period, metric.as_str(), sum])?;
             }
         }
         for (period, ops) in &self.reports {
+            let period = period.to_string();
             let new = conn
                 .prepare_cached(
                     "INSERT INTO reports (unit, period, first_at, last_at, ops) VALUES (?1, ?2, ?3, ?3, ?4)
