@@ -31,6 +31,9 @@ struct Opts {
     /// Requests per page.
     #[arg(long, default_value_t = 30)]
     requests: usize,
+    /// Single entries saved through the page (and by the bare loop beside it).
+    #[arg(long, default_value_t = 300)]
+    saves: usize,
     /// Small and on the debug build: only shows the bench still runs (CI).
     #[arg(long)]
     quick: bool,
@@ -414,7 +417,7 @@ fn main() {
     );
     // The in-process path of the page and `run`: single entries, each durable and
     // confirmed, beside the bare SQLite loop measured now on the same disk.
-    let n = if opts.quick { 20 } else { 300 };
+    let n = if opts.quick { 20 } else { opts.saves };
     let ours = page_entries(ui, n);
     let raw = raw_loop(&tmp, n);
     println!(
