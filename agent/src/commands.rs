@@ -135,6 +135,15 @@ pub fn run(cli: Cli, lang: Lang) -> Result<()> {
             Ok(())
         }
         Command::Status(j) => status(&dir, j.json, lang),
+        Command::Diag(a) => {
+            let f = crate::diag::disk(&dir, a.entries.clamp(2, 1_000_000))?;
+            if a.json {
+                println!("{}", serde_json::to_string(&f).expect("figures serialize"));
+            } else {
+                print!("{}", crate::diag::text(&f, lang));
+            }
+            Ok(())
+        }
         Command::Check => {
             let mut store = open(&dir)?;
             let problems = store.check()?;

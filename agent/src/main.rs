@@ -10,6 +10,7 @@ mod bundle;
 mod cli_vi;
 mod clock;
 mod commands;
+mod diag;
 mod error;
 mod key;
 mod present;
@@ -70,6 +71,9 @@ pub enum Command {
     /// Updates of this program: `update status`, `update check`.
     #[command(subcommand)]
     Update(UpdateCmd),
+    /// Measure this PC's disk: durable entries per second through this program, beside
+    /// a bare SQLite loop, in a scratch directory (the commune's data is not touched).
+    Diag(DiagArgs),
     /// Checks that this build runs here and can use the database (read-only); run by
     /// the updater on a new build before it replaces the running one.
     #[command(hide = true)]
@@ -104,6 +108,16 @@ pub struct RunArgs {
     /// Do not serve the officers' web page.
     #[arg(long)]
     pub no_ui: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DiagArgs {
+    /// Entries timed each way.
+    #[arg(long, default_value_t = 500)]
+    pub entries: usize,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -698,3 +698,44 @@ fn an_admin_enrolls_revokes_adds_users_and_plans_in_the_browser_and_a_viewer_can
     });
     hub.stop();
 }
+
+/// `diag` measures the disk in a scratch directory beside the data and removes it:
+/// the commune's database is byte for byte what it was, and the figures are there
+/// (in Vietnamese by default for the person, in JSON for a script).
+#[test]
+fn diag_measures_the_disk_without_touching_the_communes_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = cchc_tests::Agent::new(tmp.path().join("desk"));
+    a.ok(&["init", "--unit", "4"]);
+    a.ok(&[
+        "record",
+        "--period",
+        "2026-11",
+        "--procedure",
+        "CT-01",
+        "--received",
+        "3",
+    ]);
+    let before = a.dump();
+    let f = a.json(&["diag", "--entries", "20", "--json"]);
+    assert_eq!(f["entries"], 20, "{f}");
+    for k in ["agent_per_s", "bare_sqlite_per_s", "ratio"] {
+        assert!(f[k].as_f64().is_some_and(|v| v > 0.0), "{k}: {f}");
+    }
+    assert_eq!(a.dump(), before, "the commune's data was touched");
+    let left: Vec<_> = std::fs::read_dir(&a.dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("diag-"))
+        .collect();
+    assert!(left.is_empty(), "scratch left behind: {left:?}");
+    let out = a
+        .command(&["diag", "--entries", "4"])
+        .arg("--lang")
+        .arg("vi")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("mục/giây"), "{text}");
+}

@@ -425,5 +425,20 @@ fn main() {
          bare rusqlite loop (op row + counter upsert, WAL, synchronous=FULL): {raw:.0} /s; ratio {:.2} (target ≥ 0.5)",
         ours / raw
     );
+    // The same path inside one process, without the page's HTTP exchange: the agent's
+    // own `diag` (its store's durable entries beside a bare loop, alternating halves).
+    let diag: serde_json::Value = serde_json::from_str(&must(
+        Command::new(&agent_bin)
+            .arg("--data-dir")
+            .arg(tmp.join("diag"))
+            .args(["diag", "--json", "--entries", &n.max(2).to_string()]),
+    ))
+    .expect("diag --json");
+    println!(
+        "single entries inside the agent's process (`cchc-agent diag`): {:.0} /s; bare rusqlite loop in the same process: {:.0} /s; ratio {:.2} (target ≥ 0.5)",
+        diag["agent_per_s"].as_f64().unwrap_or(f64::NAN),
+        diag["bare_sqlite_per_s"].as_f64().unwrap_or(f64::NAN),
+        diag["ratio"].as_f64().unwrap_or(f64::NAN)
+    );
     let _ = std::fs::remove_dir_all(&tmp);
 }
