@@ -18,6 +18,7 @@
 use crate::op::{ActorId, CountDelta, Dir, Op, OpBody};
 use crate::units::UnitCode;
 use crate::{Metric, Period};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -105,13 +106,13 @@ fn metric_of(code: u8) -> Option<Metric> {
 
 /// Interns values, numbering them in order of first appearance.
 struct Dict<K> {
-    index: HashMap<K, u32>,
+    index: FxHashMap<K, u32>,
 }
 
 impl<K: std::hash::Hash + Eq + Clone> Dict<K> {
     fn new() -> Dict<K> {
         Dict {
-            index: HashMap::new(),
+            index: FxHashMap::default(),
         }
     }
 
@@ -137,9 +138,9 @@ impl OpColumns {
         let mut actors = Dict::new();
         let mut units = Dict::new();
         let mut strings = Dict::new();
-        let mut periods: HashMap<Period, u32> = HashMap::new();
+        let mut periods: FxHashMap<Period, u32> = FxHashMap::default();
         let mut last_seq: Vec<u64> = Vec::new();
-        let mut totals: HashMap<CellKey, u64> = HashMap::new();
+        let mut totals: FxHashMap<CellKey, u64> = FxHashMap::default();
         let (mut prev_ms, mut prev_defs) = (0u64, 0u64);
         for op in ops {
             c.v.push(op.v);
@@ -369,11 +370,13 @@ impl OpColumns {
     }
 }
 
-/// A stored batch: the version byte, then the columns deflated.
+/// A stored batch: the version byte, then the columns deflated (at a fast level: the
+/// hub writes these inside its one writer's transactions, and the columns are already
+/// small).
 pub fn encode_ops(ops: &[Op]) -> Vec<u8> {
     let raw = postcard::to_stdvec(&OpColumns::from_ops(ops)).expect("columns serialize");
     let mut out = vec![CODEC_VERSION];
-    let mut z = flate2::write::DeflateEncoder::new(&mut out, flate2::Compression::default());
+    let mut z = flate2::write::DeflateEncoder::new(&mut out, flate2::Compression::new(2));
     z.write_all(&raw).expect("writing to memory cannot fail");
     z.finish().expect("writing to memory cannot fail");
     out

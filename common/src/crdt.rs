@@ -90,7 +90,7 @@ impl CountCell {
 
     /// Applies one device's delta. The delta's running total must continue exactly from
     /// the total held for that device, or the op is refused as inconsistent.
-    fn apply(&mut self, actor: ActorId, d: &CountDelta) -> Result<(), String> {
+    pub fn apply(&mut self, actor: ActorId, d: &CountDelta) -> Result<(), String> {
         let prev = self.total_of(actor, d.dir);
         if d.total != prev.saturating_add(d.amount) {
             return Err(format!(
@@ -270,6 +270,31 @@ pub trait Objects {
     fn count_cell(&mut self, key: &CountKey) -> Result<CountCell, Self::Error>;
     /// Saves a count cell.
     fn put_count_cell(&mut self, key: &CountKey, cell: &CountCell) -> Result<(), Self::Error>;
+    /// The running total of `actor` in direction `dir` in a cell (0 if none). A store
+    /// folding a batch answers from memory.
+    fn count_total(
+        &mut self,
+        key: &CountKey,
+        actor: ActorId,
+        dir: Dir,
+    ) -> Result<u64, Self::Error> {
+        Ok(self.count_cell(key)?.total_of(actor, dir))
+    }
+    /// Applies one checked change of a count op to its cell. A store folding a batch
+    /// changes the cell in place, where this default reads, applies and writes it.
+    fn apply_to_count_cell(
+        &mut self,
+        key: &CountKey,
+        actor: ActorId,
+        d: &CountDelta,
+    ) -> Result<(), Self::Error> {
+        let mut cell = self.count_cell(key)?;
+        cell.apply(actor, d).map_err(|detail| DomainError::BadOp {
+            op: actor.to_string(),
+            detail,
+        })?;
+        self.put_count_cell(key, &cell)
+    }
     /// The pledge, if any op touched it.
     fn pledge(&mut self, year: i32, key: &str) -> Result<Option<PledgeCrdt>, Self::Error>;
     /// Saves a pledge.
@@ -314,19 +339,28 @@ pub fn apply_op<O: Objects>(o: &mut O, op: &Op) -> Result<(), O::Error> {
             deltas,
             ..
         } => {
-            let mut updated = Vec::with_capacity(deltas.len());
-            for d in deltas {
-                let key = CountKey {
+            // Every change checked first, so an op is applied whole or not at all (its
+            // metrics are distinct: the shape check refuses one named twice).
+            let keys: Vec<CountKey> = deltas
+                .iter()
+                .map(|d| CountKey {
                     period: *period,
                     procedure: procedure.clone(),
                     metric: d.metric,
-                };
-                let mut cell = o.count_cell(&key)?;
-                cell.apply(op.actor, d).map_err(bad)?;
-                updated.push((key, cell));
+                })
+                .collect();
+            for (key, d) in keys.iter().zip(deltas) {
+                let prev = o.count_total(key, op.actor, d.dir)?;
+                if d.total != prev.saturating_add(d.amount) {
+                    return Err(bad(format!(
+                        "{} running total {} does not follow the {} held for device {} plus amount {}",
+                        d.metric, d.total, prev, op.actor, d.amount
+                    ))
+                    .into());
+                }
             }
-            for (key, cell) in &updated {
-                o.put_count_cell(key, cell)?;
+            for (key, d) in keys.iter().zip(deltas) {
+                o.apply_to_count_cell(key, op.actor, d)?;
             }
         }
         OpBody::PledgeSign {

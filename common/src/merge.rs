@@ -13,7 +13,8 @@ use crate::definitions::Definitions;
 use crate::error::DomainError;
 use crate::op::{ActorId, Op, OpBody, OpId};
 use crate::units::UnitCode;
-use std::collections::{BTreeMap, HashSet};
+use rustc_hash::FxHashSet;
+use std::collections::BTreeMap;
 
 /// What to do with an op validated by a definitions version the receiver lacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +68,7 @@ pub fn merge<L: OpLog>(
     let mut defs: BTreeMap<u32, Option<Definitions>> = BTreeMap::new();
     // Procedure codes already found in a definitions version: a batch names a few
     // dozen codes thousands of times.
-    let mut known: BTreeMap<u32, HashSet<String>> = BTreeMap::new();
+    let mut known: BTreeMap<u32, FxHashSet<String>> = BTreeMap::new();
     for owned in ops {
         let op = &owned;
         op.check_shape()?;

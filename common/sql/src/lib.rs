@@ -20,10 +20,12 @@ use cchc_common::crdt::{
     AssessReg, AssessValue, CountCell, CountKey, Objects, PledgeCrdt, VerifyReg, VerifyValue,
 };
 use cchc_common::hlc::Stamp;
+use cchc_common::op::{CountDelta, Dir};
 use cchc_common::state::MemObjects;
 use cchc_common::{ActorId, DomainError, Metric, Period, Score, UnitCode};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 /// The CRDT object tables, keyed by commune first.
@@ -161,7 +163,7 @@ pub struct SqlObjects<'a, E> {
     unit: UnitCode,
     /// When folding: each count cell touched, as stored and as it is now; written at
     /// [`SqlObjects::flush`], only the desks that changed.
-    fold: Option<HashMap<CountKey, (Desks, CountCell)>>,
+    fold: Option<FxHashMap<CountKey, (Desks, CountCell)>>,
     _error: PhantomData<fn() -> E>,
 }
 
@@ -187,7 +189,7 @@ where
     /// [`SqlObjects::flush`], which the caller must call before committing.
     pub fn folding(conn: &'a Connection, unit: UnitCode) -> SqlObjects<'a, E> {
         SqlObjects {
-            fold: Some(HashMap::new()),
+            fold: Some(FxHashMap::default()),
             ..SqlObjects::new(conn, unit)
         }
     }
@@ -215,6 +217,45 @@ where
             }
         }
         Ok(())
+    }
+
+    /// A folded cell, read from the table the first time the batch touches it.
+    fn folded(&mut self, key: &CountKey) -> Result<&mut CountCell, E> {
+        if !self.fold.as_ref().is_some_and(|f| f.contains_key(key)) {
+            let stored = self.read_count_cell(key)?;
+            let cell = CountCell::from_desks(stored.clone());
+            if let Some(fold) = self.fold.as_mut() {
+                fold.insert(key.clone(), (stored, cell));
+            }
+        }
+        Ok(&mut self
+            .fold
+            .as_mut()
+            .and_then(|f| f.get_mut(key))
+            .expect("folding, and just read")
+            .1)
+    }
+
+    /// One desk's (increments, corrections) running totals in a cell.
+    fn desk_totals(&self, key: &CountKey, actor: ActorId) -> Result<(u64, u64), E> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT inc, dec FROM count_cells
+                 WHERE unit = ?1 AND period = ?2 AND procedure = ?3 AND metric = ?4 AND actor = ?5",
+            )?
+            .query_row(
+                params![
+                    self.unit.0,
+                    key.period.to_string(),
+                    key.procedure,
+                    key.metric.as_str(),
+                    a2i(actor)
+                ],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+            .optional()?
+            .unwrap_or((0, 0)))
     }
 
     fn read_count_cell(&self, key: &CountKey) -> Result<Desks, E> {
@@ -247,7 +288,7 @@ where
     /// Every object of the commune, count cells only of `period` if given.
     pub fn load(&self, period: Option<Period>) -> Result<MemObjects, E> {
         debug_assert!(
-            self.fold.as_ref().is_none_or(HashMap::is_empty),
+            self.fold.as_ref().is_none_or(|f| f.is_empty()),
             "a folding batch is loaded before its flush"
         );
         let mut out = MemObjects::default();
@@ -352,6 +393,48 @@ where
             fold.insert(key.clone(), (stored, cell.clone()));
         }
         Ok(cell)
+    }
+
+    fn count_total(&mut self, key: &CountKey, actor: ActorId, dir: Dir) -> Result<u64, E> {
+        if self.fold.is_some() {
+            return Ok(self.folded(key)?.total_of(actor, dir));
+        }
+        let (inc, dec) = self.desk_totals(key, actor)?;
+        Ok(match dir {
+            Dir::Inc => inc,
+            Dir::Dec => dec,
+        })
+    }
+
+    fn apply_to_count_cell(
+        &mut self,
+        key: &CountKey,
+        actor: ActorId,
+        d: &CountDelta,
+    ) -> Result<(), E> {
+        let refused = |detail| DomainError::BadOp {
+            op: actor.to_string(),
+            detail,
+        };
+        if self.fold.is_some() {
+            // In place: no copy of the cell per change.
+            return Ok(self.folded(key)?.apply(actor, d).map_err(refused)?);
+        }
+        // Write-through: only this desk's row changes, in the direction of the change.
+        let (inc, dec) = self.desk_totals(key, actor)?;
+        let mut desk = CountCell::from_desks([(actor, (inc, dec))].into_iter().collect());
+        desk.apply(actor, d).map_err(refused)?;
+        let (inc, dec) = desk.desks()[&actor];
+        self.conn.prepare_cached(UPSERT_DESK)?.execute(params![
+            self.unit.0,
+            key.period.to_string(),
+            key.procedure,
+            key.metric.as_str(),
+            a2i(actor),
+            inc as i64,
+            dec as i64
+        ])?;
+        Ok(())
     }
 
     fn put_count_cell(&mut self, key: &CountKey, cell: &CountCell) -> Result<(), E> {

@@ -15,7 +15,8 @@ use cchc_common::merge::OpLog;
 use cchc_common::{ActorId, Definitions, Op, OpId, UnitCode};
 use cchc_sql::{a2i, SqlObjects};
 use rusqlite::{params, Connection, OptionalExtension};
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Most ops in one stored row. A device syncing a few entries a day extends its last
@@ -148,7 +149,7 @@ pub(super) struct TxLog<'a> {
     unit: UnitCode,
     now_ms: i64,
     touched: rollup::Touched,
-    max: HashMap<ActorId, u64>,
+    max: FxHashMap<ActorId, u64>,
     pending: BTreeMap<ActorId, Vec<Op>>,
     /// The stored row last read for a duplicate: device, its first number, its ops.
     row: Option<(ActorId, u64, Vec<Op>)>,
@@ -162,7 +163,7 @@ impl<'a> TxLog<'a> {
             unit,
             now_ms,
             touched: rollup::Touched::default(),
-            max: HashMap::new(),
+            max: FxHashMap::default(),
             pending: BTreeMap::new(),
             row: None,
         }

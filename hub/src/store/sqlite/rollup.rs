@@ -20,14 +20,15 @@ use cchc_common::op::{Dir, OpBody, TaskStatus};
 use cchc_common::rollout::{CriterionScores, Standing};
 use cchc_common::{Definitions, Metric, Op, Period, Score, UnitCode};
 use rusqlite::{params, Connection, OptionalExtension};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What one batch of ops for one commune changed, collected while merging.
 #[derive(Debug, Default)]
 pub(super) struct Touched {
     /// (period, metric) → procedure → signed change (looked up by the op's own
     /// strings: a code is copied once per batch, not once per op).
-    kpi: HashMap<(Period, Metric), HashMap<String, i64>>,
+    kpi: FxHashMap<(Period, Metric), FxHashMap<String, i64>>,
     /// Period → count ops received for it.
     reports: BTreeMap<Period, i64>,
     /// (phase, criterion, kind) of scores received.
