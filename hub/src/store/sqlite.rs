@@ -406,6 +406,76 @@ mod tests {
         assert_eq!(store.sync_status().unwrap()[0].last_sync_ms, Some(2000));
     }
 
+    /// A hub whose op log is one row per op (schemas 1 to 5) is moved into compact rows
+    /// when opened: every op comes back exactly, in order, for every device, and
+    /// serving a delta reads them from the new rows.
+    #[test]
+    fn an_op_log_of_one_row_per_op_is_moved_into_compact_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.db");
+        let op = |actor: u64, seq: u64| -> Op {
+            Op::from_json(&format!(
+                r#"{{"v":1,"actor":"{actor:016x}","seq":{seq},"hlc_ms":{},"hlc_c":0,"unit":70,"defs":1,"body":{{"t":"count","period":"2026-11","procedure":"CT-01","deltas":[{{"metric":"received","dir":"inc","amount":1,"total":{seq}}}]}}}}"#,
+                1_790_000_000_000u64 + seq
+            ))
+            .unwrap()
+        };
+        // Two devices; one with more ops than a compact row holds.
+        let held: Vec<Op> = (1..=3)
+            .map(|s| op(0xa1, s))
+            .chain((1..=oplog::CHUNK_OPS as u64 + 5).map(|s| op(0xb2, s)))
+            .collect();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            for m in &MIGRATIONS[..5] {
+                conn.execute_batch(m).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            conn.execute_batch(
+                "INSERT INTO meta VALUES ('province', '1'), ('province_name', 'Hà Nội');
+                 INSERT INTO units VALUES (70, 'Phường Hoàn Kiếm', 'phường');",
+            )
+            .unwrap();
+            for o in &held {
+                conn.execute(
+                    "INSERT INTO ops (actor, seq, unit, defs, body, received_at) VALUES (?1, ?2, 70, 1, ?3, 5)",
+                    params![a2i(o.actor), o.seq as i64, o.to_json()],
+                )
+                .unwrap();
+                conn.execute(
+                    "INSERT INTO version_vector (actor, unit, max_seq) VALUES (?1, 70, ?2)
+                     ON CONFLICT (actor) DO UPDATE SET max_seq = excluded.max_seq",
+                    params![a2i(o.actor), o.seq as i64],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let rows: i64 = store
+            .conn()
+            .query_row("SELECT count(*) FROM op_batches", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 3, "one row for a1, two for b2");
+        let gone: i64 = store
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'ops'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(gone, 0, "the old table is dropped");
+        let (ops, more) = store
+            .ops_since(UnitCode(70), &VersionVector::new(), 10_000)
+            .unwrap();
+        assert!(!more);
+        let mut sorted = ops.clone();
+        sorted.sort_by_key(|o| (o.actor, o.seq));
+        assert_eq!(sorted, held);
+    }
+
     /// The hub's CRDT object tables are cchc-sql's: a table changed in one place and
     /// not the other fails here, not in an end-to-end test.
     #[test]
