@@ -1,7 +1,10 @@
 //! The embedded SQLite store (WAL, `synchronous=FULL`): one file `hub.db` holding the
 //! op log of every commune of the province, their merged CRDT objects and the
-//! published definitions. One batch is one IMMEDIATE transaction, so a killed hub keeps
-//! either all of a batch or none of it, and an acknowledged batch is on disk.
+//! published definitions. Sync batches are merged by one writer thread, several
+//! requests' batches per IMMEDIATE transaction, each in its own savepoint
+//! (`writer.rs`): a killed hub keeps either all of a batch or none of it, and a batch
+//! is acknowledged only once its transaction is on disk. Reads go through a pool of
+//! read-only connections (`pool.rs`) and never wait for the writer.
 
 use super::{Contact, Merged, Province, Store, UnitStatus};
 use crate::error::{HubError, Result};
