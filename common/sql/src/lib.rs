@@ -196,26 +196,30 @@ where
 
     /// Writes the count cells a folding batch changed (each changed desk once).
     pub fn flush(&mut self) -> Result<(), E> {
-        let Some(fold) = self.fold.as_mut() else {
+        let Some(fold) = self.fold.as_mut().map(std::mem::take) else {
             return Ok(());
         };
-        let mut st = self.conn.prepare_cached(UPSERT_DESK)?;
-        for (key, (stored, now)) in fold.drain() {
-            let period = key.period.to_string();
-            for (actor, (inc, dec)) in now.desks() {
-                if stored.get(actor) != Some(&(*inc, *dec)) {
-                    st.execute(params![
-                        self.unit.0,
-                        period,
-                        key.procedure,
-                        key.metric.as_str(),
-                        a2i(*actor),
-                        *inc as i64,
-                        *dec as i64
-                    ])?;
+        for (key, (stored, now)) in fold {
+            for (actor, totals) in now.desks() {
+                if stored.get(actor) != Some(totals) {
+                    self.upsert_desk(&key, *actor, *totals)?;
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Sets one desk's (increments, corrections) running totals in a count cell.
+    fn upsert_desk(&self, key: &CountKey, actor: ActorId, (inc, dec): (u64, u64)) -> Result<(), E> {
+        self.conn.prepare_cached(UPSERT_DESK)?.execute(params![
+            self.unit.0,
+            key.period.to_string(),
+            key.procedure,
+            key.metric.as_str(),
+            a2i(actor),
+            inc as i64,
+            dec as i64
+        ])?;
         Ok(())
     }
 
@@ -383,16 +387,10 @@ where
     type Error = E;
 
     fn count_cell(&mut self, key: &CountKey) -> Result<CountCell, E> {
-        if let Some((_, now)) = self.fold.as_ref().and_then(|f| f.get(key)) {
-            return Ok(now.clone());
+        if self.fold.is_some() {
+            return Ok(self.folded(key)?.clone());
         }
-        let stored = self.read_count_cell(key)?;
-        let cell = CountCell::from_desks(stored.clone());
-        if let Some(fold) = self.fold.as_mut() {
-            // Read once per batch: the put that follows finds it here.
-            fold.insert(key.clone(), (stored, cell.clone()));
-        }
-        Ok(cell)
+        Ok(CountCell::from_desks(self.read_count_cell(key)?))
     }
 
     fn count_total(&mut self, key: &CountKey, actor: ActorId, dir: Dir) -> Result<u64, E> {
@@ -424,42 +422,16 @@ where
         let (inc, dec) = self.desk_totals(key, actor)?;
         let mut desk = CountCell::from_desks([(actor, (inc, dec))].into_iter().collect());
         desk.apply(actor, d).map_err(refused)?;
-        let (inc, dec) = desk.desks()[&actor];
-        self.conn.prepare_cached(UPSERT_DESK)?.execute(params![
-            self.unit.0,
-            key.period.to_string(),
-            key.procedure,
-            key.metric.as_str(),
-            a2i(actor),
-            inc as i64,
-            dec as i64
-        ])?;
-        Ok(())
+        self.upsert_desk(key, actor, desk.desks()[&actor])
     }
 
     fn put_count_cell(&mut self, key: &CountKey, cell: &CountCell) -> Result<(), E> {
         if self.fold.is_some() {
-            if let Some((_, now)) = self.fold.as_mut().and_then(|f| f.get_mut(key)) {
-                now.clone_from(cell);
-                return Ok(());
-            }
-            let stored = self.read_count_cell(key)?;
-            if let Some(fold) = self.fold.as_mut() {
-                fold.insert(key.clone(), (stored, cell.clone()));
-            }
+            self.folded(key)?.clone_from(cell);
             return Ok(());
         }
-        let mut st = self.conn.prepare_cached(UPSERT_DESK)?;
-        for (actor, (inc, dec)) in cell.desks() {
-            st.execute(params![
-                self.unit.0,
-                key.period.to_string(),
-                key.procedure,
-                key.metric.as_str(),
-                a2i(*actor),
-                *inc as i64,
-                *dec as i64
-            ])?;
+        for (actor, totals) in cell.desks() {
+            self.upsert_desk(key, *actor, *totals)?;
         }
         Ok(())
     }

@@ -144,7 +144,7 @@ pub(super) fn convert_legacy(conn: &Connection) -> Result<()> {
 /// (which the caller must call before committing), count cells written once, and
 /// what the ops change in the rollups noted and moved once.
 pub(super) struct TxLog<'a> {
-    pub(super) tx: &'a Connection,
+    tx: &'a Connection,
     objects: SqlObjects<'a, HubError>,
     unit: UnitCode,
     now_ms: i64,
