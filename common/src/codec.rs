@@ -86,24 +86,6 @@ pub enum CodecError {
     },
 }
 
-/// A metric's stable code in the binary form (never renumber: stored batches use it).
-fn metric_code(m: Metric) -> u8 {
-    match m {
-        Metric::Received => 0,
-        Metric::OnTime => 1,
-        Metric::Late => 2,
-        Metric::Pending => 3,
-        Metric::Rejected => 4,
-        Metric::Online => 5,
-        Metric::Satisfied => 6,
-        Metric::Unsatisfied => 7,
-    }
-}
-
-fn metric_of(code: u8) -> Option<Metric> {
-    Metric::ALL.into_iter().find(|m| metric_code(*m) == code)
-}
-
 /// Interns values, numbering them in order of first appearance.
 struct Dict<K> {
     index: FxHashMap<K, u32>,
@@ -183,7 +165,7 @@ impl OpColumns {
                     });
                     c.deltas.push(deltas.len() as u8);
                     for d in deltas {
-                        let md = metric_code(d.metric) * 2 + (d.dir == Dir::Dec) as u8;
+                        let md = d.metric.code() * 2 + (d.dir == Dir::Dec) as u8;
                         c.metric_dir.push(md);
                         c.amount.push(d.amount);
                         let seen = totals.insert((ai, pix, prix, md), d.total).unwrap_or(0);
@@ -322,7 +304,7 @@ impl OpColumns {
                     let mut deltas = Vec::with_capacity(self.deltas[ci] as usize);
                     for _ in 0..self.deltas[ci] {
                         let md = self.metric_dir[di];
-                        let metric = metric_of(md / 2)
+                        let metric = Metric::from_code(md / 2)
                             .ok_or_else(|| bad(format!("metric code {} is unknown", md / 2)))?;
                         let dir = if md & 1 == 0 { Dir::Inc } else { Dir::Dec };
                         let amount = self.amount[di];

@@ -48,6 +48,26 @@ impl Metric {
         Metric::Unsatisfied,
     ];
 
+    /// The metric's number, 0 to 7: its slot in per-metric arrays and what op batches
+    /// (stored, and protocol 2 on the wire) carry. Stable: never renumber.
+    pub fn code(self) -> u8 {
+        match self {
+            Metric::Received => 0,
+            Metric::OnTime => 1,
+            Metric::Late => 2,
+            Metric::Pending => 3,
+            Metric::Rejected => 4,
+            Metric::Online => 5,
+            Metric::Satisfied => 6,
+            Metric::Unsatisfied => 7,
+        }
+    }
+
+    /// The metric of a [`Metric::code`].
+    pub fn from_code(code: u8) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.code() == code)
+    }
+
     /// The stable machine name (`on_time`).
     pub fn as_str(&self) -> &'static str {
         match self {

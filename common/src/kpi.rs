@@ -39,16 +39,7 @@ pub fn previous_month(p: Period) -> Option<Period> {
 pub struct Counts([i64; 8]);
 
 fn slot(m: Metric) -> usize {
-    match m {
-        Metric::Received => 0,
-        Metric::OnTime => 1,
-        Metric::Late => 2,
-        Metric::Pending => 3,
-        Metric::Rejected => 4,
-        Metric::Online => 5,
-        Metric::Satisfied => 6,
-        Metric::Unsatisfied => 7,
-    }
+    m.code() as usize
 }
 
 impl Counts {
