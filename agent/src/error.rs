@@ -253,3 +253,18 @@ impl From<cchc_sql::BadState> for AgentError {
         ))
     }
 }
+
+/// The SQL layer's errors: SQLite's own as they are; a stored value that cannot be
+/// read as what it should be is a database error too (the agent has no other engine).
+impl From<cchc_sql::SqlError> for AgentError {
+    fn from(e: cchc_sql::SqlError) -> Self {
+        match e {
+            cchc_sql::SqlError::Sqlite(e) => AgentError::Sql(e),
+            other => AgentError::Sql(rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Null,
+                Box::new(other),
+            )),
+        }
+    }
+}

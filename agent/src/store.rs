@@ -827,7 +827,7 @@ impl Store {
     pub fn view(&mut self, period: Option<Period>) -> Result<StateView> {
         let id = self.identity()?;
         let tx = self.conn.transaction()?;
-        let objects = TxObjects::new(&tx, id.unit).load(period)?;
+        let objects = TxObjects::new(&*tx, id.unit).load(period)?;
         tx.commit()?;
         Ok(objects.view(id.unit))
     }
@@ -838,7 +838,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut objs = TxObjects::new(&tx, unit);
+        let mut objs = TxObjects::new(&*tx, unit);
         objs.clear()?;
         {
             let mut st = tx.prepare("SELECT body FROM ops ORDER BY actor, seq")?;
@@ -980,7 +980,7 @@ impl<'a, 'c> TxLog<'a, 'c> {
     fn new(tx: &'a Transaction<'c>, unit: UnitCode, now_ms: i64) -> TxLog<'a, 'c> {
         TxLog {
             tx,
-            objects: TxObjects::new(tx, unit),
+            objects: TxObjects::new(&**tx, unit),
             now_ms,
         }
     }

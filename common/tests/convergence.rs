@@ -247,7 +247,7 @@ fn through_sql(ops: &[&Op]) -> cchc_common::state::MemObjects {
     let mut conn = rusqlite::Connection::open_in_memory().unwrap();
     conn.execute_batch(cchc_sql::OBJECT_TABLES).unwrap();
     let tx = conn.transaction().unwrap();
-    let mut objects = cchc_sql::SqlObjects::<cchc_sql::Error>::new(&tx, UNIT);
+    let mut objects = cchc_sql::SqlObjects::<cchc_sql::Error>::new(&*tx, UNIT);
     for op in ops {
         crdt::apply_op(&mut objects, op).expect("the SQL objects accept what the replica did");
     }

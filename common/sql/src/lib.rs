@@ -16,6 +16,10 @@
 //! implementation as well as the in-memory replica.
 #![deny(missing_docs)]
 
+mod db;
+
+pub use db::{Arg, Db, DbExt, Dialect, FromVal, Row, Savepoint, SqlError, ToArg, Tx, Val};
+
 use cchc_common::crdt::{
     AssessReg, AssessValue, CountCell, CountKey, Objects, PledgeCrdt, VerifyReg, VerifyValue,
 };
@@ -23,7 +27,7 @@ use cchc_common::hlc::Stamp;
 use cchc_common::op::{CountDelta, Dir};
 use cchc_common::state::MemObjects;
 use cchc_common::{ActorId, DomainError, Metric, Period, Score, UnitCode};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::Connection;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -69,6 +73,49 @@ CREATE TABLE verifications (
 ) STRICT;
 "#;
 
+/// [`OBJECT_TABLES`] for PostgreSQL: the same tables, columns, keys and checks, with
+/// 64-bit integers, and text compared byte by byte as SQLite compares it.
+pub const OBJECT_TABLES_POSTGRES: &str = r#"
+CREATE TABLE count_cells (
+    unit BIGINT NOT NULL,
+    period TEXT COLLATE "C" NOT NULL,
+    procedure TEXT COLLATE "C" NOT NULL,
+    metric TEXT COLLATE "C" NOT NULL,
+    actor BIGINT NOT NULL,
+    inc BIGINT NOT NULL CHECK (inc >= 0),
+    dec BIGINT NOT NULL CHECK (dec >= 0),
+    PRIMARY KEY (unit, period, procedure, metric, actor)
+);
+CREATE TABLE pledges (
+    unit BIGINT NOT NULL, year BIGINT NOT NULL, key TEXT COLLATE "C" NOT NULL,
+    state TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (unit, year, key)
+);
+CREATE TABLE assessments (
+    unit BIGINT NOT NULL,
+    phase BIGINT NOT NULL,
+    criterion TEXT COLLATE "C" NOT NULL,
+    score BIGINT NOT NULL CHECK (score >= 0),
+    evidence TEXT COLLATE "C" NOT NULL,
+    hlc_ms BIGINT NOT NULL,
+    hlc_c BIGINT NOT NULL,
+    actor BIGINT NOT NULL,
+    PRIMARY KEY (unit, phase, criterion)
+);
+CREATE TABLE verifications (
+    unit BIGINT NOT NULL,
+    phase BIGINT NOT NULL,
+    criterion TEXT COLLATE "C" NOT NULL,
+    score BIGINT NOT NULL CHECK (score >= 0),
+    comment TEXT COLLATE "C" NOT NULL,
+    by TEXT COLLATE "C" NOT NULL,
+    hlc_ms BIGINT NOT NULL,
+    hlc_c BIGINT NOT NULL,
+    actor BIGINT NOT NULL,
+    PRIMARY KEY (unit, phase, criterion)
+);
+"#;
+
 /// Sets one desk's running totals in a count cell.
 const UPSERT_DESK: &str =
     "INSERT INTO count_cells (unit, period, procedure, metric, actor, inc, dec)
@@ -96,9 +143,9 @@ pub enum Error {
     /// A refusal of the CRDT rules.
     #[error(transparent)]
     Domain(#[from] DomainError),
-    /// SQLite failed.
+    /// The database failed.
     #[error(transparent)]
-    Sql(#[from] rusqlite::Error),
+    Sql(#[from] SqlError),
     /// Stored state that cannot be read back.
     #[error(transparent)]
     State(#[from] BadState),
@@ -115,9 +162,9 @@ pub fn i2a(i: i64) -> ActorId {
 }
 
 /// An HLC stamp from the columns `hlc_ms, hlc_c, actor` starting at column `at`.
-pub fn stamp_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Stamp> {
+pub fn stamp_at(r: &dyn Row, at: usize) -> Result<Stamp, SqlError> {
     Ok(Stamp {
-        wall_ms: r.get::<_, i64>(at)? as u64,
+        wall_ms: r.get::<i64>(at)? as u64,
         counter: r.get(at + 1)?,
         actor: i2a(r.get(at + 2)?),
     })
@@ -125,7 +172,7 @@ pub fn stamp_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Stamp> {
 
 /// An assessment register from the columns `score, evidence, hlc_ms, hlc_c, actor`
 /// starting at column `at`.
-pub fn assess_reg_at(r: &Row<'_>, at: usize) -> rusqlite::Result<AssessReg> {
+pub fn assess_reg_at(r: &dyn Row, at: usize) -> Result<AssessReg, SqlError> {
     Ok(AssessReg {
         val: AssessValue {
             score: Score(r.get(at)?),
@@ -137,7 +184,7 @@ pub fn assess_reg_at(r: &Row<'_>, at: usize) -> rusqlite::Result<AssessReg> {
 
 /// A verification register from the columns `score, comment, by, hlc_ms, hlc_c, actor`
 /// starting at column `at`.
-pub fn verify_reg_at(r: &Row<'_>, at: usize) -> rusqlite::Result<VerifyReg> {
+pub fn verify_reg_at(r: &dyn Row, at: usize) -> Result<VerifyReg, SqlError> {
     Ok(VerifyReg {
         val: VerifyValue {
             score: Score(r.get(at)?),
@@ -159,7 +206,7 @@ pub fn parse_pledge(s: &str) -> Result<PledgeCrdt, BadState> {
 /// One commune's CRDT objects on a connection (or inside an open transaction, which
 /// the caller commits). `E` is the caller's error type.
 pub struct SqlObjects<'a, E> {
-    conn: &'a Connection,
+    conn: &'a dyn Db,
     unit: UnitCode,
     /// When folding: each count cell touched, as stored and as it is now; written at
     /// [`SqlObjects::flush`], only the desks that changed.
@@ -171,10 +218,10 @@ type Desks = BTreeMap<ActorId, (u64, u64)>;
 
 impl<'a, E> SqlObjects<'a, E>
 where
-    E: From<DomainError> + From<rusqlite::Error> + From<BadState>,
+    E: From<DomainError> + From<SqlError> + From<BadState>,
 {
     /// The objects of commune `unit`.
-    pub fn new(conn: &'a Connection, unit: UnitCode) -> SqlObjects<'a, E> {
+    pub fn new(conn: &'a dyn Db, unit: UnitCode) -> SqlObjects<'a, E> {
         SqlObjects {
             conn,
             unit,
@@ -187,7 +234,7 @@ where
     /// written once however many ops of the batch move it (thousands of count ops of
     /// one commune touch a few dozen cells). Nothing reaches the database before
     /// [`SqlObjects::flush`], which the caller must call before committing.
-    pub fn folding(conn: &'a Connection, unit: UnitCode) -> SqlObjects<'a, E> {
+    pub fn folding(conn: &'a dyn Db, unit: UnitCode) -> SqlObjects<'a, E> {
         SqlObjects {
             fold: Some(FxHashMap::default()),
             ..SqlObjects::new(conn, unit)
@@ -211,15 +258,18 @@ where
 
     /// Sets one desk's (increments, corrections) running totals in a count cell.
     fn upsert_desk(&self, key: &CountKey, actor: ActorId, (inc, dec): (u64, u64)) -> Result<(), E> {
-        self.conn.prepare_cached(UPSERT_DESK)?.execute(params![
-            self.unit.0,
-            key.period.to_string(),
-            key.procedure,
-            key.metric.as_str(),
-            a2i(actor),
-            inc as i64,
-            dec as i64
-        ])?;
+        self.conn.exec(
+            UPSERT_DESK,
+            args![
+                self.unit.0,
+                key.period.to_string(),
+                key.procedure,
+                key.metric.as_str(),
+                a2i(actor),
+                inc as i64,
+                dec as i64
+            ],
+        )?;
         Ok(())
     }
 
@@ -244,31 +294,26 @@ where
     fn desk_totals(&self, key: &CountKey, actor: ActorId) -> Result<(u64, u64), E> {
         Ok(self
             .conn
-            .prepare_cached(
+            .query_opt(
                 "SELECT inc, dec FROM count_cells
                  WHERE unit = ?1 AND period = ?2 AND procedure = ?3 AND metric = ?4 AND actor = ?5",
-            )?
-            .query_row(
-                params![
+                args![
                     self.unit.0,
                     key.period.to_string(),
                     key.procedure,
                     key.metric.as_str(),
                     a2i(actor)
                 ],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
-            )
-            .optional()?
+                |r| Ok((r.get::<i64>(0)? as u64, r.get::<i64>(1)? as u64)),
+            )?
             .unwrap_or((0, 0)))
     }
 
     fn read_count_cell(&self, key: &CountKey) -> Result<Desks, E> {
-        let mut st = self.conn.prepare_cached(
+        let rows = self.conn.query(
             "SELECT actor, inc, dec FROM count_cells
              WHERE unit = ?1 AND period = ?2 AND procedure = ?3 AND metric = ?4",
-        )?;
-        let rows = st.query_map(
-            params![
+            args![
                 self.unit.0,
                 key.period.to_string(),
                 key.procedure,
@@ -277,11 +322,11 @@ where
             |r| {
                 Ok((
                     i2a(r.get(0)?),
-                    (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
+                    (r.get::<i64>(1)? as u64, r.get::<i64>(2)? as u64),
                 ))
             },
         )?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.into_iter().collect())
     }
 
     /// The commune.
@@ -298,22 +343,22 @@ where
         let mut out = MemObjects::default();
         let mut desks: BTreeMap<CountKey, BTreeMap<ActorId, (u64, u64)>> = BTreeMap::new();
         {
-            let mut st = self.conn.prepare_cached(
+            let rows = self.conn.query(
                 "SELECT period, procedure, metric, actor, inc, dec FROM count_cells
                  WHERE unit = ?1 AND (?2 IS NULL OR period = ?2)",
+                args![self.unit.0, period.map(|p| p.to_string())],
+                |r| {
+                    Ok((
+                        r.get::<String>(0)?,
+                        r.get::<String>(1)?,
+                        r.get::<String>(2)?,
+                        r.get::<i64>(3)?,
+                        r.get::<i64>(4)?,
+                        r.get::<i64>(5)?,
+                    ))
+                },
             )?;
-            let rows = st.query_map(params![self.unit.0, period.map(|p| p.to_string())], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            })?;
-            for row in rows {
-                let (period, procedure, metric, actor, inc, dec) = row?;
+            for (period, procedure, metric, actor, inc, dec) in rows {
                 let bad = |what: &'static str, e: DomainError| BadState {
                     what,
                     detail: e.to_string(),
@@ -336,36 +381,39 @@ where
             .map(|(k, d)| (k, CountCell::from_desks(d)))
             .collect();
         {
-            let mut st = self
-                .conn
-                .prepare_cached("SELECT state FROM pledges WHERE unit = ?1")?;
-            let rows: Vec<String> = st
-                .query_map([self.unit.0], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+            let rows: Vec<String> = self.conn.query(
+                "SELECT state FROM pledges WHERE unit = ?1",
+                args![self.unit.0],
+                |r| r.get(0),
+            )?;
             for s in rows {
                 let p = parse_pledge(&s)?;
                 out.pledges.insert((p.year, p.key.clone()), p);
             }
         }
         {
-            let mut st = self.conn.prepare_cached(
-                "SELECT phase, criterion, score, evidence, hlc_ms, hlc_c, actor FROM assessments
-                 WHERE unit = ?1",
-            )?;
-            let rows = st.query_map([self.unit.0], |r| {
-                Ok(((r.get(0)?, r.get(1)?), assess_reg_at(r, 2)?))
-            })?;
-            out.assessments = rows.collect::<rusqlite::Result<_>>()?;
+            out.assessments = self
+                .conn
+                .query(
+                    "SELECT phase, criterion, score, evidence, hlc_ms, hlc_c, actor FROM assessments
+                     WHERE unit = ?1",
+                    args![self.unit.0],
+                    |r| Ok(((r.get(0)?, r.get(1)?), assess_reg_at(r, 2)?)),
+                )?
+                .into_iter()
+                .collect();
         }
         {
-            let mut st = self.conn.prepare_cached(
-                "SELECT phase, criterion, score, comment, by, hlc_ms, hlc_c, actor
-                 FROM verifications WHERE unit = ?1",
-            )?;
-            let rows = st.query_map([self.unit.0], |r| {
-                Ok(((r.get(0)?, r.get(1)?), verify_reg_at(r, 2)?))
-            })?;
-            out.verifications = rows.collect::<rusqlite::Result<_>>()?;
+            out.verifications = self
+                .conn
+                .query(
+                    "SELECT phase, criterion, score, comment, by, hlc_ms, hlc_c, actor
+                     FROM verifications WHERE unit = ?1",
+                    args![self.unit.0],
+                    |r| Ok(((r.get(0)?, r.get(1)?), verify_reg_at(r, 2)?)),
+                )?
+                .into_iter()
+                .collect();
         }
         Ok(out)
     }
@@ -373,8 +421,10 @@ where
     /// Deletes every object of the commune (before a rebuild from the op log).
     pub fn clear(&self) -> Result<(), E> {
         for t in TABLES {
-            self.conn
-                .execute(&format!("DELETE FROM {t} WHERE unit = ?1"), [self.unit.0])?;
+            self.conn.exec(
+                &format!("DELETE FROM {t} WHERE unit = ?1"),
+                args![self.unit.0],
+            )?;
         }
         Ok(())
     }
@@ -382,7 +432,7 @@ where
 
 impl<E> Objects for SqlObjects<'_, E>
 where
-    E: From<DomainError> + From<rusqlite::Error> + From<BadState>,
+    E: From<DomainError> + From<SqlError> + From<BadState>,
 {
     type Error = E;
 
@@ -437,11 +487,11 @@ where
     }
 
     fn pledge(&mut self, year: i32, key: &str) -> Result<Option<PledgeCrdt>, E> {
-        let state: Option<String> = self
-            .conn
-            .prepare_cached("SELECT state FROM pledges WHERE unit = ?1 AND year = ?2 AND key = ?3")?
-            .query_row(params![self.unit.0, year, key], |r| r.get(0))
-            .optional()?;
+        let state: Option<String> = self.conn.query_opt(
+            "SELECT state FROM pledges WHERE unit = ?1 AND year = ?2 AND key = ?3",
+            args![self.unit.0, year, key],
+            |r| r.get(0),
+        )?;
         Ok(state.as_deref().map(parse_pledge).transpose()?)
     }
 
@@ -450,38 +500,31 @@ where
             what: "pledge state",
             detail: e.to_string(),
         })?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO pledges (unit, year, key, state) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (unit, year, key) DO UPDATE SET state = excluded.state",
-            )?
-            .execute(params![self.unit.0, p.year, p.key, state])?;
+        self.conn.exec(
+            "INSERT INTO pledges (unit, year, key, state) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (unit, year, key) DO UPDATE SET state = excluded.state",
+            args![self.unit.0, p.year, p.key, state],
+        )?;
         Ok(())
     }
 
     fn assessment(&mut self, phase: u32, criterion: &str) -> Result<Option<AssessReg>, E> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT score, evidence, hlc_ms, hlc_c, actor FROM assessments
-                 WHERE unit = ?1 AND phase = ?2 AND criterion = ?3",
-            )?
-            .query_row(params![self.unit.0, phase, criterion], |r| {
-                assess_reg_at(r, 0)
-            })
-            .optional()?)
+        Ok(self.conn.query_opt(
+            "SELECT score, evidence, hlc_ms, hlc_c, actor FROM assessments
+             WHERE unit = ?1 AND phase = ?2 AND criterion = ?3",
+            args![self.unit.0, phase, criterion],
+            |r| assess_reg_at(r, 0),
+        )?)
     }
 
     fn put_assessment(&mut self, phase: u32, criterion: &str, reg: &AssessReg) -> Result<(), E> {
-        self.conn
-            .prepare_cached(
+        self.conn.exec(
                 "INSERT INTO assessments (unit, phase, criterion, score, evidence, hlc_ms, hlc_c, actor)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (unit, phase, criterion) DO UPDATE SET score = excluded.score,
                      evidence = excluded.evidence, hlc_ms = excluded.hlc_ms,
                      hlc_c = excluded.hlc_c, actor = excluded.actor",
-            )?
-            .execute(params![
+            args![
                 self.unit.0,
                 phase,
                 criterion,
@@ -490,33 +533,28 @@ where
                 reg.marker.wall_ms as i64,
                 reg.marker.counter,
                 a2i(reg.marker.actor)
-            ])?;
+            ],
+        )?;
         Ok(())
     }
 
     fn verification(&mut self, phase: u32, criterion: &str) -> Result<Option<VerifyReg>, E> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT score, comment, by, hlc_ms, hlc_c, actor FROM verifications
-                 WHERE unit = ?1 AND phase = ?2 AND criterion = ?3",
-            )?
-            .query_row(params![self.unit.0, phase, criterion], |r| {
-                verify_reg_at(r, 0)
-            })
-            .optional()?)
+        Ok(self.conn.query_opt(
+            "SELECT score, comment, by, hlc_ms, hlc_c, actor FROM verifications
+             WHERE unit = ?1 AND phase = ?2 AND criterion = ?3",
+            args![self.unit.0, phase, criterion],
+            |r| verify_reg_at(r, 0),
+        )?)
     }
 
     fn put_verification(&mut self, phase: u32, criterion: &str, reg: &VerifyReg) -> Result<(), E> {
-        self.conn
-            .prepare_cached(
+        self.conn.exec(
                 "INSERT INTO verifications (unit, phase, criterion, score, comment, by, hlc_ms, hlc_c, actor)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (unit, phase, criterion) DO UPDATE SET score = excluded.score,
                      comment = excluded.comment, by = excluded.by, hlc_ms = excluded.hlc_ms,
                      hlc_c = excluded.hlc_c, actor = excluded.actor",
-            )?
-            .execute(params![
+            args![
                 self.unit.0,
                 phase,
                 criterion,
@@ -526,7 +564,8 @@ where
                 reg.marker.wall_ms as i64,
                 reg.marker.counter,
                 a2i(reg.marker.actor)
-            ])?;
+            ],
+        )?;
         Ok(())
     }
 }

@@ -144,8 +144,8 @@ pub enum HubError {
     Invalid(DomainError),
     /// A value for a flag, parameter or field that breaks its rule.
     Input(BadInput),
-    /// SQLite failed.
-    Sql(rusqlite::Error),
+    /// The database failed (SQLite or PostgreSQL).
+    Sql(cchc_sql::SqlError),
     /// A file could not be read or written.
     Io {
         /// File.
@@ -178,6 +178,12 @@ impl From<WireError> for HubError {
 
 impl From<rusqlite::Error> for HubError {
     fn from(e: rusqlite::Error) -> Self {
+        HubError::Sql(e.into())
+    }
+}
+
+impl From<cchc_sql::SqlError> for HubError {
+    fn from(e: cchc_sql::SqlError) -> Self {
         HubError::Sql(e)
     }
 }

@@ -208,7 +208,7 @@ fn hub_rows() -> Vec<(HubError, u16, &'static str, i32)> {
             exit::INVALID,
         ),
         (
-            H::Sql(rusqlite::Error::InvalidQuery),
+            H::Sql(rusqlite::Error::InvalidQuery.into()),
             500,
             "internal",
             exit::DATABASE,

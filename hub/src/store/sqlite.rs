@@ -12,8 +12,8 @@ use cchc_common::state::VersionVector;
 use cchc_common::units::Unit;
 use cchc_common::update::SignedDefinitions;
 use cchc_common::{ActorId, Definitions, Op, UnitCode};
-use cchc_sql::{a2i, i2a};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use cchc_sql::{a2i, args, i2a, Db, DbExt, Tx};
+use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -35,12 +35,8 @@ use schema::{MIGRATIONS, OP_BATCHES_FROM, ROLLUPS_FROM};
 pub const APPLICATION_ID: i32 = 0x4343_4848;
 
 /// Whether the hub serves the commune (inside any transaction).
-fn unit_served(conn: &Connection, unit: UnitCode) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM units WHERE code = ?1")?
-        .query_row([unit.0], |_| Ok(()))
-        .optional()?
-        .is_some())
+fn unit_served(conn: &dyn Db, unit: UnitCode) -> Result<bool> {
+    Ok(conn.exists("SELECT 1 FROM units WHERE code = ?1", args![unit.0])?)
 }
 
 /// The hub's SQLite database.
@@ -157,7 +153,7 @@ impl SqliteStore {
                 tx.execute_batch(m)?;
             }
             if version < ROLLUPS_FROM {
-                rollup::rebuild(&tx)?;
+                rollup::rebuild(&*tx)?;
             }
             if version < OP_BATCHES_FROM {
                 oplog::convert_legacy(&tx)?;
@@ -185,13 +181,12 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn unit_vv(conn: &Connection, unit: UnitCode) -> Result<VersionVector> {
-        let mut st =
-            conn.prepare_cached("SELECT actor, max_seq FROM version_vector WHERE unit = ?1")?;
-        let rows = st.query_map([unit.0], |r| {
-            Ok((i2a(r.get(0)?), r.get::<_, i64>(1)? as u64))
-        })?;
-        let rows: Vec<(ActorId, u64)> = rows.collect::<rusqlite::Result<_>>()?;
+    fn unit_vv(conn: &dyn Db, unit: UnitCode) -> Result<VersionVector> {
+        let rows: Vec<(ActorId, u64)> = conn.query(
+            "SELECT actor, max_seq FROM version_vector WHERE unit = ?1",
+            args![unit.0],
+            |r| Ok((i2a(r.get(0)?), r.get::<i64>(1)? as u64)),
+        )?;
         Ok(rows.into_iter().collect())
     }
 }
@@ -200,9 +195,10 @@ impl Store for SqliteStore {
     fn province(&self) -> Result<Province> {
         let conn = self.read()?;
         let get = |k: &str| -> Result<String> {
-            conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
-                .optional()?
-                .ok_or_else(|| bad_db(&self.path, format!("meta '{k}' is missing")))
+            conn.query_opt("SELECT value FROM meta WHERE key = ?1", args![k], |r| {
+                r.get(0)
+            })?
+            .ok_or_else(|| bad_db(&self.path, format!("meta '{k}' is missing")))
         };
         Ok(Province {
             code: get("province")?
@@ -238,7 +234,7 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<(Vec<Op>, bool)> {
         let conn = self.read()?;
-        let held = SqliteStore::unit_vv(&conn, unit)?;
+        let held = SqliteStore::unit_vv(&*conn, unit)?;
         let mut out = Vec::new();
         let mut more = false;
         for (actor, max) in held.iter() {
@@ -251,7 +247,7 @@ impl Store for SqliteStore {
                 more = true;
                 break;
             }
-            out.extend(oplog::ops_after(&conn, actor, from, room)?);
+            out.extend(oplog::ops_after(&*conn, actor, from, room)?);
             if from + (room as u64) < max {
                 more = true;
             }
@@ -263,16 +259,14 @@ impl Store for SqliteStore {
         let conn = self.read()?;
         // Unsigned rows (the built-in version 1, or published before signing existed)
         // are never sent: agents take only what the root they pinned signed.
-        let mut st = conn.prepare_cached(
+        let rows = conn.query(
             "SELECT body, meta FROM definitions WHERE version > ?1 AND meta IS NOT NULL
              ORDER BY version",
+            args![version],
+            |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
         )?;
-        let rows = st.query_map([version], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?;
         let mut out = Vec::new();
-        for row in rows {
-            let (body, meta) = row?;
+        for (body, meta) in rows {
             out.push(SignedDefinitions {
                 meta: serde_json::from_str(&meta)
                     .map_err(|e| bad_db(&self.path, format!("stored definitions: {e}")))?,
@@ -292,11 +286,11 @@ impl Store for SqliteStore {
             source: format!("version {}", defs.version),
             detail: e.to_string(),
         })?;
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
         let newest: u32 = tx
-            .query_row("SELECT max(version) FROM definitions", [], |r| {
-                r.get::<_, Option<u32>>(0)
+            .query_one("SELECT max(version) FROM definitions", args![], |r| {
+                r.get::<Option<u32>>(0)
             })?
             .unwrap_or(0);
         if defs.version <= newest {
@@ -305,9 +299,9 @@ impl Store for SqliteStore {
                 newest,
             });
         }
-        tx.execute(
+        tx.exec(
             "INSERT INTO definitions (version, body, published_at, meta) VALUES (?1, ?2, ?3, ?4)",
-            params![
+            args![
                 defs.version,
                 signed.body,
                 now_ms,
@@ -324,10 +318,10 @@ impl Store for SqliteStore {
         let conn = self.read()?;
         let mut units: BTreeMap<u32, UnitStatus> = BTreeMap::new();
         {
-            let mut st = conn.prepare("SELECT code, name FROM units ORDER BY code")?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))?;
-            for row in rows {
-                let (code, name) = row?;
+            let rows = conn.query("SELECT code, name FROM units ORDER BY code", args![], |r| {
+                Ok((r.get::<u32>(0)?, r.get::<String>(1)?))
+            })?;
+            for (code, name) in rows {
                 units.insert(
                     code,
                     UnitStatus {
@@ -340,24 +334,23 @@ impl Store for SqliteStore {
                 );
             }
         }
-        let mut st =
-            conn.prepare("SELECT unit, count(*), max(last_sync) FROM devices GROUP BY unit")?;
-        for row in st.query_map([], |r| {
-            Ok((
-                r.get::<_, u32>(0)?,
-                r.get::<_, u32>(1)?,
-                r.get::<_, Option<i64>>(2)?,
-            ))
-        })? {
-            let (unit, devices, last) = row?;
+        let rows = conn.query(
+            "SELECT unit, count(*), max(last_sync) FROM devices GROUP BY unit",
+            args![],
+            |r| Ok((r.get::<u32>(0)?, r.get::<u32>(1)?, r.get::<Option<i64>>(2)?)),
+        )?;
+        for (unit, devices, last) in rows {
             if let Some(u) = units.get_mut(&unit) {
                 u.devices = devices;
                 u.last_sync_ms = last;
             }
         }
-        let mut st = conn.prepare("SELECT unit, sum(max_seq) FROM version_vector GROUP BY unit")?;
-        for row in st.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?)))? {
-            let (unit, ops) = row?;
+        let rows = conn.query(
+            "SELECT unit, CAST(sum(max_seq) AS BIGINT) FROM version_vector GROUP BY unit",
+            args![],
+            |r| Ok((r.get::<u32>(0)?, r.get::<i64>(1)?)),
+        )?;
+        for (unit, ops) in rows {
             if let Some(u) = units.get_mut(&unit) {
                 u.ops = ops as u64;
             }

@@ -19,7 +19,7 @@ pub fn same_in_memory_and_sql(unit: UnitCode, ops: &[Op]) {
     let mut conn = rusqlite::Connection::open_in_memory().unwrap();
     conn.execute_batch(cchc_sql::OBJECT_TABLES).unwrap();
     let tx = conn.transaction().unwrap();
-    let mut sql = cchc_sql::SqlObjects::<cchc_sql::Error>::new(&tx, unit);
+    let mut sql = cchc_sql::SqlObjects::<cchc_sql::Error>::new(&*tx, unit);
     let mut mem = MemObjects::default();
     for op in ops {
         if op.check_shape().is_err() {

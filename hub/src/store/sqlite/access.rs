@@ -10,17 +10,15 @@ use crate::store::{
 };
 use cchc_common::auth::{EnrollRequest, PublicKey};
 use cchc_common::{ActorId, UnitCode};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use cchc_sql::{args, Db, DbExt, Tx};
 
 /// Appends an audit row inside the caller's transaction.
-pub(super) fn append(conn: &Connection, e: &AuditEntry, now_ms: i64) -> Result<()> {
-    conn.prepare_cached(
+pub(super) fn append(conn: &dyn Db, e: &AuditEntry, now_ms: i64) -> Result<()> {
+    conn.exec(
         "INSERT INTO audit (at, actor, action, target, outcome, ip, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        now_ms, e.actor, e.action, e.target, e.outcome, e.ip, e.detail
-    ])?;
+        args![now_ms, e.actor, e.action, e.target, e.outcome, e.ip, e.detail],
+    )?;
     Ok(())
 }
 
@@ -28,19 +26,15 @@ pub(super) fn append(conn: &Connection, e: &AuditEntry, now_ms: i64) -> Result<(
 /// transaction: its nonce must be new and it must not be revoked, else the whole
 /// batch rolls back.
 pub(super) fn record_contact(
-    conn: &Connection,
+    conn: &dyn Db,
     unit: UnitCode,
     contact: &Contact,
     now_ms: i64,
 ) -> Result<()> {
     let row: Option<(u32, Option<i64>, i64)> = conn
-        .prepare_cached(
-            "SELECT unit, revoked_at, last_nonce FROM devices WHERE actor = ?1 AND public_key IS NOT NULL",
-        )?
-        .query_row([a2i(contact.device)], |r| {
+        .query_opt("SELECT unit, revoked_at, last_nonce FROM devices WHERE actor = ?1 AND public_key IS NOT NULL", args![a2i(contact.device)], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
+        })?;
     let device = contact.device.to_string();
     let Some((bound, revoked, last)) = row else {
         return Err(Denied::UnknownDevice { device }.into());
@@ -64,20 +58,20 @@ pub(super) fn record_contact(
         }
         .into());
     }
-    conn.prepare_cached(
+    conn.exec(
         "UPDATE devices SET last_nonce = ?2, last_seen = ?3, agent_version = ?4,
              first_sync = coalesce(first_sync, ?3), last_sync = ?3, clock_offset_ms = ?5,
              protocol = ?6
          WHERE actor = ?1",
-    )?
-    .execute(params![
-        a2i(contact.device),
-        contact.nonce as i64,
-        now_ms,
-        contact.agent_version,
-        contact.clock_offset_ms,
-        contact.protocol
-    ])?;
+        args![
+            a2i(contact.device),
+            contact.nonce as i64,
+            now_ms,
+            contact.agent_version,
+            contact.clock_offset_ms,
+            contact.protocol
+        ],
+    )?;
     Ok(())
 }
 
@@ -93,23 +87,22 @@ fn role_of(s: &str) -> rusqlite::Result<Role> {
 
 impl Access for SqliteStore {
     fn create_enrollment(&self, e: &NewEnrollment, audit: &AuditEntry, now_ms: i64) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
         let known = tx
-            .query_row(
+            .query_opt(
                 "SELECT 1 FROM units WHERE code = ?1",
-                [e.unit.0],
+                args![e.unit.0],
                 |_| Ok(()),
-            )
-            .optional()?
+            )?
             .is_some();
         if !known {
             return Err(HubError::NotFound(Missing::Commune(e.unit.0)));
         }
-        tx.execute(
+        tx.exec(
             "INSERT INTO enrollments (code_hash, unit, created_at, created_by, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
+            args![
                 &e.code_hash[..],
                 e.unit.0,
                 now_ms,
@@ -130,25 +123,21 @@ impl Access for SqliteStore {
         audit: &AuditEntry,
         now_ms: i64,
     ) -> Result<Enrolled> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let code: Option<(i64, u32, i64, Option<i64>)> = tx
-            .query_row(
-                "SELECT id, unit, expires_at, device FROM enrollments WHERE code_hash = ?1",
-                [&code_hash[..]],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
+        let code: Option<(i64, u32, i64, Option<i64>)> = tx.query_opt(
+            "SELECT id, unit, expires_at, device FROM enrollments WHERE code_hash = ?1",
+            args![&code_hash[..]],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
         let Some((id, code_unit, expires, used_by)) = code else {
             return Err(Denied::BadCode.into());
         };
-        let device: Option<(u32, Option<Vec<u8>>)> = tx
-            .query_row(
-                "SELECT unit, public_key FROM devices WHERE actor = ?1",
-                [a2i(req.device)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let device: Option<(u32, Option<Vec<u8>>)> = tx.query_opt(
+            "SELECT unit, public_key FROM devices WHERE actor = ?1",
+            args![a2i(req.device)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let same_key = device
             .as_ref()
             .and_then(|(_, k)| k.as_deref())
@@ -171,12 +160,11 @@ impl Access for SqliteStore {
             .into());
         }
         let province_actor = tx
-            .query_row(
+            .query_opt(
                 "SELECT 1 FROM province_actors WHERE actor = ?1",
-                [a2i(req.device)],
+                args![a2i(req.device)],
                 |_| Ok(()),
-            )
-            .optional()?
+            )?
             .is_some();
         if province_actor {
             // The id the province verifies this commune's scores under: never a device's.
@@ -203,13 +191,11 @@ impl Access for SqliteStore {
             }
             _ => {}
         }
-        let in_other = tx
-            .query_row(
-                "SELECT unit FROM version_vector WHERE actor = ?1",
-                [a2i(req.device)],
-                |r| r.get::<_, u32>(0),
-            )
-            .optional()?;
+        let in_other = tx.query_opt(
+            "SELECT unit FROM version_vector WHERE actor = ?1",
+            args![a2i(req.device)],
+            |r| r.get::<u32>(0),
+        )?;
         if let Some(bound) = in_other.filter(|&u| u != req.unit.0) {
             return Err(Denied::WrongCommune {
                 device: req.device.to_string(),
@@ -218,14 +204,12 @@ impl Access for SqliteStore {
             }
             .into());
         }
-        tx.execute(
-            "INSERT INTO devices (actor, unit, public_key, enrollment, enrolled_at, last_nonce, last_seen, agent_version)
+        tx.exec("INSERT INTO devices (actor, unit, public_key, enrollment, enrolled_at, last_nonce, last_seen, agent_version)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5, ?7)
              ON CONFLICT (actor) DO UPDATE SET public_key = excluded.public_key,
                  enrollment = excluded.enrollment, enrolled_at = excluded.enrolled_at,
                  last_nonce = excluded.last_nonce, last_seen = excluded.last_seen,
-                 agent_version = excluded.agent_version",
-            params![
+                 agent_version = excluded.agent_version", args![
                 a2i(req.device),
                 req.unit.0,
                 &req.public_key.0[..],
@@ -233,11 +217,10 @@ impl Access for SqliteStore {
                 now_ms,
                 nonce.min(i64::MAX as u64) as i64,
                 req.agent_version
-            ],
-        )?;
-        tx.execute(
+            ])?;
+        tx.exec(
             "UPDATE enrollments SET used_at = ?2, device = ?3 WHERE id = ?1",
-            params![id, now_ms, a2i(req.device)],
+            args![id, now_ms, a2i(req.device)],
         )?;
         append(&tx, audit, now_ms)?;
         tx.commit()?;
@@ -247,11 +230,7 @@ impl Access for SqliteStore {
     fn device_auth(&self, device: ActorId) -> Result<Option<DeviceAuth>> {
         let conn = self.read()?;
         let row: Option<(u32, Vec<u8>, Option<i64>)> = conn
-            .prepare_cached(
-                "SELECT unit, public_key, revoked_at FROM devices WHERE actor = ?1 AND public_key IS NOT NULL",
-            )?
-            .query_row([a2i(device)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
+            .query_opt("SELECT unit, public_key, revoked_at FROM devices WHERE actor = ?1 AND public_key IS NOT NULL", args![a2i(device)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         let Some((unit, key, revoked_ms)) = row else {
             return Ok(None);
         };
@@ -268,45 +247,44 @@ impl Access for SqliteStore {
 
     fn devices(&self) -> Result<Vec<DeviceInfo>> {
         let conn = self.read()?;
-        let mut st = conn.prepare(
+        let rows = conn.query(
             "SELECT d.actor, d.unit, u.name, d.agent_version, d.enrolled_at, d.last_seen,
                     d.revoked_at, d.revoked_by, d.protocol
              FROM devices d JOIN units u ON u.code = d.unit
              WHERE d.public_key IS NOT NULL ORDER BY d.unit, d.actor",
+            args![],
+            |r| {
+                Ok(DeviceInfo {
+                    device: i2a(r.get(0)?),
+                    unit: UnitCode(r.get(1)?),
+                    unit_name: r.get(2)?,
+                    agent_version: r.get(3)?,
+                    enrolled_ms: r.get(4)?,
+                    last_seen_ms: r.get(5)?,
+                    revoked_ms: r.get(6)?,
+                    revoked_by: r.get(7)?,
+                    protocol: r.get(8)?,
+                })
+            },
         )?;
-        let rows = st.query_map([], |r| {
-            Ok(DeviceInfo {
-                device: i2a(r.get(0)?),
-                unit: UnitCode(r.get(1)?),
-                unit_name: r.get(2)?,
-                agent_version: r.get(3)?,
-                enrolled_ms: r.get(4)?,
-                last_seen_ms: r.get(5)?,
-                revoked_ms: r.get(6)?,
-                revoked_by: r.get(7)?,
-                protocol: r.get(8)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.into_iter().collect())
     }
 
     fn revoke_device(&self, device: ActorId, audit: &AuditEntry, now_ms: i64) -> Result<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row: Option<Option<i64>> = tx
-            .query_row(
-                "SELECT revoked_at FROM devices WHERE actor = ?1 AND public_key IS NOT NULL",
-                [a2i(device)],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
+        let row: Option<Option<i64>> = tx.query_opt(
+            "SELECT revoked_at FROM devices WHERE actor = ?1 AND public_key IS NOT NULL",
+            args![a2i(device)],
+            |r| r.get(0),
+        )?;
         match row {
             None => Err(HubError::NotFound(Missing::Device(device.to_string()))),
             Some(Some(_)) => Ok(false),
             Some(None) => {
-                tx.execute(
+                tx.exec(
                     "UPDATE devices SET revoked_at = ?2, revoked_by = ?3 WHERE actor = ?1",
-                    params![a2i(device), now_ms, audit.actor],
+                    args![a2i(device), now_ms, audit.actor],
                 )?;
                 append(&tx, audit, now_ms)?;
                 tx.commit()?;
@@ -316,49 +294,47 @@ impl Access for SqliteStore {
     }
 
     fn add_user(&self, user: &User, audit: &AuditEntry, now_ms: i64) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
         let taken = tx
-            .query_row("SELECT 1 FROM users WHERE name = ?1", [&user.name], |_| {
-                Ok(())
-            })
-            .optional()?
+            .query_opt(
+                "SELECT 1 FROM users WHERE name = ?1",
+                args![&user.name],
+                |_| Ok(()),
+            )?
             .is_some();
         if taken {
             return Err(HubError::UserExists {
                 user: user.name.clone(),
             });
         }
-        tx.execute(
-            "INSERT INTO users (name, role, password_hash, created_at, updated_at, display_name) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
-            params![user.name, user.role.as_str(), user.password_hash, now_ms, user.display_name],
-        )?;
+        tx.exec("INSERT INTO users (name, role, password_hash, created_at, updated_at, display_name) VALUES (?1, ?2, ?3, ?4, ?4, ?5)", args![user.name, user.role.as_str(), user.password_hash, now_ms, user.display_name])?;
         append(&tx, audit, now_ms)?;
         tx.commit()?;
         Ok(())
     }
 
     fn set_password(&self, name: &str, hash: &str, audit: &AuditEntry, now_ms: i64) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = tx.execute(
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
+        let n = tx.exec(
             "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE name = ?1",
-            params![name, hash, now_ms],
+            args![name, hash, now_ms],
         )?;
         if n == 0 {
             return Err(HubError::NotFound(Missing::User(name.to_string())));
         }
-        tx.execute("DELETE FROM sessions WHERE user = ?1", [name])?;
+        tx.exec("DELETE FROM sessions WHERE \"user\" = ?1", args![name])?;
         append(&tx, audit, now_ms)?;
         tx.commit()?;
         Ok(())
     }
 
     fn remove_user(&self, name: &str, audit: &AuditEntry, now_ms: i64) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM sessions WHERE user = ?1", [name])?;
-        let n = tx.execute("DELETE FROM users WHERE name = ?1", [name])?;
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
+        tx.exec("DELETE FROM sessions WHERE \"user\" = ?1", args![name])?;
+        let n = tx.exec("DELETE FROM users WHERE name = ?1", args![name])?;
         if n == 0 {
             return Err(HubError::NotFound(Missing::User(name.to_string())));
         }
@@ -369,35 +345,36 @@ impl Access for SqliteStore {
 
     fn user(&self, name: &str) -> Result<Option<User>> {
         let conn = self.read()?;
-        let row = conn
-            .prepare_cached(
-                "SELECT name, role, password_hash, display_name FROM users WHERE name = ?1",
-            )?
-            .query_row([name], |r| {
+        let row = conn.query_opt(
+            "SELECT name, role, password_hash, display_name FROM users WHERE name = ?1",
+            args![name],
+            |r| {
                 Ok(User {
                     name: r.get(0)?,
-                    role: role_of(&r.get::<_, String>(1)?)?,
+                    role: role_of(&r.get::<String>(1)?)?,
                     password_hash: r.get(2)?,
                     display_name: r.get(3)?,
                 })
-            })
-            .optional()?;
+            },
+        )?;
         Ok(row)
     }
 
     fn users(&self) -> Result<Vec<User>> {
         let conn = self.read()?;
-        let mut st = conn
-            .prepare("SELECT name, role, password_hash, display_name FROM users ORDER BY name")?;
-        let rows = st.query_map([], |r| {
-            Ok(User {
-                name: r.get(0)?,
-                role: role_of(&r.get::<_, String>(1)?)?,
-                password_hash: r.get(2)?,
-                display_name: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows = conn.query(
+            "SELECT name, role, password_hash, display_name FROM users ORDER BY name",
+            args![],
+            |r| {
+                Ok(User {
+                    name: r.get(0)?,
+                    role: role_of(&r.get::<String>(1)?)?,
+                    password_hash: r.get(2)?,
+                    display_name: r.get(3)?,
+                })
+            },
+        )?;
+        Ok(rows.into_iter().collect())
     }
 
     fn create_session(
@@ -408,14 +385,11 @@ impl Access for SqliteStore {
         audit: &AuditEntry,
         now_ms: i64,
     ) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
         // Sessions that ran out are of no use to anyone: drop them as new ones open.
-        tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now_ms])?;
-        tx.execute(
-            "INSERT INTO sessions (token_hash, user, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            params![&token_hash[..], user, now_ms, expires_ms],
-        )?;
+        tx.exec("DELETE FROM sessions WHERE expires_at <= ?1", args![now_ms])?;
+        tx.exec("INSERT INTO sessions (token_hash, \"user\", created_at, expires_at) VALUES (?1, ?2, ?3, ?4)", args![&token_hash[..], user, now_ms, expires_ms])?;
         append(&tx, audit, now_ms)?;
         tx.commit()?;
         Ok(())
@@ -428,14 +402,10 @@ impl Access for SqliteStore {
     ) -> Result<Option<std::result::Result<crate::store::SessionOf, i64>>> {
         let conn = self.read()?;
         let row: Option<(String, String, i64, String)> = conn
-            .prepare_cached(
-                "SELECT s.user, u.role, s.expires_at, u.display_name FROM sessions s JOIN users u ON u.name = s.user
-                 WHERE s.token_hash = ?1",
-            )?
-            .query_row([&token_hash[..]], |r| {
+            .query_opt("SELECT s.\"user\", u.role, s.expires_at, u.display_name FROM sessions s JOIN users u ON u.name = s.\"user\"
+                 WHERE s.token_hash = ?1", args![&token_hash[..]], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()?;
+            })?;
         Ok(match row {
             None => None,
             Some((_, _, expires, _)) if now_ms >= expires => Some(Err(expires)),
@@ -444,11 +414,11 @@ impl Access for SqliteStore {
     }
 
     fn end_session(&self, token_hash: &[u8; 32], audit: &AuditEntry, now_ms: i64) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
+        tx.exec(
             "DELETE FROM sessions WHERE token_hash = ?1",
-            [&token_hash[..]],
+            args![&token_hash[..]],
         )?;
         append(&tx, audit, now_ms)?;
         tx.commit()?;
@@ -457,7 +427,7 @@ impl Access for SqliteStore {
 
     fn audit(&self, entry: &AuditEntry, now_ms: i64) -> Result<()> {
         let conn = self.conn();
-        append(&conn, entry, now_ms)
+        append(&*conn, entry, now_ms)
     }
 
     fn audit_log(&self, limit: usize, action: Option<&str>) -> Result<Vec<AuditRow>> {
@@ -470,25 +440,26 @@ impl Access for SqliteStore {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        let mut st = conn.prepare(
+        let rows = conn.query(
             "SELECT id, at, actor, action, target, outcome, ip, detail FROM audit
              WHERE action LIKE ?1 ESCAPE '\\' ORDER BY id DESC LIMIT ?2",
+            args![pattern, limit.min(i64::MAX as usize) as i64],
+            |r| {
+                Ok(AuditRow {
+                    id: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    entry: AuditEntry {
+                        actor: r.get(2)?,
+                        action: r.get(3)?,
+                        target: r.get(4)?,
+                        outcome: r.get(5)?,
+                        ip: r.get(6)?,
+                        detail: r.get(7)?,
+                    },
+                })
+            },
         )?;
-        let rows = st.query_map(params![pattern, limit.min(i64::MAX as usize) as i64], |r| {
-            Ok(AuditRow {
-                id: r.get(0)?,
-                at_ms: r.get(1)?,
-                entry: AuditEntry {
-                    actor: r.get(2)?,
-                    action: r.get(3)?,
-                    target: r.get(4)?,
-                    outcome: r.get(5)?,
-                    ip: r.get(6)?,
-                    detail: r.get(7)?,
-                },
-            })
-        })?;
-        let mut out: Vec<AuditRow> = rows.collect::<rusqlite::Result<_>>()?;
+        let mut out: Vec<AuditRow> = rows.into_iter().collect();
         out.reverse();
         Ok(out)
     }
@@ -558,7 +529,7 @@ mod tests {
         s.audit(&entry("login"), 5).unwrap();
         let conn = s.conn();
         for sql in ["UPDATE audit SET outcome = 'ok'", "DELETE FROM audit"] {
-            let e = conn.execute(sql, []).unwrap_err().to_string();
+            let e = conn.exec(sql, args![]).unwrap_err().to_string();
             assert!(e.contains("append-only"), "{e}");
         }
         drop(conn);

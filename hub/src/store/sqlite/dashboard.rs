@@ -10,7 +10,7 @@ use crate::store::{
 use cchc_common::rollout::Standing;
 use cchc_common::{Definitions, Metric, Period, Score, UnitCode};
 use cchc_sql::SqlObjects;
-use rusqlite::{OptionalExtension, Row};
+use cchc_sql::{args, Arg, DbExt, Row, SqlError};
 
 /// (commune, procedure, period, metric, value) as read.
 type KpiRow = (Option<u32>, Option<String>, String, String, i64);
@@ -29,29 +29,25 @@ impl SqliteStore {
     fn kpis(
         &self,
         sql: &str,
-        args: impl rusqlite::Params,
+        args: &[Arg<'_>],
         unit: bool,
         procedure: bool,
     ) -> Result<Vec<KpiValue>> {
         let conn = self.read()?;
-        let mut st = conn.prepare_cached(sql)?;
-        let rows: Vec<KpiRow> = st
-            .query_map(args, |r| {
-                let mut i = 0;
-                let mut next = || {
-                    i += 1;
-                    i - 1
-                };
-                let u = if unit { Some(r.get(next())?) } else { None };
-                let p = if procedure {
-                    Some(r.get(next())?)
-                } else {
-                    None
-                };
-                Ok((u, p, r.get(next())?, r.get(next())?, r.get(next())?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        drop(st);
+        let rows: Vec<KpiRow> = conn.query(sql, args, |r| {
+            let mut i = 0;
+            let mut next = || {
+                i += 1;
+                i - 1
+            };
+            let u = if unit { Some(r.get(next())?) } else { None };
+            let p = if procedure {
+                Some(r.get(next())?)
+            } else {
+                None
+            };
+            Ok((u, p, r.get(next())?, r.get(next())?, r.get(next())?))
+        })?;
         drop(conn);
         rows.into_iter()
             .map(|(u, p, period, metric, value)| {
@@ -67,7 +63,7 @@ impl SqliteStore {
     }
 }
 
-fn standing_row(r: &Row<'_>) -> rusqlite::Result<(StandingRow, String)> {
+fn standing_row(r: &dyn Row) -> Result<(StandingRow, String), SqlError> {
     let stage: String = r.get(11)?;
     Ok((
         StandingRow {
@@ -101,35 +97,35 @@ impl Dashboard for SqliteStore {
 
     fn units(&self) -> Result<Vec<UnitRow>> {
         let conn = self.read()?;
-        let mut st = conn.prepare_cached(
+        let rows = conn.query(
             "SELECT u.code, u.name, u.kind, p.phase,
                     (SELECT max(last_sync) FROM devices d WHERE d.unit = u.code)
              FROM units u LEFT JOIN phase_plan p ON p.unit = u.code ORDER BY u.code",
+            args![],
+            |r| {
+                Ok(UnitRow {
+                    unit: UnitCode(r.get(0)?),
+                    name: r.get(1)?,
+                    kind: r.get(2)?,
+                    phase: r.get(3)?,
+                    last_sync_ms: r.get(4)?,
+                })
+            },
         )?;
-        let rows = st.query_map([], |r| {
-            Ok(UnitRow {
-                unit: UnitCode(r.get(0)?),
-                name: r.get(1)?,
-                kind: r.get(2)?,
-                phase: r.get(3)?,
-                last_sync_ms: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.into_iter().collect())
     }
 
     fn standings(&self, phase: Option<u32>) -> Result<Vec<StandingRow>> {
         let defs = self.newest_definitions()?;
         let conn = self.read()?;
-        let mut st = conn.prepare_cached(
+        let rows: Vec<(StandingRow, String)> = conn.query(
             "SELECT unit, phase, criteria, self_scored, self_total, verified, verified_total,
                     score, max_total, permille, provisional, stage, grade, assigned_at,
                     self_assessed_at, verified_at
              FROM standing WHERE ?1 IS NULL OR phase = ?1 ORDER BY unit",
+            args![phase],
+            standing_row,
         )?;
-        let rows: Vec<(StandingRow, String)> = st
-            .query_map([phase], standing_row)?
-            .collect::<rusqlite::Result<_>>()?;
         rows.into_iter()
             .map(|(mut row, stage)| {
                 row.standing.stage = stage
@@ -146,82 +142,85 @@ impl Dashboard for SqliteStore {
 
     fn phase_totals(&self) -> Result<Vec<PhaseTotal>> {
         let conn = self.read()?;
-        let mut st = conn.prepare_cached(
+        let rows = conn.query(
             "SELECT phase, assigned, reported, verified, passed FROM phase_totals ORDER BY phase",
+            args![],
+            |r| {
+                Ok(PhaseTotal {
+                    phase: r.get(0)?,
+                    assigned: r.get(1)?,
+                    reported: r.get(2)?,
+                    verified: r.get(3)?,
+                    passed: r.get(4)?,
+                })
+            },
         )?;
-        let rows = st.query_map([], |r| {
-            Ok(PhaseTotal {
-                phase: r.get(0)?,
-                assigned: r.get(1)?,
-                reported: r.get(2)?,
-                verified: r.get(3)?,
-                passed: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.into_iter().collect())
     }
 
     fn criterion_totals(&self) -> Result<Vec<CriterionTotal>> {
         let conn = self.read()?;
-        let mut st = conn.prepare_cached(
+        let rows = conn.query(
             "SELECT phase, criterion, communes, total, at_max FROM criterion_totals
              ORDER BY phase, criterion",
+            args![],
+            |r| {
+                Ok(CriterionTotal {
+                    phase: r.get(0)?,
+                    criterion: r.get(1)?,
+                    communes: r.get(2)?,
+                    total_tenths: r.get(3)?,
+                    at_max: r.get(4)?,
+                })
+            },
         )?;
-        let rows = st.query_map([], |r| {
-            Ok(CriterionTotal {
-                phase: r.get(0)?,
-                criterion: r.get(1)?,
-                communes: r.get(2)?,
-                total_tenths: r.get(3)?,
-                at_max: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.into_iter().collect())
     }
 
     fn pledge_totals(&self, year: i32) -> Result<PledgeFigures> {
         let conn = self.read()?;
-        let figures = conn
-            .prepare_cached(
-                "SELECT units, pledges, tasks, done FROM pledge_totals WHERE year = ?1",
-            )?
-            .query_row([year], |r| {
+        let figures = conn.query_opt(
+            "SELECT units, pledges, tasks, done FROM pledge_totals WHERE year = ?1",
+            args![year],
+            |r| {
                 Ok(PledgeFigures {
                     units: r.get(0)?,
                     pledges: r.get(1)?,
                     tasks: r.get(2)?,
                     done: r.get(3)?,
                 })
-            })
-            .optional()?;
+            },
+        )?;
         Ok(figures.unwrap_or_default())
     }
 
     fn pledge_units(&self, year: Option<i32>) -> Result<Vec<(UnitCode, PledgeFigures)>> {
         let conn = self.read()?;
-        let mut st = conn.prepare_cached(
-            "SELECT unit, sum(pledges), sum(tasks), sum(done) FROM pledge_units
+        let rows = conn.query(
+            "SELECT unit, CAST(sum(pledges) AS BIGINT), CAST(sum(tasks) AS BIGINT),
+                    CAST(sum(done) AS BIGINT) FROM pledge_units
              WHERE ?1 IS NULL OR year = ?1 GROUP BY unit HAVING sum(pledges) > 0 ORDER BY unit",
+            args![year],
+            |r| {
+                Ok((
+                    UnitCode(r.get(0)?),
+                    PledgeFigures {
+                        units: 1,
+                        pledges: r.get(1)?,
+                        tasks: r.get(2)?,
+                        done: r.get(3)?,
+                    },
+                ))
+            },
         )?;
-        let rows = st.query_map([year], |r| {
-            Ok((
-                UnitCode(r.get(0)?),
-                PledgeFigures {
-                    units: 1,
-                    pledges: r.get(1)?,
-                    tasks: r.get(2)?,
-                    done: r.get(3)?,
-                },
-            ))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.into_iter().collect())
     }
 
     fn kpi_province(&self, year: i32) -> Result<Vec<KpiValue>> {
         self.kpis(
             "SELECT period, metric, value FROM kpi_province WHERE substr(period, 1, 4) = ?1
              ORDER BY period, metric",
-            [year.to_string()],
+            args![year.to_string()],
             false,
             false,
         )
@@ -230,7 +229,7 @@ impl Dashboard for SqliteStore {
     fn kpi_units(&self, period: Period) -> Result<Vec<KpiValue>> {
         self.kpis(
             "SELECT unit, period, metric, value FROM kpi_unit WHERE period = ?1 ORDER BY unit, metric",
-            [period.to_string()],
+            args![period.to_string()],
             true,
             false,
         )
@@ -240,7 +239,7 @@ impl Dashboard for SqliteStore {
         let mut rows = self.kpis(
             "SELECT unit, period, metric, value FROM kpi_unit WHERE substr(period, 1, 4) = ?1
              ORDER BY unit, period, metric",
-            [within.year().to_string()],
+            args![within.year().to_string()],
             true,
             false,
         )?;
@@ -252,7 +251,7 @@ impl Dashboard for SqliteStore {
         self.kpis(
             "SELECT procedure, period, metric, value FROM kpi_procedure WHERE period = ?1
              ORDER BY procedure, metric",
-            [period.to_string()],
+            args![period.to_string()],
             false,
             true,
         )
@@ -260,30 +259,32 @@ impl Dashboard for SqliteStore {
 
     fn reports(&self, period: Period) -> Result<Vec<ReportRow>> {
         let conn = self.read()?;
-        let mut st = conn.prepare_cached(
+        let rows = conn.query(
             "SELECT unit, first_at, last_at, ops FROM reports WHERE period = ?1 ORDER BY unit",
+            args![period.to_string()],
+            |r| {
+                Ok(ReportRow {
+                    unit: UnitCode(r.get(0)?),
+                    period,
+                    first_at: r.get(1)?,
+                    last_at: r.get(2)?,
+                    ops: r.get(3)?,
+                })
+            },
         )?;
-        let rows = st.query_map([period.to_string()], |r| {
-            Ok(ReportRow {
-                unit: UnitCode(r.get(0)?),
-                period,
-                first_at: r.get(1)?,
-                last_at: r.get(2)?,
-                ops: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.into_iter().collect())
     }
 
     fn period_totals(&self, year: i32) -> Result<Vec<(Period, u64)>> {
         let rows: Vec<(String, u64)> = {
             let conn = self.read()?;
-            let mut st = conn.prepare_cached(
+            let rows = conn.query(
                 "SELECT period, communes FROM period_totals WHERE substr(period, 1, 4) = ?1
                  ORDER BY period",
+                args![year.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            let rows = st.query_map([year.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
+            rows.into_iter().collect()
         };
         rows.into_iter()
             .map(|(p, n)| Ok((self.period(&p)?, n)))
@@ -292,28 +293,24 @@ impl Dashboard for SqliteStore {
 
     fn commune(&self, unit: UnitCode) -> Result<Option<CommuneData>> {
         let conn = self.read()?;
-        if !unit_served(&conn, unit)? {
+        if !unit_served(&*conn, unit)? {
             return Ok(None);
         }
-        let objects = SqlObjects::<HubError>::new(&conn, unit).load(None)?;
+        let objects = SqlObjects::<HubError>::new(&*conn, unit).load(None)?;
         let seen = {
-            let mut st = conn.prepare_cached(
+            let rows = conn.query(
                 "SELECT phase, criterion, kind, first_at, last_at FROM score_seen WHERE unit = ?1
                  ORDER BY phase, criterion, kind",
+                args![unit.0],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )?;
-            let rows = st.query_map([unit.0], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?;
-            rows.collect::<rusqlite::Result<_>>()?
+            rows.into_iter().collect()
         };
         let reports: Vec<(String, i64, i64, u64)> = {
-            let mut st = conn.prepare_cached(
-                "SELECT period, first_at, last_at, ops FROM reports WHERE unit = ?1 ORDER BY period",
-            )?;
-            let rows = st.query_map([unit.0], |r| {
+            let rows = conn.query("SELECT period, first_at, last_at, ops FROM reports WHERE unit = ?1 ORDER BY period", args![unit.0], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?;
-            rows.collect::<rusqlite::Result<_>>()?
+            rows.into_iter().collect()
         };
         drop(conn);
         let view = objects.view(unit);

@@ -13,8 +13,7 @@ use crate::error::{HubError, Result};
 use cchc_common::codec;
 use cchc_common::merge::OpLog;
 use cchc_common::{ActorId, Definitions, Op, OpId, UnitCode};
-use cchc_sql::{a2i, SqlObjects};
-use rusqlite::{params, Connection, OptionalExtension};
+use cchc_sql::{a2i, args, Db, DbExt, SqlObjects};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -31,19 +30,18 @@ fn bad_log(actor: ActorId, first: i64, e: codec::CodecError) -> HubError {
 }
 
 /// The last stored row of a device: (first number, last number, its ops).
-fn last_row(conn: &Connection, actor: ActorId) -> Result<Option<(i64, i64, Vec<u8>)>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT first_seq, last_seq, ops FROM op_batches WHERE actor = ?1
-             ORDER BY first_seq DESC LIMIT 1",
-        )?
-        .query_row([a2i(actor)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?)
+fn last_row(conn: &dyn Db, actor: ActorId) -> Result<Option<(i64, i64, Vec<u8>)>> {
+    Ok(conn.query_opt(
+        "SELECT first_seq, last_seq, ops FROM op_batches WHERE actor = ?1
+         ORDER BY first_seq DESC LIMIT 1",
+        args![a2i(actor)],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?)
 }
 
 /// Stores a device's newly applied ops (consecutive, following what it held).
 fn store_ops(
-    conn: &Connection,
+    conn: &dyn Db,
     unit: UnitCode,
     actor: ActorId,
     mut ops: Vec<Op>,
@@ -55,56 +53,72 @@ fn store_ops(
             let mut row = codec::decode_ops(&blob).map_err(|e| bad_log(actor, first, e))?;
             row.append(&mut ops);
             ops = row;
-            conn.prepare_cached("DELETE FROM op_batches WHERE actor = ?1 AND first_seq = ?2")?
-                .execute(params![a2i(actor), first])?;
+            conn.exec(
+                "DELETE FROM op_batches WHERE actor = ?1 AND first_seq = ?2",
+                args![a2i(actor), first],
+            )?;
         }
     }
-    let mut st = conn.prepare_cached(
-        "INSERT INTO op_batches (actor, first_seq, last_seq, unit, received_at, ops)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
     for piece in ops.chunks(CHUNK_OPS) {
-        st.execute(params![
-            a2i(actor),
-            piece[0].seq as i64,
-            piece[piece.len() - 1].seq as i64,
-            unit.0,
-            now_ms,
-            codec::encode_ops(piece)
-        ])?;
+        conn.exec(
+            "INSERT INTO op_batches (actor, first_seq, last_seq, unit, received_at, ops)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            args![
+                a2i(actor),
+                piece[0].seq as i64,
+                piece[piece.len() - 1].seq as i64,
+                unit.0,
+                now_ms,
+                codec::encode_ops(piece)
+            ],
+        )?;
     }
     Ok(())
 }
 
 /// Up to `limit` ops of a device numbered above `after`, in order.
 pub(super) fn ops_after(
-    conn: &Connection,
+    conn: &dyn Db,
     actor: ActorId,
     after: u64,
     limit: usize,
 ) -> Result<Vec<Op>> {
-    let mut st = conn.prepare_cached(
+    let mut out = Vec::new();
+    let mut failed = None;
+    conn.each(
         "SELECT first_seq, ops FROM op_batches WHERE actor = ?1 AND last_seq > ?2
          ORDER BY first_seq",
+        args![a2i(actor), after as i64],
+        &mut |r| {
+            let first: i64 = r.get(0)?;
+            let cchc_sql::Val::Blob(blob) = r.val(1)? else {
+                return Err(cchc_sql::SqlError::Column {
+                    index: 1,
+                    detail: "an op log row is not bytes".into(),
+                });
+            };
+            match codec::decode_ops(blob) {
+                Ok(ops) => {
+                    let room = limit - out.len();
+                    out.extend(ops.into_iter().filter(|o| o.seq > after).take(room));
+                    Ok(out.len() < limit)
+                }
+                Err(e) => {
+                    failed = Some(bad_log(actor, first, e));
+                    Ok(false)
+                }
+            }
+        },
     )?;
-    let mut rows = st.query(params![a2i(actor), after as i64])?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        if out.len() >= limit {
-            break;
-        }
-        let first: i64 = r.get(0)?;
-        let ops =
-            codec::decode_ops(&r.get::<_, Vec<u8>>(1)?).map_err(|e| bad_log(actor, first, e))?;
-        let room = limit - out.len();
-        out.extend(ops.into_iter().filter(|o| o.seq > after).take(room));
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(out),
     }
-    Ok(out)
 }
 
 /// Moves a hub's op log from one row per op (schema 1 to 5) into `op_batches`, then
 /// drops the old table (inside the migration's transaction).
-pub(super) fn convert_legacy(conn: &Connection) -> Result<()> {
+pub(super) fn convert_legacy(conn: &rusqlite::Connection) -> Result<()> {
     let mut pending: Option<(ActorId, UnitCode, i64, Vec<Op>)> = None;
     {
         let mut st =
@@ -144,7 +158,7 @@ pub(super) fn convert_legacy(conn: &Connection) -> Result<()> {
 /// (which the caller must call before committing), count cells written once, and
 /// what the ops change in the rollups noted and moved once.
 pub(super) struct TxLog<'a> {
-    tx: &'a Connection,
+    tx: &'a dyn Db,
     objects: SqlObjects<'a, HubError>,
     unit: UnitCode,
     now_ms: i64,
@@ -156,7 +170,7 @@ pub(super) struct TxLog<'a> {
 }
 
 impl<'a> TxLog<'a> {
-    pub(super) fn new(tx: &'a Connection, unit: UnitCode, now_ms: i64) -> TxLog<'a> {
+    pub(super) fn new(tx: &'a dyn Db, unit: UnitCode, now_ms: i64) -> TxLog<'a> {
         TxLog {
             tx,
             objects: SqlObjects::folding(tx, unit),
@@ -173,14 +187,14 @@ impl<'a> TxLog<'a> {
     /// rollups.
     pub(super) fn finish(mut self) -> Result<()> {
         self.objects.flush()?;
-        let mut vv = self.tx.prepare_cached(
-            "INSERT INTO version_vector (actor, unit, max_seq) VALUES (?1, ?2, ?3)
-             ON CONFLICT (actor) DO UPDATE SET max_seq = excluded.max_seq",
-        )?;
         for (actor, ops) in std::mem::take(&mut self.pending) {
             let max = ops.last().map(|o| o.seq).unwrap_or(0);
             store_ops(self.tx, self.unit, actor, ops, self.now_ms)?;
-            vv.execute(params![a2i(actor), self.unit.0, max as i64])?;
+            self.tx.exec(
+                "INSERT INTO version_vector (actor, unit, max_seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (actor) DO UPDATE SET max_seq = excluded.max_seq",
+                args![a2i(actor), self.unit.0, max as i64],
+            )?;
         }
         self.touched.flush(self.tx, self.unit, self.now_ms)
     }
@@ -193,12 +207,10 @@ impl<'a> TxLog<'a> {
             let province_actor = match province_actors.get(&op.actor) {
                 Some(p) => *p,
                 None => {
-                    let p = self
-                        .tx
-                        .prepare_cached("SELECT 1 FROM province_actors WHERE actor = ?1")?
-                        .query_row([a2i(op.actor)], |_| Ok(()))
-                        .optional()?
-                        .is_some();
+                    let p = self.tx.exists(
+                        "SELECT 1 FROM province_actors WHERE actor = ?1",
+                        args![a2i(op.actor)],
+                    )?;
                     province_actors.insert(op.actor, p);
                     p
                 }
@@ -241,16 +253,12 @@ impl<'a> OpLog for TxLog<'a> {
         if let Some(op) = cached(&self.row) {
             return Ok(Some(op));
         }
-        let row: Option<(i64, Vec<u8>)> = self
-            .tx
-            .prepare_cached(
-                "SELECT first_seq, ops FROM op_batches WHERE actor = ?1 AND first_seq <= ?2
-                 AND last_seq >= ?2",
-            )?
-            .query_row(params![a2i(id.actor), id.seq as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
+        let row: Option<(i64, Vec<u8>)> = self.tx.query_opt(
+            "SELECT first_seq, ops FROM op_batches WHERE actor = ?1 AND first_seq <= ?2
+             AND last_seq >= ?2",
+            args![a2i(id.actor), id.seq as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let Some((first, blob)) = row else {
             return Ok(None);
         };
@@ -264,18 +272,18 @@ impl<'a> OpLog for TxLog<'a> {
         if let Some(max) = self.max.get(&actor) {
             return Ok(*max);
         }
-        let row: Option<(u32, i64)> = self
-            .tx
-            .prepare_cached("SELECT unit, max_seq FROM version_vector WHERE actor = ?1")?
-            .query_row([a2i(actor)], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
+        let row: Option<(u32, i64)> = self.tx.query_opt(
+            "SELECT unit, max_seq FROM version_vector WHERE actor = ?1",
+            args![a2i(actor)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let bound: Option<u32> = match row {
             Some((u, _)) => Some(u),
-            None => self
-                .tx
-                .prepare_cached("SELECT unit FROM devices WHERE actor = ?1")?
-                .query_row([a2i(actor)], |r| r.get(0))
-                .optional()?,
+            None => self.tx.query_opt(
+                "SELECT unit FROM devices WHERE actor = ?1",
+                args![a2i(actor)],
+                |r| r.get(0),
+            )?,
         };
         if let Some(bound) = bound {
             if bound != self.unit.0 {
@@ -292,11 +300,11 @@ impl<'a> OpLog for TxLog<'a> {
     }
 
     fn definitions(&mut self, version: u32) -> Result<Option<Definitions>> {
-        let body: Option<String> = self
-            .tx
-            .prepare_cached("SELECT body FROM definitions WHERE version = ?1")?
-            .query_row([version], |r| r.get(0))
-            .optional()?;
+        let body: Option<String> = self.tx.query_opt(
+            "SELECT body FROM definitions WHERE version = ?1",
+            args![version],
+            |r| r.get(0),
+        )?;
         body.map(|b| {
             serde_json::from_str(&b).map_err(|e| HubError::BadDatabase {
                 path: PathBuf::from("hub.db"),
@@ -309,8 +317,8 @@ impl<'a> OpLog for TxLog<'a> {
     fn newest_definitions(&mut self) -> Result<u32> {
         Ok(self
             .tx
-            .query_row("SELECT max(version) FROM definitions", [], |r| {
-                r.get::<_, Option<u32>>(0)
+            .query_one("SELECT max(version) FROM definitions", args![], |r| {
+                r.get::<Option<u32>>(0)
             })?
             .unwrap_or(0))
     }
@@ -410,7 +418,7 @@ pub(super) mod tests {
             out.push_str(&format!("{t}:\n{}\n", rows.join("\n")));
         }
         for a in DESKS {
-            let ops = super::ops_after(&conn, a, 0, usize::MAX).unwrap();
+            let ops = super::ops_after(&*conn, a, 0, usize::MAX).unwrap();
             out.push_str(&format!("log {a}: {ops:?}\n"));
         }
         out

@@ -10,23 +10,17 @@ use cchc_common::crdt::{self, Objects, OpCtx};
 use cchc_common::hlc::Hlc;
 use cchc_common::merge::{self, OpLog, UnknownDefs};
 use cchc_common::{ActorId, DomainError, Op, UnitCode};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use cchc_sql::{args, Db, DbExt, Tx};
 use std::collections::BTreeSet;
 
 /// The commune's province actor and its clock, made on first use: a random id that
 /// no device holds (enrollment refuses it afterwards).
-fn province_actor(conn: &Connection, unit: UnitCode) -> Result<(ActorId, Hlc)> {
-    if let Some((actor, wall, counter)) = conn
-        .prepare_cached("SELECT actor, hlc_ms, hlc_c FROM province_actors WHERE unit = ?1")?
-        .query_row([unit.0], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, u32>(2)?,
-            ))
-        })
-        .optional()?
-    {
+fn province_actor(conn: &dyn Db, unit: UnitCode) -> Result<(ActorId, Hlc)> {
+    if let Some((actor, wall, counter)) = conn.query_opt(
+        "SELECT actor, hlc_ms, hlc_c FROM province_actors WHERE unit = ?1",
+        args![unit.0],
+        |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?, r.get::<u32>(2)?)),
+    )? {
         return Ok((
             i2a(actor),
             Hlc {
@@ -40,19 +34,18 @@ fn province_actor(conn: &Connection, unit: UnitCode) -> Result<(ActorId, Hlc)> {
         getrandom::getrandom(&mut b).map_err(|e| HubError::Internal(format!("random: {e}")))?;
         let actor = ActorId(u64::from_le_bytes(b));
         let taken = conn
-            .query_row(
+            .query_opt(
                 "SELECT 1 FROM devices WHERE actor = ?1
                  UNION ALL SELECT 1 FROM version_vector WHERE actor = ?1
                  UNION ALL SELECT 1 FROM province_actors WHERE actor = ?1",
-                [a2i(actor)],
+                args![a2i(actor)],
                 |_| Ok(()),
-            )
-            .optional()?
+            )?
             .is_some();
         if !taken && actor.0 != 0 {
-            conn.execute(
+            conn.exec(
                 "INSERT INTO province_actors (unit, actor, hlc_ms, hlc_c) VALUES (?1, ?2, 0, 0)",
-                params![unit.0, a2i(actor)],
+                args![unit.0, a2i(actor)],
             )?;
             return Ok((actor, Hlc::default()));
         }
@@ -63,14 +56,16 @@ fn province_actor(conn: &Connection, unit: UnitCode) -> Result<(ActorId, Hlc)> {
 }
 
 /// Refuses a commune the hub does not serve, naming the province it does.
-fn check_served(conn: &Connection, unit: UnitCode) -> Result<()> {
+fn check_served(conn: &dyn Db, unit: UnitCode) -> Result<()> {
     if unit_served(conn, unit)? {
         return Ok(());
     }
     let province = conn
-        .query_row("SELECT value FROM meta WHERE key = 'province'", [], |r| {
-            r.get::<_, String>(0)
-        })?
+        .query_one(
+            "SELECT value FROM meta WHERE key = 'province'",
+            args![],
+            |r| r.get::<String>(0),
+        )?
         .parse()
         .unwrap_or(0);
     Err(HubError::UnknownUnit {
@@ -81,11 +76,11 @@ fn check_served(conn: &Connection, unit: UnitCode) -> Result<()> {
 
 impl Rollout for SqliteStore {
     fn unit_phase(&self, unit: UnitCode) -> Result<Option<u32>> {
-        Ok(self
-            .read()?
-            .prepare_cached("SELECT phase FROM phase_plan WHERE unit = ?1")?
-            .query_row([unit.0], |r| r.get::<_, u32>(0))
-            .optional()?)
+        Ok(self.read()?.query_opt(
+            "SELECT phase FROM phase_plan WHERE unit = ?1",
+            args![unit.0],
+            |r| r.get::<u32>(0),
+        )?)
     }
 
     fn assign_phases(
@@ -94,26 +89,23 @@ impl Rollout for SqliteStore {
         audit: &AuditEntry,
         now_ms: i64,
     ) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
         let defs = rollup::newest_definitions(&tx)?;
         for (unit, phase) in plan {
             defs.phase(*phase).map_err(HubError::Invalid)?;
             check_served(&tx, *unit)?;
-            let same = tx
-                .prepare_cached("SELECT phase FROM phase_plan WHERE unit = ?1")?
-                .query_row([unit.0], |r| r.get::<_, u32>(0))
-                .optional()?
-                == Some(*phase);
+            let same = tx.query_opt(
+                "SELECT phase FROM phase_plan WHERE unit = ?1",
+                args![unit.0],
+                |r| r.get::<u32>(0),
+            )? == Some(*phase);
             if same {
                 continue;
             }
-            tx.prepare_cached(
-                "INSERT INTO phase_plan (unit, phase, assigned_at, assigned_by) VALUES (?1, ?2, ?3, ?4)
+            tx.exec("INSERT INTO phase_plan (unit, phase, assigned_at, assigned_by) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (unit) DO UPDATE SET phase = excluded.phase,
-                     assigned_at = excluded.assigned_at, assigned_by = excluded.assigned_by",
-            )?
-            .execute(params![unit.0, phase, now_ms, audit.actor])?;
+                     assigned_at = excluded.assigned_at, assigned_by = excluded.assigned_by", args![unit.0, phase, now_ms, audit.actor])?;
             rollup::refresh_standing(&tx, *unit, &defs)?;
         }
         access::append(&tx, audit, now_ms)?;
@@ -130,16 +122,14 @@ impl Rollout for SqliteStore {
         audit: &AuditEntry,
         now_ms: i64,
     ) -> Result<Vec<Op>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
         check_served(&tx, unit)?;
-        let assigned: Option<u32> = tx
-            .query_row(
-                "SELECT phase FROM phase_plan WHERE unit = ?1",
-                [unit.0],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let assigned: Option<u32> = tx.query_opt(
+            "SELECT phase FROM phase_plan WHERE unit = ?1",
+            args![unit.0],
+            |r| r.get(0),
+        )?;
         if assigned != Some(phase) {
             return Err(HubError::NotAssigned {
                 unit: unit.0,
@@ -183,9 +173,9 @@ impl Rollout for SqliteStore {
         }
         merge::merge(&mut log, unit, ops.clone(), UnknownDefs::Refuse)?;
         log.finish()?;
-        tx.execute(
+        tx.exec(
             "UPDATE province_actors SET hlc_ms = ?2, hlc_c = ?3 WHERE unit = ?1",
-            params![unit.0, hlc.wall_ms as i64, hlc.counter],
+            args![unit.0, hlc.wall_ms as i64, hlc.counter],
         )?;
         access::append(&tx, audit, now_ms)?;
         tx.commit()?;

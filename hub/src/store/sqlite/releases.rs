@@ -13,7 +13,7 @@ use cchc_common::release::{Release, Root, Signed, Target};
 use cchc_common::update::{UpdateEvent, UpdateReport};
 use cchc_common::{ActorId, UnitCode};
 use cchc_sql::{a2i, i2a};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use cchc_sql::{args, Db, DbExt, Tx};
 use semver::Version;
 use std::path::Path;
 
@@ -26,19 +26,21 @@ fn version(path: &Path, text: &str) -> Result<Version> {
         .map_err(|e| bad_db(path, format!("stored version '{text}': {e}")))
 }
 
-fn load_releases(conn: &Connection, path: &Path) -> Result<Vec<StoredRelease>> {
-    let mut st = conn.prepare_cached("SELECT meta, file, published_at, platform FROM releases")?;
-    let rows = st.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, String>(3)?,
-        ))
-    })?;
+fn load_releases(conn: &dyn Db, path: &Path) -> Result<Vec<StoredRelease>> {
+    let rows = conn.query(
+        "SELECT meta, file, published_at, platform FROM releases",
+        args![],
+        |r| {
+            Ok((
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<i64>(2)?,
+                r.get::<String>(3)?,
+            ))
+        },
+    )?;
     let mut out = Vec::new();
-    for row in rows {
-        let (meta, file, published_ms, platform) = row?;
+    for (meta, file, published_ms, platform) in rows {
         out.push(StoredRelease {
             meta: json(path, "release", &meta)?,
             platform,
@@ -53,38 +55,32 @@ fn load_releases(conn: &Connection, path: &Path) -> Result<Vec<StoredRelease>> {
     Ok(out)
 }
 
-fn load_rollouts(conn: &Connection, path: &Path) -> Result<Vec<RolloutRow>> {
-    let mut st = conn.prepare_cached(
+fn load_rollouts(conn: &dyn Db, path: &Path) -> Result<Vec<RolloutRow>> {
+    let rows = conn.query(
         "SELECT version, state, reason, halt_at_percent, min_reports, soak_s, started_at
          FROM rollouts",
-    )?;
-    let rows = st.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Option<String>>(2)?,
-            r.get::<_, u32>(3)?,
-            r.get::<_, u32>(4)?,
-            r.get::<_, i64>(5)?,
-            r.get::<_, i64>(6)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (v, state, reason, halt, min, soak, started_ms) = row?;
-        let mut stages = Vec::new();
-        let mut sst = conn.prepare_cached(
-            "SELECT stage, scope, started_at FROM rollout_stages WHERE version = ?1 ORDER BY stage",
-        )?;
-        let srows = sst.query_map([&v], |r| {
+        args![],
+        |r| {
             Ok((
-                r.get::<_, u32>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<Option<String>>(2)?,
+                r.get::<u32>(3)?,
+                r.get::<u32>(4)?,
+                r.get::<i64>(5)?,
+                r.get::<i64>(6)?,
             ))
-        })?;
-        for s in srows {
-            let (number, scope, started_ms) = s?;
+        },
+    )?;
+    let mut out = Vec::new();
+    for (v, state, reason, halt, min, soak, started_ms) in rows {
+        let mut stages = Vec::new();
+        let srows = conn.query(
+            "SELECT stage, scope, started_at FROM rollout_stages WHERE version = ?1 ORDER BY stage",
+            args![v],
+            |r| Ok((r.get::<u32>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?)),
+        )?;
+        for (number, scope, started_ms) in srows {
             stages.push(Stage {
                 number,
                 scope: json(path, "rollout stage", &scope)?,
@@ -122,39 +118,43 @@ fn milestone(event: UpdateEvent) -> &'static [&'static str] {
     }
 }
 
-fn verdicts(conn: &Connection, version: &str, stage: u32) -> Result<Verdicts> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT count(*) FILTER (WHERE healthy_at IS NOT NULL OR failed_at IS NOT NULL),
+fn verdicts(conn: &dyn Db, version: &str, stage: u32) -> Result<Verdicts> {
+    Ok(conn.query_one(
+        "SELECT count(*) FILTER (WHERE healthy_at IS NOT NULL OR failed_at IS NOT NULL),
                     count(*) FILTER (WHERE failed_at IS NOT NULL)
              FROM device_updates WHERE version = ?1 AND stage = ?2",
-        )?
-        .query_row(params![version, stage], |r| {
+        args![version, stage],
+        |r| {
             Ok(Verdicts {
                 reports: r.get(0)?,
                 failed: r.get(1)?,
             })
-        })?)
+        },
+    )?)
 }
 
 impl Releases for SqliteStore {
     fn roots(&self) -> Result<Vec<Signed<Root>>> {
         let conn = self.read()?;
-        let mut st = conn.prepare_cached("SELECT doc FROM release_roots ORDER BY version")?;
-        let docs: Vec<String> = st
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+        let docs: Vec<String> = conn
+            .query(
+                "SELECT doc FROM release_roots ORDER BY version",
+                args![],
+                |r| r.get(0),
+            )?
+            .into_iter()
+            .collect();
         docs.iter()
             .map(|d| json(&self.path, "release root", d))
             .collect()
     }
 
     fn trust_root(&self, root: &Signed<Root>, audit: &AuditEntry, now_ms: i64) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
+        tx.exec(
             "INSERT INTO release_roots (version, doc, trusted_at) VALUES (?1, ?2, ?3)",
-            params![
+            args![
                 root.signed.version as i64,
                 serde_json::to_string(root).expect("serializes"),
                 now_ms
@@ -172,8 +172,8 @@ impl Releases for SqliteStore {
         audit: &AuditEntry,
         now_ms: i64,
     ) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
         let r = &release.signed;
         let newest = load_releases(&tx, &self.path)?
             .into_iter()
@@ -187,10 +187,10 @@ impl Releases for SqliteStore {
             }
             .into());
         }
-        tx.execute(
+        tx.exec(
             "INSERT INTO releases (version, platform, meta, file, sha256, published_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
+            args![
                 r.version.to_string(),
                 r.platform,
                 serde_json::to_string(release).expect("serializes"),
@@ -216,24 +216,24 @@ impl Releases for SqliteStore {
         audit: &AuditEntry,
         now_ms: i64,
     ) -> Result<u32> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
         let v = version.to_string();
         let published: bool = tx
-            .prepare_cached("SELECT 1 FROM releases WHERE version = ?1")?
-            .query_row([&v], |_| Ok(()))
-            .optional()?
+            .query_opt(
+                "SELECT 1 FROM releases WHERE version = ?1",
+                args![&v],
+                |_| Ok(()),
+            )?
             .is_some();
         if !published {
             return Err(ReleaseRefusal::Unpublished { version: v }.into());
         }
-        let existing: Option<(String, Option<String>)> = tx
-            .query_row(
-                "SELECT state, reason FROM rollouts WHERE version = ?1",
-                [&v],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let existing: Option<(String, Option<String>)> = tx.query_opt(
+            "SELECT state, reason FROM rollouts WHERE version = ?1",
+            args![&v],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         match existing {
             Some((state, reason)) if state == "halted" => {
                 return Err(ReleaseRefusal::Halted {
@@ -244,10 +244,10 @@ impl Releases for SqliteStore {
             }
             Some(_) => {
                 if let Some(rule) = rule {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE rollouts SET halt_at_percent = ?2, min_reports = ?3, soak_s = ?4,
                          updated_at = ?5 WHERE version = ?1",
-                        params![
+                        args![
                             v,
                             rule.halt_at_percent,
                             rule.min_reports,
@@ -259,22 +259,16 @@ impl Releases for SqliteStore {
             }
             None => {
                 let rule = rule.unwrap_or(crate::release::DEFAULT_RULE);
-                tx.execute(
-                    "INSERT INTO rollouts (version, state, reason, halt_at_percent, min_reports,
-                     soak_s, started_at, updated_at) VALUES (?1, 'running', NULL, ?2, ?3, ?4, ?5, ?5)",
-                    params![v, rule.halt_at_percent, rule.min_reports, rule.soak_s as i64, now_ms],
-                )?;
+                tx.exec("INSERT INTO rollouts (version, state, reason, halt_at_percent, min_reports,
+                     soak_s, started_at, updated_at) VALUES (?1, 'running', NULL, ?2, ?3, ?4, ?5, ?5)", args![v, rule.halt_at_percent, rule.min_reports, rule.soak_s as i64, now_ms])?;
             }
         }
-        let number: u32 = tx.query_row(
+        let number: u32 = tx.query_one(
             "SELECT coalesce(max(stage), 0) + 1 FROM rollout_stages WHERE version = ?1",
-            [&v],
+            args![&v],
             |r| r.get(0),
         )?;
-        tx.execute(
-            "INSERT INTO rollout_stages (version, stage, scope, started_at) VALUES (?1, ?2, ?3, ?4)",
-            params![v, number, serde_json::to_string(scope).expect("serializes"), now_ms],
-        )?;
+        tx.exec("INSERT INTO rollout_stages (version, stage, scope, started_at) VALUES (?1, ?2, ?3, ?4)", args![v, number, serde_json::to_string(scope).expect("serializes"), now_ms])?;
         append(&tx, audit, now_ms)?;
         tx.commit()?;
         Ok(number)
@@ -288,14 +282,14 @@ impl Releases for SqliteStore {
         audit: &AuditEntry,
         now_ms: i64,
     ) -> Result<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
         let v = version.to_string();
-        let state: Option<String> = tx
-            .query_row("SELECT state FROM rollouts WHERE version = ?1", [&v], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let state: Option<String> = tx.query_opt(
+            "SELECT state FROM rollouts WHERE version = ?1",
+            args![&v],
+            |r| r.get(0),
+        )?;
         let Some(state) = state else {
             return Err(ReleaseRefusal::Unpublished { version: v }.into());
         };
@@ -304,9 +298,9 @@ impl Releases for SqliteStore {
             // Halting a halted rollout changes nothing (and never undoes the halt).
             return Ok(false);
         }
-        tx.execute(
+        tx.exec(
             "UPDATE rollouts SET state = ?2, reason = ?3, updated_at = ?4 WHERE version = ?1",
-            params![v, want, halted.then_some(reason), now_ms],
+            args![v, want, halted.then_some(reason), now_ms],
         )?;
         append(&tx, audit, now_ms)?;
         tx.commit()?;
@@ -319,26 +313,27 @@ impl Releases for SqliteStore {
 
     fn device_updates(&self, version: &Version) -> Result<Vec<DeviceUpdate>> {
         let conn = self.read()?;
-        let mut st = conn.prepare_cached(
+        let rows = conn.query(
             "SELECT device, unit, stage, offered_at, downloaded_at, installed_at, healthy_at,
                     failed_at, rolled_back_at, detail
              FROM device_updates WHERE version = ?1 ORDER BY stage, unit, device",
+            args![version.to_string()],
+            |r| {
+                Ok(DeviceUpdate {
+                    device: i2a(r.get(0)?),
+                    unit: UnitCode(r.get(1)?),
+                    stage: r.get(2)?,
+                    offered_ms: r.get(3)?,
+                    downloaded_ms: r.get(4)?,
+                    installed_ms: r.get(5)?,
+                    healthy_ms: r.get(6)?,
+                    failed_ms: r.get(7)?,
+                    rolled_back_ms: r.get(8)?,
+                    detail: r.get(9)?,
+                })
+            },
         )?;
-        let rows = st.query_map([version.to_string()], |r| {
-            Ok(DeviceUpdate {
-                device: i2a(r.get(0)?),
-                unit: UnitCode(r.get(1)?),
-                stage: r.get(2)?,
-                offered_ms: r.get(3)?,
-                downloaded_ms: r.get(4)?,
-                installed_ms: r.get(5)?,
-                healthy_ms: r.get(6)?,
-                failed_ms: r.get(7)?,
-                rolled_back_ms: r.get(8)?,
-                detail: r.get(9)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.into_iter().collect())
     }
 
     fn offer(
@@ -352,8 +347,8 @@ impl Releases for SqliteStore {
         let Ok(running) = running.parse::<Version>() else {
             return Ok(None);
         };
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
         let releases = load_releases(&tx, &self.path)?;
         for rollout in load_rollouts(&tx, &self.path)? {
             if rollout.state != RolloutState::Running || rollout.version <= running {
@@ -366,12 +361,11 @@ impl Releases for SqliteStore {
                 continue;
             };
             let v = rollout.version.to_string();
-            let seen: Option<(Option<i64>,)> = tx
-                .prepare_cached(
-                    "SELECT failed_at FROM device_updates WHERE device = ?1 AND version = ?2",
-                )?
-                .query_row(params![a2i(device), v], |r| Ok((r.get(0)?,)))
-                .optional()?;
+            let seen: Option<(Option<i64>,)> = tx.query_opt(
+                "SELECT failed_at FROM device_updates WHERE device = ?1 AND version = ?2",
+                args![a2i(device), v],
+                |r| Ok((r.get(0)?,)),
+            )?;
             match seen {
                 // It failed this release: never offered it again.
                 Some((Some(_),)) => continue,
@@ -381,10 +375,10 @@ impl Releases for SqliteStore {
                     else {
                         continue;
                     };
-                    tx.execute(
+                    tx.exec(
                         "INSERT INTO device_updates (device, version, unit, stage, offered_at)
                          VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![a2i(device), v, unit.0, stage, now_ms],
+                        args![a2i(device), v, unit.0, stage, now_ms],
                     )?;
                 }
             }
@@ -400,26 +394,25 @@ impl Releases for SqliteStore {
         reports: &[UpdateReport],
         now_ms: i64,
     ) -> Result<Vec<String>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.conn();
+        let tx = Tx::write(&*conn)?;
         let mut touched = Vec::new();
         for r in reports {
             let v = r.version.to_string();
-            let stage: Option<u32> = tx
-                .prepare_cached(
-                    "SELECT stage FROM device_updates WHERE device = ?1 AND version = ?2",
-                )?
-                .query_row(params![a2i(device), v], |row| row.get(0))
-                .optional()?;
+            let stage: Option<u32> = tx.query_opt(
+                "SELECT stage FROM device_updates WHERE device = ?1 AND version = ?2",
+                args![a2i(device), v],
+                |row| row.get(0),
+            )?;
             // A report about a release this device was never offered is not counted.
             let Some(stage) = stage else { continue };
             for col in milestone(r.event) {
-                tx.execute(
+                tx.exec(
                     &format!(
                         "UPDATE device_updates SET {col} = coalesce({col}, ?3)
                          WHERE device = ?1 AND version = ?2"
                     ),
-                    params![a2i(device), v, r.at_ms],
+                    args![a2i(device), v, r.at_ms],
                 )?;
             }
             // Failures say why; a download says how it came (a delta, the full file).
@@ -430,9 +423,9 @@ impl Releases for SqliteStore {
             };
             if keep {
                 let detail: String = r.detail.chars().take(300).collect();
-                tx.execute(
+                tx.exec(
                     "UPDATE device_updates SET detail = ?3 WHERE device = ?1 AND version = ?2",
-                    params![a2i(device), v, detail],
+                    args![a2i(device), v, detail],
                 )?;
             }
             if !touched.contains(&(v.clone(), stage)) {
@@ -454,10 +447,10 @@ impl Releases for SqliteStore {
             let Some(reason) = halt_reason(stage, verdicts(&tx, &v, number)?, &rollout.rule) else {
                 continue;
             };
-            tx.execute(
+            tx.exec(
                 "UPDATE rollouts SET state = 'halted', reason = ?2, updated_at = ?3
                  WHERE version = ?1 AND state = 'running'",
-                params![v, reason, now_ms],
+                args![v, reason, now_ms],
             )?;
             append(
                 &tx,
@@ -479,17 +472,14 @@ impl Releases for SqliteStore {
 
     fn may_download(&self, device: ActorId, sha256: &str) -> Result<Option<StoredRelease>> {
         let conn = self.read()?;
-        let found: Option<(String, String, i64, String)> = conn
-            .prepare_cached(
-                "SELECT r.meta, r.file, r.published_at, r.platform
+        let found: Option<(String, String, i64, String)> = conn.query_opt(
+            "SELECT r.meta, r.file, r.published_at, r.platform
                  FROM releases r JOIN device_updates d ON d.version = r.version
                  WHERE d.device = ?1 AND r.sha256 = ?2 AND d.failed_at IS NULL
                  ORDER BY d.offered_at DESC LIMIT 1",
-            )?
-            .query_row(params![a2i(device), sha256], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()?;
+            args![a2i(device), sha256],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
         let Some((meta, file, published_ms, platform)) = found else {
             return Ok(None);
         };
@@ -508,12 +498,12 @@ impl Releases for SqliteStore {
         file: &str,
         patch: &Target,
     ) -> Result<()> {
-        self.conn().execute(
+        self.conn().exec(
             "INSERT INTO release_deltas (to_sha256, from_sha256, file, length, sha256)
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (to_sha256, from_sha256) DO UPDATE
              SET file = excluded.file, length = excluded.length, sha256 = excluded.sha256",
-            params![
+            args![
                 to_sha256,
                 from_sha256,
                 file,
@@ -525,21 +515,19 @@ impl Releases for SqliteStore {
     }
 
     fn delta(&self, to_sha256: &str, from_sha256: &str) -> Result<Option<(String, Target)>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT file, length, sha256 FROM release_deltas
+        Ok(self.conn().query_opt(
+            "SELECT file, length, sha256 FROM release_deltas
                  WHERE to_sha256 = ?1 AND from_sha256 = ?2",
-            )?
-            .query_row(params![to_sha256, from_sha256], |r| {
+            args![to_sha256, from_sha256],
+            |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
+                    r.get::<String>(0)?,
                     Target {
-                        length: r.get::<_, i64>(1)?.max(0) as u64,
+                        length: r.get::<i64>(1)?.max(0) as u64,
                         sha256: r.get(2)?,
                     },
                 ))
-            })
-            .optional()?)
+            },
+        )?)
     }
 }

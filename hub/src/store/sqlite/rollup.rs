@@ -19,7 +19,7 @@ use cchc_common::crdt::PledgeCrdt;
 use cchc_common::op::{Dir, OpBody, TaskStatus};
 use cchc_common::rollout::{CriterionScores, Standing};
 use cchc_common::{Definitions, Metric, Op, Period, Score, UnitCode};
-use rusqlite::{params, Connection, OptionalExtension};
+use cchc_sql::{args, Db, DbExt};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -82,59 +82,54 @@ impl Touched {
     }
 
     /// Writes the batch's changes into the rollups of commune `unit`.
-    pub(super) fn flush(self, conn: &Connection, unit: UnitCode, now_ms: i64) -> Result<()> {
+    pub(super) fn flush(self, conn: &dyn Db, unit: UnitCode, now_ms: i64) -> Result<()> {
         if !self.kpi.is_empty() {
-            let mut st = conn.prepare_cached(
-                "INSERT INTO kpi_procedure (period, procedure, metric, value) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (period, procedure, metric) DO UPDATE SET value = value + excluded.value",
-            )?;
-            let mut su = conn.prepare_cached(
-                "INSERT INTO kpi_unit (unit, period, metric, value) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (unit, period, metric) DO UPDATE SET value = value + excluded.value",
-            )?;
-            let mut sp = conn.prepare_cached(
-                "INSERT INTO kpi_province (period, metric, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (period, metric) DO UPDATE SET value = value + excluded.value",
-            )?;
             for ((period, metric), procedures) in &self.kpi {
                 let period = period.to_string();
                 let mut sum = 0;
                 for (procedure, v) in procedures {
-                    st.execute(params![period, procedure, metric.as_str(), v])?;
+                    conn.exec(
+                        "INSERT INTO kpi_procedure (period, procedure, metric, value)
+                         VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (period, procedure, metric)
+                         DO UPDATE SET value = kpi_procedure.value + excluded.value",
+                        args![period, procedure, metric.as_str(), v],
+                    )?;
                     sum += v;
                 }
-                su.execute(params![unit.0, period, metric.as_str(), sum])?;
-                sp.execute(params![period, metric.as_str(), sum])?;
+                conn.exec(
+                    "INSERT INTO kpi_unit (unit, period, metric, value) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (unit, period, metric)
+                     DO UPDATE SET value = kpi_unit.value + excluded.value",
+                    args![unit.0, period, metric.as_str(), sum],
+                )?;
+                conn.exec(
+                    "INSERT INTO kpi_province (period, metric, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (period, metric)
+                     DO UPDATE SET value = kpi_province.value + excluded.value",
+                    args![period, metric.as_str(), sum],
+                )?;
             }
         }
         for (period, ops) in &self.reports {
             let period = period.to_string();
             let new = conn
-                .prepare_cached(
-                    "INSERT INTO reports (unit, period, first_at, last_at, ops) VALUES (?1, ?2, ?3, ?3, ?4)
-                     ON CONFLICT (unit, period) DO NOTHING",
-                )?
-                .execute(params![unit.0, period, now_ms, ops])?;
+                .exec("INSERT INTO reports (unit, period, first_at, last_at, ops) VALUES (?1, ?2, ?3, ?3, ?4)
+                     ON CONFLICT (unit, period) DO NOTHING", args![unit.0, period, now_ms, ops])?;
             if new == 1 {
-                conn.prepare_cached(
+                conn.exec(
                     "INSERT INTO period_totals (period, communes) VALUES (?1, 1)
-                     ON CONFLICT (period) DO UPDATE SET communes = communes + 1",
-                )?
-                .execute([period])?;
+                     ON CONFLICT (period) DO UPDATE SET communes = period_totals.communes + 1",
+                    args![period],
+                )?;
             } else {
-                conn.prepare_cached(
-                    "UPDATE reports SET last_at = ?3, ops = ops + ?4 WHERE unit = ?1 AND period = ?2",
-                )?
-                .execute(params![unit.0, period, now_ms, ops])?;
+                conn.exec("UPDATE reports SET last_at = ?3, ops = ops + ?4 WHERE unit = ?1 AND period = ?2", args![unit.0, period, now_ms, ops])?;
             }
         }
         for (phase, criterion, kind) in &self.seen {
-            conn.prepare_cached(
-                "INSERT INTO score_seen (unit, phase, criterion, kind, first_at, last_at)
+            conn.exec("INSERT INTO score_seen (unit, phase, criterion, kind, first_at, last_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-                 ON CONFLICT (unit, phase, criterion, kind) DO UPDATE SET last_at = excluded.last_at",
-            )?
-            .execute(params![unit.0, phase, criterion, kind, now_ms])?;
+                 ON CONFLICT (unit, phase, criterion, kind) DO UPDATE SET last_at = excluded.last_at", args![unit.0, phase, criterion, kind, now_ms])?;
         }
         if !self.seen.is_empty() {
             refresh_standing(conn, unit, &newest_definitions(conn)?)?;
@@ -158,48 +153,42 @@ struct StandingRow {
 /// Recomputes one commune's standing in its assigned phase from its current scores,
 /// and moves the phase and criterion totals by the difference. A commune outside the
 /// rollout plan (or in a phase the definitions no longer have) has no standing.
-pub(super) fn refresh_standing(
-    conn: &Connection,
-    unit: UnitCode,
-    defs: &Definitions,
-) -> Result<()> {
-    let old: Option<StandingRow> = conn
-        .prepare_cached(
-            "SELECT phase, self_scored = criteria, stage IN ('passed', 'failed'), stage = 'passed'
+pub(super) fn refresh_standing(conn: &dyn Db, unit: UnitCode, defs: &Definitions) -> Result<()> {
+    let old: Option<StandingRow> = conn.query_opt(
+        "SELECT phase, self_scored = criteria, stage IN ('passed', 'failed'), stage = 'passed'
              FROM standing WHERE unit = ?1",
-        )?
-        .query_row([unit.0], |r| {
+        args![unit.0],
+        |r| {
             Ok(StandingRow {
                 phase: r.get(0)?,
                 reported: r.get(1)?,
                 verified: r.get(2)?,
                 passed: r.get(3)?,
             })
-        })
-        .optional()?;
+        },
+    )?;
     if let Some(o) = &old {
         move_phase_totals(conn, o, -1)?;
-        conn.prepare_cached("DELETE FROM standing WHERE unit = ?1")?
-            .execute([unit.0])?;
+        conn.exec("DELETE FROM standing WHERE unit = ?1", args![unit.0])?;
     }
-    let old_scores: Vec<(u32, String, i64, bool)> = conn
-        .prepare_cached(
-            "SELECT phase, criterion, score, at_max FROM effective_scores WHERE unit = ?1",
-        )?
-        .query_map([unit.0], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let old_scores: Vec<(u32, String, i64, bool)> = conn.query(
+        "SELECT phase, criterion, score, at_max FROM effective_scores WHERE unit = ?1",
+        args![unit.0],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
     for (phase, criterion, score, at_max) in &old_scores {
         move_criterion_totals(conn, *phase, criterion, -1, -score, -(*at_max as i64))?;
     }
-    conn.prepare_cached("DELETE FROM effective_scores WHERE unit = ?1")?
-        .execute([unit.0])?;
+    conn.exec(
+        "DELETE FROM effective_scores WHERE unit = ?1",
+        args![unit.0],
+    )?;
 
-    let plan: Option<(u32, i64)> = conn
-        .prepare_cached("SELECT phase, assigned_at FROM phase_plan WHERE unit = ?1")?
-        .query_row([unit.0], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    let plan: Option<(u32, i64)> = conn.query_opt(
+        "SELECT phase, assigned_at FROM phase_plan WHERE unit = ?1",
+        args![unit.0],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let Some((phase_no, assigned_at)) = plan else {
         return Ok(());
     };
@@ -208,14 +197,12 @@ pub(super) fn refresh_standing(
     };
     let mut scores: BTreeMap<String, CriterionScores> = BTreeMap::new();
     for (table, verified) in [("assessments", false), ("verifications", true)] {
-        let mut st = conn.prepare_cached(&format!(
-            "SELECT criterion, score FROM {table} WHERE unit = ?1 AND phase = ?2"
-        ))?;
-        let rows = st.query_map(params![unit.0, phase_no], |r| {
-            Ok((r.get::<_, String>(0)?, Score(r.get(1)?)))
-        })?;
-        for row in rows {
-            let (c, s) = row?;
+        let rows = conn.query(
+            &format!("SELECT criterion, score FROM {table} WHERE unit = ?1 AND phase = ?2"),
+            args![unit.0, phase_no],
+            |r| Ok((r.get::<String>(0)?, Score(r.get(1)?))),
+        )?;
+        for (c, s) in rows {
             let e = scores.entry(c).or_default();
             if verified {
                 e.verified = Some(s);
@@ -231,13 +218,12 @@ pub(super) fn refresh_standing(
             return Ok(None);
         }
         let mut at: Option<i64> = None;
-        let mut st = conn.prepare_cached(&format!(
+        let sql = format!(
             "SELECT {col} FROM score_seen WHERE unit = ?1 AND phase = ?2 AND criterion = ?3 AND kind = ?4"
-        ))?;
+        );
         for c in &phase.criteria {
-            let t: Option<i64> = st
-                .query_row(params![unit.0, phase_no, c.code, kind], |r| r.get(0))
-                .optional()?;
+            let t: Option<i64> =
+                conn.query_opt(&sql, args![unit.0, phase_no, c.code, kind], |r| r.get(0))?;
             at = at.max(t);
         }
         Ok(at)
@@ -248,34 +234,34 @@ pub(super) fn refresh_standing(
         standing.self_scored == standing.criteria,
     )?;
     let verified_at = when("verified", "last_at", !standing.provisional)?;
-    conn.prepare_cached(
+    conn.exec(
         "INSERT INTO standing (unit, phase, criteria, self_scored, self_total, verified,
              verified_total, score, max_total, permille, provisional, stage, grade,
              assigned_at, self_assessed_at, verified_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )?
-    .execute(params![
-        unit.0,
-        phase_no,
-        standing.criteria,
-        standing.self_scored,
-        standing.self_total.0,
-        standing.verified,
-        standing.verified_total.0,
-        standing.score.0,
-        standing.max_total.0,
-        standing.permille(),
-        standing.provisional,
-        standing.stage.as_str(),
-        if standing.has_score() {
-            standing.grade(defs)
-        } else {
-            ""
-        },
-        assigned_at,
-        self_at,
-        verified_at
-    ])?;
+        args![
+            unit.0,
+            phase_no,
+            standing.criteria,
+            standing.self_scored,
+            standing.self_total.0,
+            standing.verified,
+            standing.verified_total.0,
+            standing.score.0,
+            standing.max_total.0,
+            standing.permille(),
+            standing.provisional,
+            standing.stage.as_str(),
+            if standing.has_score() {
+                standing.grade(defs)
+            } else {
+                ""
+            },
+            assigned_at,
+            self_at,
+            verified_at
+        ],
+    )?;
     move_phase_totals(
         conn,
         &StandingRow {
@@ -289,74 +275,77 @@ pub(super) fn refresh_standing(
     for c in &phase.criteria {
         if let Some(s) = scores.get(&c.code).and_then(|cs| cs.effective()) {
             let at_max = s >= c.max_score;
-            conn.prepare_cached(
+            conn.exec(
                 "INSERT INTO effective_scores (unit, phase, criterion, score, at_max)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![unit.0, phase_no, c.code, s.0, at_max])?;
+                args![unit.0, phase_no, c.code, s.0, at_max],
+            )?;
             move_criterion_totals(conn, phase_no, &c.code, 1, s.0 as i64, at_max as i64)?;
         }
     }
     Ok(())
 }
 
-fn move_phase_totals(conn: &Connection, row: &StandingRow, sign: i64) -> Result<()> {
-    conn.prepare_cached(
+fn move_phase_totals(conn: &dyn Db, row: &StandingRow, sign: i64) -> Result<()> {
+    conn.exec(
         "INSERT INTO phase_totals (phase, assigned, reported, verified, passed)
          VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (phase) DO UPDATE SET assigned = assigned + excluded.assigned,
-             reported = reported + excluded.reported, verified = verified + excluded.verified,
-             passed = passed + excluded.passed",
-    )?
-    .execute(params![
-        row.phase,
-        sign,
-        sign * row.reported as i64,
-        sign * row.verified as i64,
-        sign * row.passed as i64
-    ])?;
-    conn.prepare_cached("DELETE FROM phase_totals WHERE phase = ?1 AND assigned = 0")?
-        .execute([row.phase])?;
+         ON CONFLICT (phase) DO UPDATE SET assigned = phase_totals.assigned + excluded.assigned,
+             reported = phase_totals.reported + excluded.reported,
+             verified = phase_totals.verified + excluded.verified,
+             passed = phase_totals.passed + excluded.passed",
+        args![
+            row.phase,
+            sign,
+            sign * row.reported as i64,
+            sign * row.verified as i64,
+            sign * row.passed as i64
+        ],
+    )?;
+    conn.exec(
+        "DELETE FROM phase_totals WHERE phase = ?1 AND assigned = 0",
+        args![row.phase],
+    )?;
     Ok(())
 }
 
 fn move_criterion_totals(
-    conn: &Connection,
+    conn: &dyn Db,
     phase: u32,
     criterion: &str,
     communes: i64,
     total: i64,
     at_max: i64,
 ) -> Result<()> {
-    conn.prepare_cached(
+    conn.exec(
         "INSERT INTO criterion_totals (phase, criterion, communes, total, at_max)
          VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (phase, criterion) DO UPDATE SET communes = communes + excluded.communes,
-             total = total + excluded.total, at_max = at_max + excluded.at_max",
-    )?
-    .execute(params![phase, criterion, communes, total, at_max])?;
-    conn.prepare_cached(
+         ON CONFLICT (phase, criterion)
+         DO UPDATE SET communes = criterion_totals.communes + excluded.communes,
+             total = criterion_totals.total + excluded.total,
+             at_max = criterion_totals.at_max + excluded.at_max",
+        args![phase, criterion, communes, total, at_max],
+    )?;
+    conn.exec(
         "DELETE FROM criterion_totals WHERE phase = ?1 AND criterion = ?2 AND communes = 0",
-    )?
-    .execute(params![phase, criterion])?;
+        args![phase, criterion],
+    )?;
     Ok(())
 }
 
 /// Recomputes one commune's pledge figures for a year from its merged pledges, and
 /// moves the year's totals by the difference.
-pub(super) fn refresh_pledges(conn: &Connection, unit: UnitCode, year: i32) -> Result<()> {
-    let old: Option<(i64, i64, i64)> = conn
-        .prepare_cached(
-            "SELECT pledges, tasks, done FROM pledge_units WHERE unit = ?1 AND year = ?2",
-        )?
-        .query_row(params![unit.0, year], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
-    let states: Vec<String> = conn
-        .prepare_cached("SELECT state FROM pledges WHERE unit = ?1 AND year = ?2")?
-        .query_map(params![unit.0, year], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+pub(super) fn refresh_pledges(conn: &dyn Db, unit: UnitCode, year: i32) -> Result<()> {
+    let old: Option<(i64, i64, i64)> = conn.query_opt(
+        "SELECT pledges, tasks, done FROM pledge_units WHERE unit = ?1 AND year = ?2",
+        args![unit.0, year],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let states: Vec<String> = conn.query(
+        "SELECT state FROM pledges WHERE unit = ?1 AND year = ?2",
+        args![unit.0, year],
+        |r| r.get(0),
+    )?;
     let (mut pledges, mut tasks, mut done) = (0i64, 0i64, 0i64);
     for s in states {
         let p: PledgeCrdt =
@@ -376,33 +365,36 @@ pub(super) fn refresh_pledges(conn: &Connection, unit: UnitCode, year: i32) -> R
         }
     }
     let (op, ot, od) = old.unwrap_or((0, 0, 0));
-    conn.prepare_cached(
+    conn.exec(
         "INSERT INTO pledge_units (unit, year, pledges, tasks, done) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (unit, year) DO UPDATE SET pledges = excluded.pledges,
              tasks = excluded.tasks, done = excluded.done",
-    )?
-    .execute(params![unit.0, year, pledges, tasks, done])?;
-    conn.prepare_cached(
+        args![unit.0, year, pledges, tasks, done],
+    )?;
+    conn.exec(
         "INSERT INTO pledge_totals (year, units, pledges, tasks, done) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (year) DO UPDATE SET units = units + excluded.units,
-             pledges = pledges + excluded.pledges, tasks = tasks + excluded.tasks,
-             done = done + excluded.done",
-    )?
-    .execute(params![
-        year,
-        (pledges > 0) as i64 - (op > 0) as i64,
-        pledges - op,
-        tasks - ot,
-        done - od
-    ])?;
+         ON CONFLICT (year) DO UPDATE SET units = pledge_totals.units + excluded.units,
+             pledges = pledge_totals.pledges + excluded.pledges,
+             tasks = pledge_totals.tasks + excluded.tasks,
+             done = pledge_totals.done + excluded.done",
+        args![
+            year,
+            (pledges > 0) as i64 - (op > 0) as i64,
+            pledges - op,
+            tasks - ot,
+            done - od
+        ],
+    )?;
     Ok(())
 }
 
 /// The newest published definitions (the criteria sets the dashboard judges by).
-pub(super) fn newest_definitions(conn: &Connection) -> Result<Definitions> {
-    let body: String = conn
-        .prepare_cached("SELECT body FROM definitions ORDER BY version DESC LIMIT 1")?
-        .query_row([], |r| r.get(0))?;
+pub(super) fn newest_definitions(conn: &dyn Db) -> Result<Definitions> {
+    let body: String = conn.query_one(
+        "SELECT body FROM definitions ORDER BY version DESC LIMIT 1",
+        args![],
+        |r| r.get(0),
+    )?;
     serde_json::from_str(&body).map_err(|e| crate::error::HubError::BadDatabase {
         path: "hub.db".into(),
         detail: format!("stored definitions: {e}"),
@@ -411,12 +403,13 @@ pub(super) fn newest_definitions(conn: &Connection) -> Result<Definitions> {
 
 /// Recomputes the standing of every commune in the rollout plan (after new definitions
 /// change criteria sets or thresholds).
-pub(super) fn refresh_all_standings(conn: &Connection) -> Result<()> {
+pub(super) fn refresh_all_standings(conn: &dyn Db) -> Result<()> {
     let defs = newest_definitions(conn)?;
-    let units: Vec<u32> = conn
-        .prepare("SELECT unit FROM phase_plan UNION SELECT unit FROM standing")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let units: Vec<u32> = conn.query(
+        "SELECT unit FROM phase_plan UNION SELECT unit FROM standing",
+        args![],
+        |r| r.get(0),
+    )?;
     for u in units {
         refresh_standing(conn, UnitCode(u), &defs)?;
     }
@@ -425,19 +418,14 @@ pub(super) fn refresh_all_standings(conn: &Connection) -> Result<()> {
 
 /// Rebuilds every rollup from the op log and merged state (once, when a hub created
 /// before the rollups existed is migrated).
-pub(super) fn rebuild(conn: &Connection) -> Result<()> {
-    let mut st =
-        conn.prepare("SELECT unit, received_at, body FROM ops ORDER BY received_at, actor, seq")?;
-    let rows = st.query_map([], |r| {
-        Ok((
-            r.get::<_, u32>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
+pub(super) fn rebuild(conn: &dyn Db) -> Result<()> {
+    let rows = conn.query(
+        "SELECT unit, received_at, body FROM ops ORDER BY received_at, actor, seq",
+        args![],
+        |r| Ok((r.get::<u32>(0)?, r.get::<i64>(1)?, r.get::<String>(2)?)),
+    )?;
     let mut pending: Option<(u32, i64, Touched)> = None;
-    for row in rows {
-        let (unit, at, body) = row?;
+    for (unit, at, body) in rows {
         let op = Op::from_json(&body).map_err(|e| crate::error::HubError::BadDatabase {
             path: "hub.db".into(),
             detail: format!("op log entry: {e}"),

@@ -125,7 +125,7 @@ fn write_group(conn: &mut Connection, jobs: Vec<Job>) -> Vec<Result<Merged>> {
             Err(HubError::Refused {
                 source: source @ DomainError::SeqGap { .. },
                 ..
-            }) => match SqliteStore::unit_vv(&tx, unit) {
+            }) => match SqliteStore::unit_vv(&*tx, unit) {
                 Ok(acked) => Err(HubError::Refused {
                     source,
                     acked: Some(acked),
