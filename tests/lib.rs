@@ -271,6 +271,70 @@ pub fn wait_exit(
     }
 }
 
+/// The PostgreSQL database `tests/run` starts for the run (`CCHC_TEST_PG_URL`). Tests
+/// that need PostgreSQL whatever the pass (migrate) fail loudly without it.
+pub fn pg_url() -> String {
+    std::env::var("CCHC_TEST_PG_URL")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .expect("CCHC_TEST_PG_URL is not set: run ./tests/run, which starts PostgreSQL")
+}
+
+/// The PostgreSQL database hubs are made on, in the pass that asks for it
+/// (`CCHC_TEST_STORE=postgres`); None: hubs on SQLite.
+pub fn test_pg() -> Option<String> {
+    (std::env::var("CCHC_TEST_STORE").ok().as_deref() == Some("postgres")).then(pg_url)
+}
+
+/// A URL for a new schema of its own in the run's PostgreSQL database.
+pub fn pg_schema_url() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let base = pg_url();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}schema=t{}_{n}", std::process::id())
+}
+
+/// A connection to a hub's database, on either engine (it implements `cchc_sql::Db`).
+pub enum HubDb {
+    /// `hub.db`.
+    Sqlite(rusqlite::Connection),
+    /// The hub's schema on PostgreSQL.
+    Postgres(Box<cchc_sql::pg::PgConn>),
+}
+
+impl HubDb {
+    fn inner(&self) -> &dyn cchc_sql::Db {
+        match self {
+            HubDb::Sqlite(c) => c,
+            HubDb::Postgres(c) => &**c,
+        }
+    }
+}
+
+impl cchc_sql::Db for HubDb {
+    fn dialect(&self) -> cchc_sql::Dialect {
+        self.inner().dialect()
+    }
+    fn exec(&self, sql: &str, args: &[cchc_sql::Arg<'_>]) -> Result<usize, cchc_sql::SqlError> {
+        self.inner().exec(sql, args)
+    }
+    fn each(
+        &self,
+        sql: &str,
+        args: &[cchc_sql::Arg<'_>],
+        f: &mut dyn FnMut(&dyn cchc_sql::Row) -> cchc_sql::Flow,
+    ) -> Result<(), cchc_sql::SqlError> {
+        self.inner().each(sql, args, f)
+    }
+    fn batch(&self, sql: &str) -> Result<(), cchc_sql::SqlError> {
+        self.inner().batch(sql)
+    }
+    fn begin_write(&self) -> Result<(), cchc_sql::SqlError> {
+        self.inner().begin_write()
+    }
+}
+
 /// A provincial hub: its data directory and, while started, its `serve` process.
 pub struct Hub {
     /// Data directory.
@@ -291,8 +355,68 @@ impl Hub {
             child: None,
             log: Default::default(),
         };
+        let args = hub.init_args(&province.to_string());
+        hub.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        hub
+    }
+
+    /// Initialises a hub on SQLite whatever the pass (what `migrate` moves).
+    pub fn init_on_sqlite(dir: impl Into<PathBuf>, province: u32) -> Hub {
+        let hub = Hub::open(dir);
         hub.ok(&["init", "--province", &province.to_string()]);
         hub
+    }
+
+    /// `init --province P`, on PostgreSQL when the run asks for it ([`test_pg`]): each
+    /// hub in a schema of its own.
+    pub fn init_args(&self, province: &str) -> Vec<String> {
+        let mut args = vec!["init".to_string(), "--province".into(), province.into()];
+        if test_pg().is_some() {
+            args.push("--store".into());
+            args.push(pg_schema_url());
+        }
+        args
+    }
+
+    /// The hub's database, on whichever engine it was made (`store.url` says
+    /// PostgreSQL), for what a test reads or plants directly.
+    pub fn database(&self) -> HubDb {
+        match std::fs::read_to_string(self.dir.join("store.url")) {
+            Ok(url) => {
+                let t = cchc_sql::pg::Target::parse(&url, "").expect("store.url");
+                HubDb::Postgres(Box::new(
+                    cchc_sql::pg::PgConn::connect(&t).expect("hub's PostgreSQL"),
+                ))
+            }
+            Err(_) => {
+                let c = rusqlite::Connection::open(self.db()).expect("hub database");
+                c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                HubDb::Sqlite(c)
+            }
+        }
+    }
+
+    /// Every row of every table but `skip`, ordered: the logical content of the hub's
+    /// database, alike on both engines.
+    pub fn dump_except(&self, skip: &[&str]) -> String {
+        cchc_sql::dump(&self.database(), skip).expect("dump of the hub's database")
+    }
+
+    /// The database's own integrity verdict: SQLite's `integrity_check` of `hub.db`;
+    /// on PostgreSQL (which has no file to check), every table read whole.
+    pub fn integrity(&self) -> String {
+        if self.on_postgres() {
+            return match cchc_sql::dump(&self.database(), &[]) {
+                Ok(_) => "ok".into(),
+                Err(e) => e.to_string(),
+            };
+        }
+        integrity(&self.db())
+    }
+
+    /// Whether the hub keeps its data on PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self.dir.join("store.url").exists()
     }
 
     /// A hub that already exists in `dir` (not started).
@@ -440,16 +564,17 @@ impl Hub {
 
     /// Every op the hub's log holds, decoded from its rows, by device and number.
     pub fn ops(&self) -> Vec<cchc_common::Op> {
-        let db = rusqlite::Connection::open_with_flags(
-            self.db(),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .expect("hub database");
-        let mut st = db
-            .prepare("SELECT ops FROM op_batches ORDER BY actor, first_seq")
-            .unwrap();
-        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).unwrap();
-        rows.flat_map(|b| cchc_common::codec::decode_ops(&b.unwrap()).expect("op log row"))
+        use cchc_sql::DbExt;
+        let rows: Vec<Vec<u8>> = self
+            .database()
+            .query(
+                "SELECT ops FROM op_batches ORDER BY actor, first_seq",
+                &[],
+                |r| r.get(0),
+            )
+            .expect("hub op log");
+        rows.iter()
+            .flat_map(|b| cchc_common::codec::decode_ops(b).expect("op log row"))
             .collect()
     }
 
@@ -824,12 +949,12 @@ pub fn plant_release(
     let rel = format!("releases/planted-{v}");
     std::fs::create_dir_all(hub.dir.join("releases")).unwrap();
     std::fs::write(hub.dir.join(&rel), file).unwrap();
-    let db = rusqlite::Connection::open(hub.db()).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    db.execute(
+    use cchc_sql::Db;
+    let db = hub.database();
+    db.exec(
         "INSERT INTO releases (version, platform, meta, file, sha256, published_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-        rusqlite::params![
+        cchc_sql::args![
             v,
             platform_column,
             serde_json::to_string(meta).unwrap(),
@@ -838,16 +963,16 @@ pub fn plant_release(
         ],
     )
     .unwrap();
-    db.execute(
+    db.exec(
         "INSERT INTO rollouts (version, state, reason, halt_at_percent, min_reports, soak_s,
          started_at, updated_at) VALUES (?1, 'running', NULL, 100, 1000, 1, 0, 0)",
-        [&v],
+        cchc_sql::args![v],
     )
     .unwrap();
-    db.execute(
+    db.exec(
         "INSERT INTO rollout_stages (version, stage, scope, started_at)
          VALUES (?1, 1, '{\"scope\":\"all\"}', 0)",
-        [&v],
+        cchc_sql::args![v],
     )
     .unwrap();
 }

@@ -546,7 +546,9 @@ pub async fn sync(store: &mut Store, client: &Client, now_ms: fn() -> i64) -> Re
         summary.sent_new += resp.applied;
         summary.received += report.applied as u64;
         summary.hub_clock_offset_ms = offset;
-        if !full && !more {
+        // Another round while the hub says it lacks ops of ours it once held (it was
+        // restored from a backup): they go up now, not at the next entry.
+        if !full && !more && store.ops_pending()? == 0 {
             break;
         }
     }

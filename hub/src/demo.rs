@@ -5,7 +5,7 @@
 
 use crate::admin::{self, Actor};
 use crate::clock::now_ms;
-use crate::store::sqlite::SqliteStore;
+use crate::store::sql::SqlStore;
 use crate::store::Role;
 use crate::views;
 use cchc_common::{Date, Lang, Period, UnitCatalog, UnitCode};
@@ -228,7 +228,7 @@ fn walk_through(bin: &Path, root: &Path, hub_dir: &Path, hub_url: &str) -> Resul
     println!("  Máy chủ tỉnh (hub): {hub_url}  (CA: {ca})\n");
     // The province hands each desk a one-time code (cchc-hub enroll create); the
     // officer types it once at init and the desk is enrolled for its commune only.
-    let store = SqliteStore::open(&hub_dir.join("hub.db")).map_err(|e| e.to_string())?;
+    let store = SqlStore::open(&hub_dir.join("hub.db")).map_err(|e| e.to_string())?;
     let admin = Actor {
         name: "cli:demo".into(),
         ip: None,
@@ -439,7 +439,7 @@ fn walk_through(bin: &Path, root: &Path, hub_dir: &Path, hub_url: &str) -> Resul
         if v1 == v2 { "đã có" } else { "CHƯA có" }
     );
 
-    let store = SqliteStore::open(&hub_dir.join("hub.db")).map_err(|e| e.to_string())?;
+    let store = SqlStore::open(&hub_dir.join("hub.db")).map_err(|e| e.to_string())?;
     let mut status = views::status_doc(&store).map_err(|e| e.to_string())?;
     status.communes.retain(|c| c.devices > 0);
     println!("\n== Máy chủ tỉnh: tình hình đồng bộ (cchc-hub status, các xã đã đồng bộ)\n");

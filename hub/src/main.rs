@@ -5,7 +5,7 @@
 //! default deny, one file per caller) → `auth` (sessions, device signatures, rate
 //! limits) and `admin` (codes, devices, users, plan, audit) → `sync` (one protocol
 //! exchange) → `store` (the `Store`, `Access` and `Dashboard` traits; merge rules from
-//! `cchc_common::merge`, objects through `cchc-sql`) → `store::sqlite`. `pages` builds
+//! `cchc_common::merge`, objects through `cchc-sql`) → `store::sql`. `pages` builds
 //! the dashboard's pages as data, `html` and `export` render them, `views` the status
 //! and report documents; `error` maps every failure; `clock` reads the time; `tls`
 //! makes and loads certificates; `demo` is the README's first command. See
@@ -25,6 +25,7 @@ mod release;
 mod routes;
 mod server;
 mod store;
+mod stores;
 mod sync;
 mod tls;
 mod views;
@@ -63,6 +64,11 @@ enum Command {
         /// when they enroll. Can be set later with `release trust`.
         #[arg(long)]
         release_root: Option<PathBuf>,
+        /// Where the data lives: `sqlite` (one file in the data directory, the default)
+        /// or a PostgreSQL URL, `postgres://USER@HOST/DATABASE[?schema=NAME]` (default
+        /// schema cchc_pNN, so several provinces can share one database).
+        #[arg(long, default_value = "sqlite")]
+        store: server::StoreArg,
     },
     /// Serve agents and signed-in users over HTTPS.
     Serve {
@@ -109,7 +115,41 @@ enum Command {
     User(UserCmd),
     /// Release keys and signed updates (keygen runs on any machine, offline).
     #[command(subcommand)]
-    Release(ReleaseCmd),
+    Release(release::args::ReleaseCmd),
+    /// Read every row of the hub's data and print each table's rows and digest (two
+    /// stores holding the same data print the same digests).
+    Check {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A consistent copy of the whole hub into a new file, while it serves (on
+    /// PostgreSQL too; pg_dump works as well, see deploy/README.md).
+    Backup {
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replace the hub's data with a backup's (stop serve first). Agents re-send what
+    /// they recorded after the backup on their next sync.
+    Restore {
+        /// The backup file (`cchc-hub backup --out`).
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Move a province's SQLite hub to PostgreSQL (stop serve first): every row copied
+    /// and compared, then the data directory uses PostgreSQL.
+    Migrate {
+        /// The SQLite hub: sqlite:DATA_DIR.
+        #[arg(long)]
+        from: String,
+        /// postgres://USER@HOST/DATABASE[?schema=NAME] (default schema cchc_pNN).
+        #[arg(long)]
+        to: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The audit log: enrollments, revocations, sign-ins, refused requests, admin actions.
     Audit {
         /// Newest entries shown.
@@ -210,137 +250,6 @@ enum DeviceCmd {
 }
 
 #[derive(Subcommand, Debug)]
-enum ReleaseCmd {
-    /// Make an ed25519 release key in a new owner-only file, meant to live offline
-    /// (a USB key in the province's safe); prints its key id. Needs no hub.
-    Keygen {
-        /// The key file to create (refuses to overwrite one).
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Sign a root of trust (offline): its member keys and how many must sign. To
-    /// rotate, give the next version and sign with the current root's keys too.
-    Root {
-        /// A member's key file (signs too); repeatable.
-        #[arg(long = "key")]
-        keys: Vec<PathBuf>,
-        /// A member's public key (64 hex digits) whose key file is elsewhere.
-        #[arg(long = "public")]
-        publics: Vec<String>,
-        /// A key file that signs without being a member (the current root's, to rotate).
-        #[arg(long = "sign")]
-        signers: Vec<PathBuf>,
-        /// How many members must sign a release.
-        #[arg(long, default_value_t = 1)]
-        threshold: u32,
-        /// Version: 1 for the first root, the current one's plus one to rotate.
-        #[arg(long, default_value_t = 1)]
-        version: u64,
-        /// How long it is valid (e.g. 730d).
-        #[arg(long, default_value = "730d")]
-        expires: String,
-        /// The root file to write.
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Sign an agent build or a definitions document into a bundle (offline).
-    Sign {
-        /// Release key file; repeat to sign with several.
-        #[arg(long = "key", required = true)]
-        keys: Vec<PathBuf>,
-        /// The agent executable.
-        #[arg(
-            long,
-            conflicts_with = "definitions",
-            required_unless_present = "definitions"
-        )]
-        file: Option<PathBuf>,
-        /// Its version (semver), e.g. 0.2.0.
-        #[arg(long, requires = "file")]
-        version: Option<String>,
-        /// Its platform: linux-x86_64, windows-x86_64…
-        #[arg(long, requires = "file")]
-        platform: Option<String>,
-        /// The oldest agent version it may replace.
-        #[arg(long, default_value = "0.1.0")]
-        min_from: String,
-        /// A definitions JSON document instead of a build.
-        #[arg(long)]
-        definitions: Option<PathBuf>,
-        /// How long the signature is valid (agents refuse it after: re-sign then).
-        #[arg(long, default_value = "90d")]
-        expires: String,
-        /// The bundle file to write.
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Add another key's signature to a bundle or a root file (offline).
-    Cosign {
-        /// Release key file.
-        #[arg(long)]
-        key: PathBuf,
-        /// The bundle or root file, changed in place.
-        file: PathBuf,
-    },
-    /// Trust a root (the first, or a rotation signed by the current root).
-    Trust {
-        /// The root file.
-        file: PathBuf,
-    },
-    /// Load a signed bundle into the hub (an agent build, or definitions).
-    Publish {
-        /// The bundle file.
-        file: PathBuf,
-    },
-    /// Offer a published version to more devices: a pilot, a share, or all.
-    Rollout {
-        /// The version.
-        #[arg(long)]
-        version: String,
-        /// `pilot`: every device of the --unit communes.
-        #[arg(long, value_parser = ["pilot"])]
-        stage: Option<String>,
-        /// Pilot commune (repeatable).
-        #[arg(long = "unit")]
-        units: Vec<String>,
-        /// A share of all devices (1–100), chosen by a hash of the device id.
-        #[arg(long)]
-        percent: Option<String>,
-        /// Every device.
-        #[arg(long)]
-        all: bool,
-        /// Halt when failures reach this share of a stage's reports (default 10%).
-        #[arg(long)]
-        halt_at: Option<String>,
-        /// … once a stage has this many reports (default 5).
-        #[arg(long)]
-        min_reports: Option<u32>,
-        /// How long a new build must run healthy to count as a success (default 1h).
-        #[arg(long)]
-        soak: Option<String>,
-    },
-    /// Stop offering a version (a halted rollout stays halted).
-    Halt {
-        /// The version.
-        #[arg(long)]
-        version: String,
-    },
-    /// Offer a halted version again.
-    Resume {
-        /// The version.
-        #[arg(long)]
-        version: String,
-    },
-    /// Root, releases and rollouts: per stage, devices offered, downloaded, installed,
-    /// healthy, failed, rolled back.
-    Status {
-        /// Print the stable JSON document.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand, Debug)]
 enum UserCmd {
     /// Add a user; the password is asked for (or read from one line of stdin).
     Add {
@@ -403,84 +312,6 @@ fn lang_of(cli_lang: Option<&str>) -> Lang {
     Lang::resolve(cli_lang, std::env::var("CCHC_LANG").ok().as_deref())
 }
 
-fn release_command(dir: &std::path::Path, cmd: ReleaseCmd, lang: Lang) -> error::Result<()> {
-    use release::{cli, offline};
-    let now = clock::now_ms();
-    match cmd {
-        ReleaseCmd::Keygen { out } => offline::keygen(&out, lang),
-        ReleaseCmd::Root {
-            keys,
-            publics,
-            signers,
-            threshold,
-            version,
-            expires,
-            out,
-        } => {
-            let args = offline::RootArgs {
-                keys: &keys,
-                publics: &publics,
-                signers: &signers,
-                threshold,
-                version,
-                expires: &expires,
-            };
-            offline::root(&args, &out, now, lang)
-        }
-        ReleaseCmd::Sign {
-            keys,
-            file,
-            version,
-            platform,
-            min_from,
-            definitions,
-            expires,
-            out,
-        } => {
-            let payload = match (&file, &definitions) {
-                (Some(file), _) => offline::Payload::Agent {
-                    file,
-                    version: version.as_deref().unwrap_or(""),
-                    platform: platform.as_deref().unwrap_or(""),
-                    min_from: &min_from,
-                },
-                (None, Some(file)) => offline::Payload::Definitions { file },
-                (None, None) => unreachable!("clap requires --file or --definitions"),
-            };
-            offline::sign(&keys, payload, &expires, &out, now, lang)
-        }
-        ReleaseCmd::Cosign { key, file } => offline::cosign(&key, &file, lang),
-        ReleaseCmd::Trust { file } => cli::trust(dir, &file, lang),
-        ReleaseCmd::Publish { file } => cli::publish(dir, &file, lang),
-        ReleaseCmd::Rollout {
-            version,
-            stage,
-            units,
-            percent,
-            all,
-            halt_at,
-            min_reports,
-            soak,
-        } => cli::rollout(
-            dir,
-            &cli::RolloutArgs {
-                version: &version,
-                pilot: stage.is_some(),
-                units: &units,
-                percent: percent.as_deref(),
-                all,
-                halt_at: halt_at.as_deref(),
-                min_reports,
-                soak: soak.as_deref(),
-            },
-            lang,
-        ),
-        ReleaseCmd::Halt { version } => cli::halt(dir, &version, true, lang),
-        ReleaseCmd::Resume { version } => cli::halt(dir, &version, false, lang),
-        ReleaseCmd::Status { json } => cli::status(dir, json, lang),
-    }
-}
-
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -507,10 +338,11 @@ fn main() {
             province,
             hosts,
             release_root,
+            store,
         } => match release_root {
-            None => server::init(&dir, &province, hosts, lang),
+            None => server::init(&dir, &province, hosts, &store, lang),
             Some(root) => release::cli::check_first_root(&root)
-                .and_then(|_| server::init(&dir, &province, hosts, lang))
+                .and_then(|_| server::init(&dir, &province, hosts, &store, lang))
                 .and_then(|_| release::cli::trust(&dir, &root, lang)),
         },
         Command::Serve {
@@ -555,13 +387,17 @@ fn main() {
         Command::User(UserCmd::Passwd { name }) => server::user_passwd(&dir, &name, lang),
         Command::User(UserCmd::Remove { name }) => server::user_remove(&dir, &name, lang),
         Command::User(UserCmd::List { json }) => server::user_list(&dir, json),
-        Command::Release(cmd) => release_command(&dir, cmd, lang),
+        Command::Release(cmd) => release::args::run(&dir, cmd, lang),
         Command::Audit {
             limit,
             action,
             json,
         } => server::audit(&dir, limit, action.as_deref(), json),
         Command::Status { json } => server::status(&dir, json, lang),
+        Command::Check { json } => stores::check(&dir, json, lang),
+        Command::Backup { out } => stores::backup(&dir, &out, lang),
+        Command::Restore { from } => stores::restore(&dir, &from, lang),
+        Command::Migrate { from, to, json } => stores::migrate(&from, &to, json, lang),
         Command::Report { period, json } => server::report(&dir, &period, json, lang),
         Command::Phase(PhaseCmd::Assign { phase, units, csv }) => {
             server::phase_assign(&dir, phase.as_deref(), &units, csv.as_deref(), lang)

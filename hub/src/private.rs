@@ -38,6 +38,24 @@ pub fn new_file(path: &Path) -> Result<()> {
     opts.open(path).map(drop).map_err(|e| HubError::io(path, e))
 }
 
+/// Makes an existing file owner-only.
+pub fn file(path: &Path) -> Result<()> {
+    set_mode(path, 0o600)
+}
+
+/// Writes a new owner-only file whole and durably (refused if it exists).
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    new_file(path)?;
+    let io = |e| HubError::io(path, e);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     let mut s = p.as_os_str().to_owned();
     s.push(suffix);

@@ -1,15 +1,19 @@
 //! The hub's commands. In: the data directory and command-line values. Out: a created
 //! hub (`init`), a running HTTPS server (`serve`), and the views printed.
 //!
-//! Data directory: `hub.db` (SQLite) and `tls/` (`ca.pem` for agents; keys owner-only).
+//! Data directory: `hub.db` (SQLite) or `store.url` (the PostgreSQL URL and schema the
+//! hub's data lives in, owner-only), and `tls/` (`ca.pem` for agents; keys owner-only).
 
 use crate::admin::{self, Actor};
 use crate::auth::{Limits, Rates};
 use crate::clock::now_ms;
 use crate::error::{HubError, Missing, Result, Rule};
 use crate::routes::{router, AppState};
-use crate::store::sqlite::SqliteStore;
+use crate::store::sql::{Source, SqlStore};
 use crate::store::{Access, HubStore, Province, Role, Store};
+pub use crate::stores::db_path;
+pub use crate::stores::StoreArg;
+use crate::stores::{source, store_url_path};
 use crate::{tls, views};
 use cchc_common::{Lang, Period, UnitCatalog};
 use std::net::SocketAddr;
@@ -17,13 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The database file of a hub directory.
-pub fn db_path(dir: &Path) -> PathBuf {
-    dir.join("hub.db")
-}
-
-pub(crate) fn open(dir: &Path) -> Result<SqliteStore> {
-    SqliteStore::open(&db_path(dir)).map_err(|e| match e {
+pub(crate) fn open(dir: &Path) -> Result<SqlStore> {
+    SqlStore::open_at(&source(dir)?).map_err(|e| match e {
         HubError::NotInitialised { .. } => HubError::NotInitialised {
             dir: dir.to_path_buf(),
         },
@@ -32,7 +31,13 @@ pub(crate) fn open(dir: &Path) -> Result<SqliteStore> {
 }
 
 /// `cchc-hub init`.
-pub fn init(dir: &Path, province: &str, hosts: Vec<String>, lang: Lang) -> Result<()> {
+pub fn init(
+    dir: &Path,
+    province: &str,
+    hosts: Vec<String>,
+    store: &StoreArg,
+    lang: Lang,
+) -> Result<()> {
     let catalog = UnitCatalog::builtin();
     // `all`: one hub for the whole country (a ministry-level view, and the dashboard
     // bench's 3,321 communes); province code 0.
@@ -65,7 +70,7 @@ pub fn init(dir: &Path, province: &str, hosts: Vec<String>, lang: Lang) -> Resul
         )
     };
     let db = db_path(dir);
-    if db.exists() {
+    if db.exists() || store_url_path(dir).exists() {
         let existing = open(dir)?.province()?;
         return Err(HubError::AlreadyInitialised {
             dir: dir.to_path_buf(),
@@ -85,7 +90,27 @@ pub fn init(dir: &Path, province: &str, hosts: Vec<String>, lang: Lang) -> Resul
         hosts
     };
     tls::create(&tls_dir, &province.name, &hosts)?;
-    SqliteStore::create(&db, &province, &communes, now_ms())?;
+    match store {
+        StoreArg::Sqlite => {
+            SqlStore::create(&db, &province, &communes, now_ms())?;
+        }
+        StoreArg::Postgres(url) => {
+            let target = crate::stores::target("--store", url, province.code)?;
+            // Written first, so the data directory names its database from the start;
+            // removed again if the hub cannot be made there.
+            let file = store_url_path(dir);
+            crate::private::write_new(&file, format!("{}\n", target.url).as_bytes())?;
+            if let Err(e) = SqlStore::create_at(
+                &Source::Postgres(Box::new(target)),
+                &province,
+                &communes,
+                now_ms(),
+            ) {
+                let _ = std::fs::remove_file(&file);
+                return Err(e);
+            }
+        }
+    }
     let ca = tls_dir.join(tls::CA_CERT);
     match lang {
         Lang::Vi => println!(
@@ -148,6 +173,9 @@ pub fn serve(
         .enable_all()
         .build()
         .map_err(|e| HubError::io("tokio runtime", e))?;
+    // The store is dropped here, after the runtime: closing a PostgreSQL connection
+    // blocks, which must not happen on an async worker.
+    let _store_outlives_the_runtime = store.clone();
     runtime.block_on(async move {
         let handle = axum_server::Handle::new();
         let shutdown = handle.clone();

@@ -2,11 +2,11 @@
 //! the views. Out: durable ops, per-commune CRDT state and what the views read.
 //!
 //! The merge rules live in `cchc_common::merge`; a store only provides one commune's
-//! op log and objects inside one transaction of its own. So a PostgreSQL store can be
-//! added beside [`sqlite::SqliteStore`] without touching merge, sync or routes.
+//! op log and objects inside one transaction of its own. [`sql::SqlStore`] is the one
+//! store, on SQLite or PostgreSQL; merge, sync and routes do not know which.
 
 pub mod releases;
-pub mod sqlite;
+pub mod sql;
 
 use crate::error::Result;
 use cchc_common::auth::{EnrollRequest, PublicKey};

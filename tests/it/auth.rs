@@ -8,8 +8,9 @@ use cchc_common::op::{CountDelta, Dir};
 use cchc_common::state::VersionVector;
 use cchc_common::sync::{self, SyncRequest, PROTOCOL_HEADER, SYNC_PATH};
 use cchc_common::{Metric, Op, OpBody, UnitCode};
+use cchc_sql::{Db, DbExt};
 use cchc_tests::proxy::FaultProxy;
-use cchc_tests::{commune_row, dump_db_except, Agent, Hub, Rng, Signer};
+use cchc_tests::{commune_row, Agent, Hub, Rng, Signer};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
@@ -43,7 +44,7 @@ fn stderr(out: &std::process::Output) -> String {
 
 /// The data of a hub: everything but the audit log, which records refusals.
 fn data(hub: &Hub) -> String {
-    dump_db_except(&hub.db(), &["audit"])
+    hub.dump_except(&["audit"])
 }
 
 #[test]
@@ -184,13 +185,12 @@ fn enrollment_codes_are_one_time_expire_and_cannot_be_guessed() {
     );
     // Expired: a week passes (the code's expiry is moved into the past).
     let late = hub.code(70);
-    let conn = rusqlite::Connection::open(hub.db()).unwrap();
-    conn.execute(
-        "UPDATE enrollments SET expires_at = 1 WHERE used_at IS NULL",
-        [],
-    )
-    .unwrap();
-    drop(conn);
+    hub.database()
+        .exec(
+            "UPDATE enrollments SET expires_at = 1 WHERE used_at IS NULL",
+            &[],
+        )
+        .unwrap();
     let expired = init("fourth", 70, &late);
     assert_eq!(expired.status.code(), Some(8));
     assert!(stderr(&expired).contains("expired"), "{}", stderr(&expired));
@@ -849,7 +849,7 @@ fn a_persons_mistake_is_a_400_naming_the_field_never_a_401() {
             "file 'phases.pdf'",
         ),
     ];
-    let before = cchc_tests::dump_db_except(&hub.db(), &["audit", "sessions"]);
+    let before = hub.dump_except(&["audit", "sessions"]);
     for (method, path, body, names) in cases {
         let (status, doc) = call(&http, &base, method, path, body, Some(&admin));
         assert_eq!(status, 400, "{method} {path}: {doc}");
@@ -883,10 +883,7 @@ fn a_persons_mistake_is_a_400_naming_the_field_never_a_401() {
     // Still signed in, nothing stored.
     let (status, _) = call(&http, &base, "GET", "/api/v1/whoami", "", Some(&admin));
     assert_eq!(status, 200);
-    assert_eq!(
-        cchc_tests::dump_db_except(&hub.db(), &["audit", "sessions"]),
-        before
-    );
+    assert_eq!(hub.dump_except(&["audit", "sessions"]), before);
     // The command line: exit 3, the flag named, nothing made.
     let out = hub
         .command(&["enroll", "create", "--unit", "4", "--expires", "7é"])
@@ -1072,7 +1069,7 @@ fn a_cookie_only_change_from_another_site_is_refused() {
     ];
     for (path, body) in &changes {
         for (how, origin, with_token) in attacks {
-            let before = cchc_tests::dump_db_except(&hub.db(), &["audit"]);
+            let before = hub.dump_except(&["audit"]);
             let mut req = http
                 .post(format!("{base}{path}"))
                 .header("cookie", &cookie)
@@ -1093,7 +1090,7 @@ fn a_cookie_only_change_from_another_site_is_refused() {
                 "{path}, {how}: {doc}"
             );
             assert_eq!(
-                cchc_tests::dump_db_except(&hub.db(), &["audit"]),
+                hub.dump_except(&["audit"]),
                 before,
                 "{path}, {how}: the hub changed"
             );
@@ -1119,15 +1116,13 @@ fn a_cookie_only_change_from_another_site_is_refused() {
         Some(&token),
     );
     assert_eq!(status, 200, "{doc}");
-    let db =
-        rusqlite::Connection::open_with_flags(hub.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
-    let plan: Vec<(u32, u32)> = db
-        .prepare("SELECT unit, phase FROM phase_plan ORDER BY unit")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
+    let plan: Vec<(u32, u32)> = hub
+        .database()
+        .query(
+            "SELECT unit, phase FROM phase_plan ORDER BY unit",
+            &[],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     assert_eq!(plan, vec![(4, 1), (8, 2), (25, 3)]);
     // Each refusal is in the audit log under the session's user.
@@ -1160,12 +1155,18 @@ fn hub_and_agent_files_are_owner_only() {
     record(&a, 3);
     a.ok(&["sync"]);
     let dir = tmp.path().join("hub");
-    let wal = dir.join("hub.db-wal");
+    // The data itself: SQLite's file and its WAL, or the file naming the PostgreSQL
+    // database (its URL may hold a password).
+    let (data, wal) = if hub.on_postgres() {
+        (dir.join("store.url"), dir.join("store.url"))
+    } else {
+        (dir.join("hub.db"), dir.join("hub.db-wal"))
+    };
     assert!(wal.exists(), "the serving hub has a WAL");
     for (p, want) in [
         (dir.clone(), 0o700),
         (dir.join("tls"), 0o700),
-        (dir.join("hub.db"), 0o600),
+        (data.clone(), 0o600),
         (wal, 0o600),
         (dir.join("tls").join("ca.key"), 0o600),
         (dir.join("tls").join("server.key"), 0o600),
@@ -1177,7 +1178,7 @@ fn hub_and_agent_files_are_owner_only() {
     }
     hub.stop();
     // An install from before: world-readable database, tightened on the next open.
-    std::fs::set_permissions(dir.join("hub.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o644)).unwrap();
     hub.ok(&["status", "--json"]);
-    assert_eq!(mode(&dir.join("hub.db")), 0o600);
+    assert_eq!(mode(&data), 0o600);
 }

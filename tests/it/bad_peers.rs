@@ -8,7 +8,8 @@ use cchc_common::op::{CountDelta, Dir};
 use cchc_common::state::VersionVector;
 use cchc_common::sync::{self, SyncRequest, PROTOCOL_HEADER, SYNC_PATH};
 use cchc_common::{ActorId, Metric, Op, OpBody, Score, UnitCode};
-use cchc_tests::{dump_db_except, Hub, Signer};
+use cchc_sql::DbExt;
+use cchc_tests::{Hub, Signer};
 use std::io::Write;
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -143,11 +144,11 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
         "thu",
     ]);
     let province_actor: ActorId = {
-        let conn = rusqlite::Connection::open(hub.db()).unwrap();
-        let id: i64 = conn
-            .query_row(
+        let id: i64 = hub
+            .database()
+            .query_one(
                 "SELECT actor FROM province_actors WHERE unit = 4",
-                [],
+                &[],
                 |r| r.get(0),
             )
             .unwrap();
@@ -544,7 +545,7 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
     // may move the hub's record of it.
     let mut nonce = 1;
     for c in cases {
-        let before = dump_db_except(&hub.db(), &["audit"]);
+        let before = hub.dump_except(&["audit"]);
         nonce += 1;
         let mut req = match c.auth {
             Auth::Signed => device.post(&http, &base, SYNC_PATH, nonce, c.body),
@@ -601,7 +602,7 @@ fn malformed_requests_get_4xx_naming_the_problem_and_change_nothing() {
             c.name
         );
         assert_eq!(
-            dump_db_except(&hub.db(), &["audit"]),
+            hub.dump_except(&["audit"]),
             before,
             "{}: the hub database changed",
             c.name

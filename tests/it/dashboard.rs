@@ -6,6 +6,7 @@
 //! the page shows. Screenshots: `target/artefacts/browser/<test>/`.
 
 use calamine::Reader;
+use cchc_sql::DbExt;
 use cchc_tests::browser::{runtime, vn_number, Browser};
 use cchc_tests::{Agent, Hub};
 use std::collections::BTreeMap;
@@ -129,13 +130,18 @@ fn rollout(dir: &Path) -> Rollout {
     }
 }
 
-/// The hub's stored verifications (read from its database file).
+/// The hub's stored verifications (read from its database; on a thread of its own, as
+/// PostgreSQL's blocking client cannot run inside the browser's async runtime).
 fn verifications_in(hub: &Hub) -> i64 {
-    let db =
-        rusqlite::Connection::open_with_flags(hub.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("hub database");
-    db.query_row("SELECT count(*) FROM verifications", [], |r| r.get(0))
-        .expect("count")
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            hub.database()
+                .query_one("SELECT count(*) FROM verifications", &[], |r| r.get(0))
+                .expect("count")
+        })
+        .join()
+        .expect("count thread")
+    })
 }
 
 /// The overview's phase table as (phase → assigned, self-assessed, verified, passed).

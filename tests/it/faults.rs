@@ -5,7 +5,7 @@
 //! equal exactly what was recorded.
 
 use cchc_tests::proxy::{Fault, FaultProxy};
-use cchc_tests::{integrity, signal, wait_exit, Agent, Hub, Rng};
+use cchc_tests::{signal, wait_exit, Agent, Hub, Rng};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -93,7 +93,7 @@ fn faults_and_hub_kills_lose_nothing_and_count_nothing_twice() {
                 .hold_next_forwarded(Duration::from_secs(60))
                 .expect("a runner sends a request within a minute");
             hub.kill();
-            assert_eq!(integrity(&hub.db()), "ok");
+            assert_eq!(hub.integrity(), "ok");
             hub.start();
             let _ = release.send(());
             kills += 1;
@@ -189,5 +189,5 @@ fn faults_and_hub_kills_lose_nothing_and_count_nothing_twice() {
         let row = cchc_tests::commune_row(&status, *unit);
         assert_eq!(row["ops"], st["ops_total"], "commune {unit}");
     }
-    assert_eq!(integrity(&hub.db()), "ok");
+    assert_eq!(hub.integrity(), "ok");
 }

@@ -15,6 +15,7 @@ mod hostile_clients;
 mod hostile_text;
 mod release;
 mod rollout;
+mod stores;
 mod sync;
 mod ui;
 mod ui_browser;

@@ -102,18 +102,21 @@ fn the_hub_trusts_and_publishes_only_what_its_root_signed() {
     };
     std::fs::write(&greedy, serde_json::to_string(&doc).unwrap()).unwrap();
     let hub_dir = tmp.path().join("hub");
-    let out = hub_cmd(
-        &hub_dir,
-        &["init", "--province", "1", "--release-root", path(&greedy)],
-    );
+    let init = |root: &std::path::Path| {
+        let mut args = cchc_tests::Hub::open(&hub_dir).init_args("1");
+        args.extend(["--release-root".to_string(), path(root).to_string()]);
+        hub_cmd(
+            &hub_dir,
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    };
+    let out = init(&greedy);
     assert_eq!(out.status.code(), Some(3), "{}", describe("init", &out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs 2 of its 1 key(s)"));
     assert!(!hub_dir.join("hub.db").exists(), "a hub was created");
+    assert!(!hub_dir.join("store.url").exists(), "a hub was created");
     // The kit's own root: the hub is made trusting it.
-    let out = hub_cmd(
-        &hub_dir,
-        &["init", "--province", "1", "--release-root", path(&kit.root)],
-    );
+    let out = init(&kit.root);
     assert!(out.status.success(), "{}", describe("init", &out));
     let status = hub_cmd(&hub_dir, &["release", "status", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();

@@ -5,6 +5,7 @@
 
 use cchc_common::release::{target_of, Release, ReleaseKey, Role, Root, Signed};
 use cchc_common::update::this_platform;
+use cchc_sql::{args, Db};
 use cchc_tests::{bin, install_build, path, plant_release as plant, Hub, ReleaseKit};
 use serde_json::Value;
 use std::path::Path;
@@ -163,12 +164,12 @@ fn an_agent_installs_nothing_the_pinned_root_did_not_sign_whatever_the_hub_says(
         signatures: vec![stranger.sign(Role::Root, &evil_root)],
         signed: evil_root,
     };
-    let db = rusqlite::Connection::open(hub.db()).unwrap();
-    db.execute(
-        "INSERT INTO release_roots (version, doc, trusted_at) VALUES (3, ?1, 0)",
-        [serde_json::to_string(&evil).unwrap()],
-    )
-    .unwrap();
+    hub.database()
+        .exec(
+            "INSERT INTO release_roots (version, doc, trusted_at) VALUES (3, ?1, 0)",
+            args![serde_json::to_string(&evil).unwrap()],
+        )
+        .unwrap();
     let by_stranger = signed(&release("0.1.7", &platform, &build, year), &[&stranger]);
     plant(&hub, &by_stranger, &build, &platform);
     let doc = check();
@@ -221,11 +222,11 @@ fn an_agent_installs_nothing_the_pinned_root_did_not_sign_whatever_the_hub_says(
     }
     std::fs::write(hub.dir.join("releases/bogus.patch.gz"), &bogus).unwrap();
     let base = signed(&release("0.1.0", &platform, &running, year), &[&k1, &k2]);
-    let db = rusqlite::Connection::open(hub.db()).unwrap();
-    db.execute(
+    let db = hub.database();
+    db.exec(
         "INSERT INTO releases (version, platform, meta, file, sha256, published_at)
          VALUES ('0.1.0', ?1, ?2, 'releases/none', ?3, 0)",
-        rusqlite::params![
+        args![
             platform,
             serde_json::to_string(&base).unwrap(),
             base.signed.target.sha256
@@ -233,10 +234,10 @@ fn an_agent_installs_nothing_the_pinned_root_did_not_sign_whatever_the_hub_says(
     )
     .unwrap();
     let patch = target_of(&bogus);
-    db.execute(
+    db.exec(
         "INSERT INTO release_deltas (to_sha256, from_sha256, file, length, sha256)
          VALUES (?1, ?2, 'releases/bogus.patch.gz', ?3, ?4)",
-        rusqlite::params![
+        args![
             good.signed.target.sha256,
             base.signed.target.sha256,
             patch.length as i64,

@@ -239,6 +239,8 @@ impl<T: FromVal> FromVal for Option<T> {
 pub trait Row {
     /// Column `i`'s value.
     fn val(&self, i: usize) -> Result<Val<'_>, SqlError>;
+    /// How many columns it has.
+    fn columns(&self) -> usize;
 }
 
 impl dyn Row + '_ {
@@ -443,6 +445,10 @@ impl Row for LiteRow<'_, '_> {
             ValueRef::Blob(b) => Val::Blob(b),
         })
     }
+
+    fn columns(&self) -> usize {
+        self.0.as_ref().column_count()
+    }
 }
 
 impl Db for rusqlite::Connection {
@@ -479,6 +485,65 @@ impl Db for rusqlite::Connection {
     fn begin_write(&self) -> Result<(), SqlError> {
         Ok(self.execute_batch("BEGIN IMMEDIATE")?)
     }
+}
+
+/// The tables of the connection's database (SQLite) or schema (PostgreSQL), by name.
+pub fn table_names(db: &dyn Db) -> Result<Vec<String>, SqlError> {
+    let sql = match db.dialect() {
+        Dialect::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        }
+        Dialect::Postgres => {
+            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        }
+    };
+    let mut names: Vec<String> = db.query(sql, &[], |r| r.get(0))?;
+    names.sort();
+    Ok(names)
+}
+
+/// One value as [`dump`] writes it.
+fn dump_val(v: Val<'_>) -> String {
+    match v {
+        Val::Null => "NULL".into(),
+        Val::Int(n) => n.to_string(),
+        Val::Real(x) => x.to_string(),
+        Val::Text(t) => format!("'{t}'"),
+        Val::Blob(b) => format!(
+            "x'{}'",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
+    }
+}
+
+/// One table's rows as text, sorted, values written alike on both engines.
+pub fn table_rows(db: &dyn Db, table: &str) -> Result<Vec<String>, SqlError> {
+    let mut rows: Vec<String> = db.query(&format!("SELECT * FROM \"{table}\""), &[], |r| {
+        let cells = (0..r.columns())
+            .map(|i| r.val(i).map(dump_val))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(cells.join(" | "))
+    })?;
+    rows.sort();
+    Ok(rows)
+}
+
+/// Every row of every table but `skip`, as text: tables by name, rows sorted
+/// ([`table_rows`]). Two databases with equal dumps hold the same data.
+pub fn dump(db: &dyn Db, skip: &[&str]) -> Result<String, SqlError> {
+    let mut out = String::new();
+    for t in table_names(db)? {
+        if skip.contains(&t.as_str()) {
+            continue;
+        }
+        out += &format!("== {t}\n");
+        for r in table_rows(db, &t)? {
+            out += &r;
+            out.push('\n');
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -17,8 +17,13 @@
 #![deny(missing_docs)]
 
 mod db;
+#[cfg(feature = "postgres")]
+pub mod pg;
 
-pub use db::{Arg, Db, DbExt, Dialect, FromVal, Row, Savepoint, SqlError, ToArg, Tx, Val};
+pub use db::{
+    dump, table_names, table_rows, Arg, Db, DbExt, Dialect, Flow, FromVal, Row, Savepoint,
+    SqlError, ToArg, Tx, Val,
+};
 
 use cchc_common::crdt::{
     AssessReg, AssessValue, CountCell, CountKey, Objects, PledgeCrdt, VerifyReg, VerifyValue,
@@ -345,7 +350,7 @@ where
         {
             let rows = self.conn.query(
                 "SELECT period, procedure, metric, actor, inc, dec FROM count_cells
-                 WHERE unit = ?1 AND (?2 IS NULL OR period = ?2)",
+                 WHERE unit = ?1 AND (period = ?2 OR ?2 IS NULL)",
                 args![self.unit.0, period.map(|p| p.to_string())],
                 |r| {
                     Ok((

@@ -99,6 +99,13 @@ pub enum Rule {
         /// What the decoder reported.
         detail: String,
     },
+    /// A store: `sqlite` or a well-formed PostgreSQL URL.
+    PostgresUrl {
+        /// What is wrong with the URL.
+        detail: String,
+    },
+    /// A SQLite hub's data directory, written `sqlite:DIR`.
+    SqliteDir,
 }
 
 impl Rule {
@@ -175,6 +182,14 @@ impl Rule {
             Rule::UrlEncoded { detail } => t(
                 format!("is not a well-formed query or form: {detail}"),
                 format!("không phải chuỗi truy vấn hay biểu mẫu hợp lệ: {detail}"),
+            ),
+            Rule::SqliteDir => t(
+                "write the hub's data directory as sqlite:DIR, like sqlite:/var/lib/cchc-hub",
+                "ghi thư mục dữ liệu của máy chủ dạng sqlite:THƯ_MỤC, ví dụ sqlite:/var/lib/cchc-hub",
+            ),
+            Rule::PostgresUrl { detail } => t(
+                format!("use sqlite or a URL like postgres://cchc@localhost/cchc?schema=cchc_p01: {detail}"),
+                format!("dùng sqlite hoặc địa chỉ dạng postgres://cchc@localhost/cchc?schema=cchc_p01: {detail}"),
             ),
         }
     }

@@ -422,6 +422,10 @@ fn all_rules() -> Vec<Rule> {
         Rule::UrlEncoded {
             detail: "duplicate field".into(),
         },
+        Rule::PostgresUrl {
+            detail: "bad port".into(),
+        },
+        Rule::SqliteDir,
     ]
 }
 
@@ -447,6 +451,8 @@ fn rule_index(r: &Rule) -> usize {
         Rule::Percent => 17,
         Rule::Threshold { .. } => 18,
         Rule::NotYourself => 19,
+        Rule::PostgresUrl { .. } => 20,
+        Rule::SqliteDir => 21,
     }
 }
 
@@ -513,7 +519,7 @@ fn every_refusal_has_its_status_code_and_both_languages() {
 
 #[test]
 fn every_input_rule_and_missing_thing_is_said_in_both_languages() {
-    let mut seen = [false; 20];
+    let mut seen = [false; 22];
     for r in all_rules() {
         seen[rule_index(&r)] = true;
         two_languages(&format!("{r:?}"), r.text());

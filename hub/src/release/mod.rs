@@ -7,6 +7,7 @@
 //! caught here; but it is the agents that decide, each against the root it pinned at
 //! enrollment: the hub (and whoever holds it) can relay and withhold, never sign.
 
+pub mod args;
 pub mod cli;
 pub mod delta;
 pub mod offline;

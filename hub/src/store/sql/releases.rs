@@ -2,7 +2,7 @@
 //! device's milestones. Every change is one IMMEDIATE transaction with its audit entry.
 
 use super::access::append;
-use super::{bad_db, SqliteStore};
+use super::{bad_db, SqlStore};
 use crate::error::{ReleaseRefusal, Result};
 use crate::store::releases::{
     halt_reason, stage_of, DeviceUpdate, HaltRule, Releases, RolloutRow, RolloutState, Scope,
@@ -133,7 +133,7 @@ fn verdicts(conn: &dyn Db, version: &str, stage: u32) -> Result<Verdicts> {
     )?)
 }
 
-impl Releases for SqliteStore {
+impl Releases for SqlStore {
     fn roots(&self) -> Result<Vec<Signed<Root>>> {
         let conn = self.read()?;
         let docs: Vec<String> = conn

@@ -335,23 +335,24 @@ impl<'a> OpLog for TxLog<'a> {
 pub(super) mod tests {
     //! Folding a batch (one read and one write per touched cell, device and rollup) must
     //! be invisible: the same state, op log and rollups as applying its ops one by one.
-    use super::super::{SqliteStore, Store};
+    use super::super::{SqlStore, Store};
     use crate::error::HubError;
     use crate::store::{AuditEntry, Contact, Province, Rollout};
     use cchc_common::op::{CountDelta, Dir};
     use cchc_common::{ActorId, Definitions, DomainError, Metric, Op, OpBody, Score, UnitCode};
     use cchc_common::{Period, UnitCatalog};
+    use cchc_sql::{args, Db, DbExt};
     use proptest::prelude::*;
     use std::collections::HashMap;
 
-    pub(in crate::store::sqlite) const DESKS: [ActorId; 3] =
+    pub(in crate::store::sql) const DESKS: [ActorId; 3] =
         [ActorId(0xd1), ActorId(0xd2), ActorId(0xd3)];
 
     /// A hub store with one enrolled device in `unit`, the commune planned in phase 1.
-    pub(in crate::store::sqlite) fn store(dir: &std::path::Path, unit: UnitCode) -> SqliteStore {
+    pub(in crate::store::sql) fn store(dir: &std::path::Path, unit: UnitCode) -> SqlStore {
         let catalog = UnitCatalog::builtin();
         let communes: Vec<_> = catalog.communes_of(1).collect();
-        let s = SqliteStore::create(
+        let s = SqlStore::create(
             &dir.join("hub.db"),
             &Province {
                 code: 1,
@@ -362,9 +363,9 @@ pub(super) mod tests {
         )
         .unwrap();
         s.conn()
-            .execute(
-                "INSERT INTO devices (actor, unit, public_key) VALUES (?1, ?2, zeroblob(32))",
-                rusqlite::params![DESKS[0].0 as i64, unit.0],
+            .exec(
+                "INSERT INTO devices (actor, unit, public_key) VALUES (?1, ?2, ?3)",
+                args![DESKS[0].0 as i64, unit.0, [0u8; 32]],
             )
             .unwrap();
         let audit = AuditEntry {
@@ -380,7 +381,7 @@ pub(super) mod tests {
     }
 
     /// Every table the merge writes, rows sorted, and the op log decoded.
-    pub(in crate::store::sqlite) fn dump(s: &SqliteStore) -> String {
+    pub(in crate::store::sql) fn dump(s: &SqlStore) -> String {
         let conn = s.conn();
         let mut out = String::new();
         for t in [
@@ -402,17 +403,13 @@ pub(super) mod tests {
             "pledge_units",
             "pledge_totals",
         ] {
-            let mut st = conn.prepare(&format!("SELECT * FROM {t}")).unwrap();
-            let n = st.column_count();
-            let mut rows: Vec<String> = st
-                .query_map([], |r| {
-                    Ok((0..n)
-                        .map(|i| format!("{:?}", r.get::<_, rusqlite::types::Value>(i).unwrap()))
+            let mut rows: Vec<String> = conn
+                .query(&format!("SELECT * FROM {t}"), args![], |r| {
+                    Ok((0..r.columns())
+                        .map(|i| format!("{:?}", r.val(i).unwrap()))
                         .collect::<Vec<_>>()
                         .join("|"))
                 })
-                .unwrap()
-                .collect::<rusqlite::Result<_>>()
                 .unwrap();
             rows.sort();
             out.push_str(&format!("{t}:\n{}\n", rows.join("\n")));
@@ -425,7 +422,7 @@ pub(super) mod tests {
     }
 
     /// Each desk's valid history: counts (running totals per cell) and self-scores.
-    pub(in crate::store::sqlite) fn histories(
+    pub(in crate::store::sql) fn histories(
         unit: UnitCode,
         picks: &[Vec<(u8, u8, u8, u64)>],
     ) -> Vec<Vec<Op>> {
@@ -490,7 +487,7 @@ pub(super) mod tests {
             .collect()
     }
 
-    pub(in crate::store::sqlite) fn contact(nonce: u64) -> Contact {
+    pub(in crate::store::sql) fn contact(nonce: u64) -> Contact {
         Contact {
             device: DESKS[0],
             nonce,

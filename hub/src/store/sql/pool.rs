@@ -1,35 +1,35 @@
-//! Read-only connections for pages, status and the delta down. In: the database path.
-//! Out: a connection that sees the last committed state (WAL readers never wait for the
-//! writer, nor it for them), returned to the pool when dropped.
+//! Connections for pages, status and the delta down. In: where the hub's data lives.
+//! Out: a connection that sees the last committed state (SQLite: read-only WAL
+//! readers, which never wait for the writer, nor it for them; PostgreSQL: MVCC reads),
+//! returned to the pool when dropped.
 //!
 //! Reads go here so a dashboard page or another device's delta never waits behind a
 //! merge holding the write connection.
 
+use super::conn::{Conn, Source};
 use crate::error::Result;
-use rusqlite::{Connection, OpenFlags};
 use std::ops::Deref;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Idle connections kept for reuse (more are opened when needed, and closed after).
 const KEEP_IDLE: usize = 8;
 
-/// A pool of read-only connections to one database.
+/// A pool of reading connections to one database.
 pub(super) struct Readers {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    source: Source,
+    idle: Mutex<Vec<Conn>>,
 }
 
-/// A pooled read-only connection.
+/// A pooled connection.
 pub(super) struct Reader<'a> {
     pool: &'a Readers,
-    conn: Option<Connection>,
+    conn: Option<Conn>,
 }
 
 impl Readers {
-    pub(super) fn new(path: &Path) -> Readers {
+    pub(super) fn new(source: Source) -> Readers {
         Readers {
-            path: path.to_path_buf(),
+            source,
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -39,16 +39,7 @@ impl Readers {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match idle {
             Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                c.busy_timeout(std::time::Duration::from_secs(10))?;
-                // Pages read little at a time: a small cache each.
-                c.pragma_update(None, "cache_size", -2048)?;
-                c
-            }
+            None => self.source.reader()?,
         };
         Ok(Reader {
             pool: self,
@@ -58,8 +49,8 @@ impl Readers {
 }
 
 impl Deref for Reader<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
         self.conn.as_ref().expect("held until dropped")
     }
 }
@@ -69,8 +60,9 @@ impl Drop for Reader<'_> {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        // A connection left inside a read transaction (a panic mid-read) is not reused.
-        if !conn.is_autocommit() {
+        // A connection left inside a transaction (a panic mid-read) or closed by the
+        // server is not reused.
+        if !conn.reusable() {
             return;
         }
         let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());

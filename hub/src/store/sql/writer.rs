@@ -9,13 +9,14 @@
 //! Jobs that arrive while a group is being written form the next group: no request
 //! waits for company.
 
+use super::conn::Conn;
 use super::oplog::TxLog;
-use super::{access, SqliteStore};
+use super::{access, SqlStore};
 use crate::error::{HubError, Result};
 use crate::store::{Contact, Merged};
 use cchc_common::merge::{self, OpLog, UnknownDefs};
 use cchc_common::{DomainError, Op, UnitCode};
-use rusqlite::{Connection, TransactionBehavior};
+use cchc_sql::{Db, Savepoint, Tx};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -45,7 +46,7 @@ fn stopped() -> HubError {
 
 impl Writer {
     /// Starts the writer thread on the store's write connection.
-    pub(super) fn start(conn: Arc<Mutex<Connection>>) -> Writer {
+    pub(super) fn start(conn: Arc<Mutex<Conn>>) -> Writer {
         let (queue, jobs) = mpsc::channel();
         std::thread::Builder::new()
             .name("hub-writer".into())
@@ -62,7 +63,7 @@ impl Writer {
     }
 }
 
-fn run(conn: &Mutex<Connection>, jobs: &mpsc::Receiver<(Job, Reply)>) {
+fn run(conn: &Mutex<Conn>, jobs: &mpsc::Receiver<(Job, Reply)>) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         let mut ops = group[0].0.ops.len();
@@ -78,10 +79,10 @@ fn run(conn: &Mutex<Connection>, jobs: &mpsc::Receiver<(Job, Reply)>) {
         let (group, replies): (Vec<Job>, Vec<Reply>) = group.into_iter().unzip();
         let n = group.len();
         let results = {
-            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
             // A bug must not stop every later sync: the group's transaction rolls back
             // as the panic unwinds, its requests get a 500, the thread goes on.
-            catch_unwind(AssertUnwindSafe(|| write_group(&mut conn, group))).unwrap_or_else(|_| {
+            catch_unwind(AssertUnwindSafe(|| write_group(&*conn, group))).unwrap_or_else(|_| {
                 (0..n)
                     .map(|_| Err(HubError::Internal("merging a batch failed".into())))
                     .collect()
@@ -95,9 +96,9 @@ fn run(conn: &Mutex<Connection>, jobs: &mpsc::Receiver<(Job, Reply)>) {
 }
 
 /// Merges each job in its own savepoint of one transaction, then commits once.
-fn write_group(conn: &mut Connection, jobs: Vec<Job>) -> Vec<Result<Merged>> {
+fn write_group(conn: &dyn Db, jobs: Vec<Job>) -> Vec<Result<Merged>> {
     let n = jobs.len();
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+    let tx = match Tx::write(conn) {
         Ok(tx) => tx,
         Err(e) => {
             let detail = e.to_string();
@@ -109,15 +110,11 @@ fn write_group(conn: &mut Connection, jobs: Vec<Job>) -> Vec<Result<Merged>> {
     let mut results = Vec::with_capacity(n);
     for job in jobs {
         let unit = job.unit;
-        let r = match tx.savepoint() {
-            Ok(mut sp) => match merge_one(&sp, job) {
-                Ok(m) => sp.commit().map(|_| m).map_err(HubError::from),
-                Err(e) => {
-                    // Nothing of a refused batch stays (dropping releases the savepoint).
-                    let _ = sp.rollback();
-                    Err(e)
-                }
-            },
+        // Nothing of a refused batch stays: a savepoint dropped unreleased rolls back.
+        let r = match Savepoint::new(&tx) {
+            Ok(sp) => {
+                merge_one(&sp, job).and_then(|m| sp.release().map(|_| m).map_err(HubError::from))
+            }
             Err(e) => Err(e.into()),
         };
         results.push(match r {
@@ -125,7 +122,7 @@ fn write_group(conn: &mut Connection, jobs: Vec<Job>) -> Vec<Result<Merged>> {
             Err(HubError::Refused {
                 source: source @ DomainError::SeqGap { .. },
                 ..
-            }) => match SqliteStore::unit_vv(&*tx, unit) {
+            }) => match SqlStore::unit_vv(&tx, unit) {
                 Ok(acked) => Err(HubError::Refused {
                     source,
                     acked: Some(acked),
@@ -154,7 +151,7 @@ fn write_group(conn: &mut Connection, jobs: Vec<Job>) -> Vec<Result<Merged>> {
 /// One batch: credential first (revoked, other commune, replayed nonce), then the
 /// device's binding even when it sends no ops, then province-side ops (a device may
 /// relay ones it holds, never make new ones), then the batch.
-fn merge_one(conn: &Connection, job: Job) -> Result<Merged> {
+fn merge_one(conn: &dyn Db, job: Job) -> Result<Merged> {
     let mut log = TxLog::new(conn, job.unit, job.now_ms);
     access::record_contact(conn, job.unit, &job.contact, job.now_ms)?;
     log.max_seq(job.contact.device)?;
@@ -164,7 +161,7 @@ fn merge_one(conn: &Connection, job: Job) -> Result<Merged> {
     Ok(Merged {
         applied: merged.applied.len() as u64,
         duplicates: merged.duplicates as u64,
-        acked: SqliteStore::unit_vv(conn, job.unit)?,
+        acked: SqlStore::unit_vv(conn, job.unit)?,
     })
 }
 
@@ -174,6 +171,7 @@ mod tests {
     use super::*;
     use crate::store::Store;
     use cchc_common::UnitCatalog;
+    use cchc_sql::DbExt;
 
     /// Three requests in one group, the middle one with a gap: the first and last are
     /// stored and acknowledged, the middle one refused with what the hub holds and
@@ -199,7 +197,7 @@ mod tests {
             job(5, gap),
             job(2, h[0][3..].to_vec()),
         ];
-        let results = write_group(&mut s.conn(), jobs);
+        let results = write_group(&*s.conn(), jobs);
         let first = results[0].as_ref().unwrap();
         assert_eq!((first.applied, first.acked.get(&DESKS[0])), (3, 3));
         match &results[1] {
@@ -216,9 +214,9 @@ mod tests {
         assert!(log.contains(&format!("{:?}", h[0][5])), "{log}");
         let last_nonce: i64 = s
             .conn()
-            .query_row(
+            .query_one(
                 "SELECT last_nonce FROM devices WHERE actor = ?1",
-                [DESKS[0].0 as i64],
+                cchc_sql::args![DESKS[0].0 as i64],
                 |r| r.get(0),
             )
             .unwrap();

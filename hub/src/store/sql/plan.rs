@@ -3,7 +3,7 @@
 //! merged through the same rules (and rollups) as a device's upload, so it syncs down
 //! to the commune's agents with their other desks' ops.
 
-use super::{a2i, access, i2a, rollup, unit_served, SqliteStore, TxLog};
+use super::{a2i, access, i2a, rollup, unit_served, SqlStore, TxLog};
 use crate::error::{HubError, Result};
 use crate::store::{AuditEntry, Rollout, Verification};
 use cchc_common::crdt::{self, Objects, OpCtx};
@@ -74,7 +74,7 @@ fn check_served(conn: &dyn Db, unit: UnitCode) -> Result<()> {
     })
 }
 
-impl Rollout for SqliteStore {
+impl Rollout for SqlStore {
     fn unit_phase(&self, unit: UnitCode) -> Result<Option<u32>> {
         Ok(self.read()?.query_opt(
             "SELECT phase FROM phase_plan WHERE unit = ?1",

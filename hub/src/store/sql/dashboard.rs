@@ -1,7 +1,7 @@
 //! [`Dashboard`] on SQLite: reads of the rollups (see `rollup.rs`) and of one
 //! commune's merged objects. Nothing here reads the op log.
 
-use super::{bad_db, rollup, unit_served, SqliteStore};
+use super::{bad_db, rollup, unit_served, SqlStore};
 use crate::error::{HubError, Result};
 use crate::store::{
     CommuneData, CriterionTotal, Dashboard, KpiValue, PhaseTotal, PledgeFigures, ReportRow,
@@ -15,7 +15,7 @@ use cchc_sql::{args, Arg, DbExt, Row, SqlError};
 /// (commune, procedure, period, metric, value) as read.
 type KpiRow = (Option<u32>, Option<String>, String, String, i64);
 
-impl SqliteStore {
+impl SqlStore {
     fn period(&self, s: &str) -> Result<Period> {
         s.parse()
             .map_err(|e| bad_db(&self.path, format!("stored period '{s}': {e}")))
@@ -90,7 +90,7 @@ fn standing_row(r: &dyn Row) -> Result<(StandingRow, String), SqlError> {
     ))
 }
 
-impl Dashboard for SqliteStore {
+impl Dashboard for SqlStore {
     fn newest_definitions(&self) -> Result<Definitions> {
         rollup::newest_definitions(&*self.read()?)
     }
@@ -122,7 +122,7 @@ impl Dashboard for SqliteStore {
             "SELECT unit, phase, criteria, self_scored, self_total, verified, verified_total,
                     score, max_total, permille, provisional, stage, grade, assigned_at,
                     self_assessed_at, verified_at
-             FROM standing WHERE ?1 IS NULL OR phase = ?1 ORDER BY unit",
+             FROM standing WHERE phase = ?1 OR ?1 IS NULL ORDER BY unit",
             args![phase],
             standing_row,
         )?;
@@ -199,7 +199,7 @@ impl Dashboard for SqliteStore {
         let rows = conn.query(
             "SELECT unit, CAST(sum(pledges) AS BIGINT), CAST(sum(tasks) AS BIGINT),
                     CAST(sum(done) AS BIGINT) FROM pledge_units
-             WHERE ?1 IS NULL OR year = ?1 GROUP BY unit HAVING sum(pledges) > 0 ORDER BY unit",
+             WHERE year = ?1 OR ?1 IS NULL GROUP BY unit HAVING sum(pledges) > 0 ORDER BY unit",
             args![year],
             |r| {
                 Ok((

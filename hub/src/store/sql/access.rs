@@ -2,7 +2,7 @@
 //! append-only audit log (triggers refuse UPDATE and DELETE on it). Each change and
 //! its audit row are one transaction.
 
-use super::{a2i, i2a, SqliteStore};
+use super::{a2i, i2a, SqlStore};
 use crate::error::{Denied, HubError, Missing, Result};
 use crate::store::{
     Access, AuditEntry, AuditRow, Contact, DeviceAuth, DeviceInfo, Enrolled, NewEnrollment, Role,
@@ -85,7 +85,7 @@ fn role_of(s: &str) -> rusqlite::Result<Role> {
     })
 }
 
-impl Access for SqliteStore {
+impl Access for SqlStore {
     fn create_enrollment(&self, e: &NewEnrollment, audit: &AuditEntry, now_ms: i64) -> Result<()> {
         let conn = self.conn();
         let tx = Tx::write(&*conn)?;
@@ -471,11 +471,11 @@ mod tests {
     use crate::store::Province;
     use cchc_common::UnitCatalog;
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
+    fn store() -> (tempfile::TempDir, SqlStore) {
         let dir = tempfile::tempdir().unwrap();
         let catalog = UnitCatalog::builtin();
         let communes: Vec<_> = catalog.communes_of(1).collect();
-        let s = SqliteStore::create(
+        let s = SqlStore::create(
             &dir.path().join("hub.db"),
             &Province {
                 code: 1,
