@@ -271,6 +271,43 @@ pub struct EnrollResponse {
     pub release_root: Option<crate::release::Signed<crate::release::Root>>,
 }
 
+/// Where a provincial hub enrolls with the national hub (a province-scoped code).
+pub const UPSTREAM_ENROLL_PATH: &str = "/api/v1/upstream/enroll";
+/// Where a provincial hub forwards one commune's ops to the national hub, with the
+/// same request and response as an agent's sync.
+pub const UPSTREAM_SYNC_PATH: &str = "/api/v1/upstream/sync";
+
+/// Provincial hub → national hub, once, with the code the national admin handed out.
+/// Signed with the key being enrolled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerEnrollRequest {
+    /// Protocol version.
+    pub protocol: u32,
+    /// The one-time code, normalised.
+    pub code: String,
+    /// The province the hub serves (the code's must be the same).
+    pub province: u32,
+    /// The provincial hub's id upstream.
+    pub peer: ActorId,
+    /// Its public key.
+    pub public_key: PublicKey,
+    /// The hub build.
+    pub version: String,
+}
+
+/// National hub → provincial hub: the link is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerEnrollResponse {
+    /// The provincial hub's id upstream.
+    pub peer: ActorId,
+    /// The province it may forward.
+    pub province: u32,
+    /// The national hub's name.
+    pub national: String,
+    /// When (national clock, ms since epoch).
+    pub enrolled_ms: i64,
+}
+
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     const D: &[u8; 16] = b"0123456789abcdef";

@@ -16,6 +16,7 @@ mod auth;
 mod clock;
 mod conn;
 mod demo;
+mod enroll;
 mod error;
 mod export;
 mod html;
@@ -28,6 +29,7 @@ mod store;
 mod stores;
 mod sync;
 mod tls;
+mod upstream;
 mod views;
 
 use cchc_common::{Lang, Localize};
@@ -54,8 +56,12 @@ enum Command {
     Init {
         /// Province code from the official unit list (e.g. 1 for Hà Nội), or `all` for
         /// one hub holding every commune of the country.
-        #[arg(long)]
-        province: String,
+        #[arg(long, required_unless_present = "national")]
+        province: Option<String>,
+        /// The national hub: every commune of the country, fed by the provincial hubs
+        /// enrolled with it (`enroll create --province N`).
+        #[arg(long, conflicts_with = "province")]
+        national: bool,
         /// Host names or IP addresses agents will use to reach the hub (repeatable;
         /// default localhost and 127.0.0.1).
         #[arg(long = "host")]
@@ -103,6 +109,10 @@ enum Command {
         /// The private key (PEM) of --tls-cert.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Seconds between forwardings to the national hub (when `upstream set` linked
+        /// this hub to one).
+        #[arg(long, default_value_t = 30)]
+        upstream_every: u64,
     },
     /// One-time enrollment codes for communes' computers.
     #[command(subcommand)]
@@ -116,6 +126,9 @@ enum Command {
     /// Release keys and signed updates (keygen runs on any machine, offline).
     #[command(subcommand)]
     Release(release::args::ReleaseCmd),
+    /// The link of a provincial hub to the national hub: set, sync, status.
+    #[command(subcommand)]
+    Upstream(upstream::UpstreamCmd),
     /// Read every row of the hub's data and print each table's rows and digest (two
     /// stores holding the same data print the same digests).
     Check {
@@ -223,8 +236,12 @@ enum EnrollCmd {
     /// for several codes at once: one per computer to enroll).
     Create {
         /// Commune code (mã đơn vị hành chính cấp xã).
-        #[arg(long = "unit", required = true)]
+        #[arg(long = "unit", required_unless_present = "provinces")]
         units: Vec<String>,
+        /// On the national hub: a code that enrolls the hub of this province (repeat
+        /// for several).
+        #[arg(long = "province", conflicts_with = "units")]
+        provinces: Vec<u32>,
         /// How long the code stays valid: 7d, 12h, 30m (at most 90d).
         #[arg(long, default_value = "7d")]
         expires: String,
@@ -336,12 +353,16 @@ fn main() {
     let result = match cli.command {
         Command::Init {
             province,
+            national,
             hosts,
             release_root,
             store,
-        } => match release_root {
-            None => server::init(&dir, &province, hosts, &store, lang),
-            Some(root) => release::cli::check_first_root(&root)
+        } => match (
+            release_root,
+            province.filter(|_| !national).unwrap_or("all".into()),
+        ) {
+            (None, province) => server::init(&dir, &province, hosts, &store, lang),
+            (Some(root), province) => release::cli::check_first_root(&root)
                 .and_then(|_| server::init(&dir, &province, hosts, &store, lang))
                 .and_then(|_| release::cli::trust(&dir, &root, lang)),
         },
@@ -355,6 +376,7 @@ fn main() {
             max_connections_ip,
             tls_cert,
             tls_key,
+            upstream_every,
         } => {
             let rates = auth::Rates {
                 ip_per_s: rate_ip,
@@ -369,14 +391,20 @@ fn main() {
                 client_timeout: std::time::Duration::from_secs(client_timeout.max(1)),
                 max_connections: max_connections.max(1),
                 max_connections_ip: max_connections_ip.max(1),
+                upstream_every: std::time::Duration::from_secs(upstream_every.max(1)),
             };
             server::serve(&dir, &listen, opts, tls_cert.zip(tls_key), lang)
         }
         Command::Enroll(EnrollCmd::Create {
             units,
+            provinces,
             expires,
             json,
-        }) => server::enroll_create(&dir, &units, &expires, json, lang),
+        }) => match provinces.is_empty() {
+            true => enroll::communes(&dir, &units, &expires, json, lang),
+            false => enroll::provinces(&dir, &provinces, &expires, json, lang),
+        },
+        Command::Upstream(cmd) => upstream::cli::run(&dir, cmd, lang),
         Command::Device(DeviceCmd::List { json }) => server::device_list(&dir, json, lang),
         Command::Device(DeviceCmd::Revoke { id }) => server::device_revoke(&dir, &id, lang),
         Command::User(UserCmd::Add {

@@ -136,6 +136,8 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// Connections held at once from one address.
     pub max_connections_ip: usize,
+    /// Time between forwardings to the national hub.
+    pub upstream_every: Duration,
 }
 
 /// `cchc-hub serve`: prints `listening on https://ADDR` once accepting, and stops
@@ -184,6 +186,14 @@ pub fn serve(
             tracing::info!("shutting down");
             shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
         });
+        if province.code != 0 {
+            // A provincial hub forwards to its national hub once `upstream set` links it.
+            tokio::spawn(crate::upstream::run_forever(
+                store.clone(),
+                dir.to_path_buf(),
+                opts.upstream_every,
+            ));
+        }
         let state = AppState::new(store, Limits::new(opts.rates), opts.client_timeout, dir);
         let limits = state.limits.clone();
         tokio::spawn(async move {
@@ -355,65 +365,6 @@ pub fn verify(
 
 fn print_json<T: serde::Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).expect("serializes"));
-}
-
-/// `cchc-hub enroll create`: one code per `--unit`. With `--json`, one object for
-/// one unit, an array for several.
-pub fn enroll_create(
-    dir: &Path,
-    units: &[String],
-    expires: &str,
-    json: bool,
-    lang: Lang,
-) -> Result<()> {
-    let store = open(dir)?;
-    let lifetime = admin::parse_lifetime(expires, "--expires")?;
-    // Every commune is checked before any code is made: all or nothing.
-    let units = units
-        .iter()
-        .map(|u| {
-            let code = cchc_common::UnitCode::parse(u).map_err(HubError::Invalid)?;
-            if store.serves(code)? {
-                Ok(code)
-            } else {
-                Err(HubError::NotFound(Missing::Commune(code.0)))
-            }
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let names: std::collections::BTreeMap<_, _> = store
-        .sync_status()?
-        .into_iter()
-        .map(|u| (u.unit, u.name))
-        .collect();
-    let actor = Actor::cli();
-    let mut docs = Vec::new();
-    for unit in &units {
-        let (code, expires_ms) = admin::create_code(&store, *unit, lifetime, &actor, now_ms())?;
-        if json {
-            docs.push(admin::code_doc(&code, *unit, expires_ms));
-            continue;
-        }
-        let name = names.get(unit).cloned().unwrap_or_default();
-        println!("{code}");
-        match lang {
-            Lang::Vi => println!(
-                "  Mã đăng ký dùng một lần cho {name} ({unit}), hết hạn {}.\n  Trên máy của xã: cchc-agent init --unit {unit} --hub <địa chỉ> --ca ca.pem --code {code}",
-                cchc_common::Date::display_vn(expires_ms)
-            ),
-            Lang::En => println!(
-                "  One-time enrollment code for {name} ({unit}), expires {}.\n  On the commune's computer: cchc-agent init --unit {unit} --hub <address> --ca ca.pem --code {code}",
-                cchc_common::Date::display_vn(expires_ms)
-            ),
-        }
-    }
-    if json {
-        if docs.len() == 1 {
-            print_json(&docs[0]);
-        } else {
-            print_json(&docs);
-        }
-    }
-    Ok(())
 }
 
 /// `cchc-hub device list`.

@@ -7,6 +7,7 @@
 
 pub mod releases;
 pub mod sql;
+pub mod upstream;
 
 use crate::error::Result;
 use cchc_common::auth::{EnrollRequest, PublicKey};
@@ -23,9 +24,25 @@ pub struct Province {
     pub name: String,
 }
 
+/// Who sent a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// An enrolled agent (its nonce checked and recorded in `devices`; it may relay a
+    /// province-side op only if the hub already holds it).
+    Device,
+    /// A provincial hub enrolled with this national hub (its nonce checked and
+    /// recorded in `peers`; its province's verifications are its to forward).
+    Peer,
+    /// This hub's own national hub, answering its forwarding (no nonce: the answer
+    /// to a request this hub signed).
+    Upstream,
+}
+
 /// Who is syncing: an authenticated device, recorded with every successful exchange.
 #[derive(Debug, Clone)]
 pub struct Contact {
+    /// Which kind of sender.
+    pub sender: Sender,
     /// Device id (its signature has been checked).
     pub device: ActorId,
     /// The request's nonce: must be larger than every earlier one of the device.
@@ -440,8 +457,14 @@ pub trait Dashboard: Send + Sync {
 }
 
 /// Everything the server needs of a store.
-pub trait HubStore: Store + Access + Rollout + Dashboard + releases::Releases {}
-impl<T: Store + Access + Rollout + Dashboard + releases::Releases> HubStore for T {}
+pub trait HubStore:
+    Store + Access + Rollout + Dashboard + releases::Releases + upstream::Upstream
+{
+}
+impl<T: Store + Access + Rollout + Dashboard + releases::Releases + upstream::Upstream> HubStore
+    for T
+{
+}
 
 /// A hub store.
 pub trait Store: Send + Sync {
@@ -472,4 +495,6 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
     /// Status of every commune of the province, by code.
     fn sync_status(&self) -> Result<Vec<UnitStatus>>;
+    /// What the hub holds of a commune: per device, its highest number.
+    fn held(&self, unit: UnitCode) -> Result<VersionVector>;
 }

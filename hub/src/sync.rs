@@ -9,7 +9,7 @@
 //! rules inside the store's transaction. Only then is the delta down computed.
 
 use crate::error::{Denied, HubError, Result};
-use crate::store::{Contact, DeviceAuth, HubStore};
+use crate::store::{Contact, DeviceAuth, HubStore, Sender};
 use cchc_common::sync::{self, SyncRequest, SyncResponse, MAX_BATCH_OPS, PROTOCOL_HEADER};
 use cchc_common::update::{Delta, Offer};
 
@@ -80,6 +80,7 @@ pub fn exchange(
         });
     }
     let contact = Contact {
+        sender: Sender::Device,
         device: req.device,
         nonce,
         agent_version: req.agent_version.chars().take(64).collect(),
@@ -139,6 +140,88 @@ pub fn exchange(
         hub_ms: now_ms.max(0) as u64,
         roots,
         offer,
+        phase: store.unit_phase(req.unit)?,
+    };
+    Ok(sync::encode_response(version, &response))
+}
+
+/// Handles one forwarding exchange of a provincial hub (signature checked) on the
+/// national hub: one commune of its province per request, the same messages as an
+/// agent's. A commune of another province, in the request or in any op, is refused
+/// whole (403 `other_province`) and nothing is stored. Its province's verifications
+/// are its own to forward; the answer carries what the national hub holds beyond what
+/// it has, the phase assigned here and newer definitions (never a release).
+pub fn peer_exchange(
+    store: &dyn HubStore,
+    peer: &crate::store::upstream::PeerAuth,
+    nonce: u64,
+    body: &[u8],
+    version: u32,
+    now_ms: i64,
+) -> Result<Vec<u8>> {
+    let req: SyncRequest = sync::decode_request(version, body)?;
+    if req.protocol != version {
+        return Err(sync::WireError::Protocol {
+            got: req.protocol,
+            supported: version,
+        }
+        .into());
+    }
+    if req.ops.len() > MAX_BATCH_OPS {
+        return Err(HubError::BatchTooLarge {
+            count: req.ops.len(),
+            max: MAX_BATCH_OPS,
+        });
+    }
+    if req.device != peer.peer {
+        return Err(Denied::SignerMismatch {
+            signed: peer.peer.to_string(),
+            named: req.device.to_string(),
+        }
+        .into());
+    }
+    let other = |unit: u32| {
+        HubError::Denied(Denied::OtherProvince {
+            peer: peer.peer.to_string(),
+            province: peer.province,
+            unit,
+        })
+    };
+    let of = crate::store::sql::province_of;
+    if of(req.unit) != Some(peer.province) {
+        return Err(other(req.unit.0));
+    }
+    if let Some(op) = req.ops.iter().find(|op| op.unit != req.unit) {
+        return Err(other(op.unit.0));
+    }
+    if !store.serves(req.unit)? {
+        return Err(HubError::UnknownUnit {
+            unit: req.unit.0,
+            province: store.province()?.code,
+        });
+    }
+    let contact = Contact {
+        sender: Sender::Peer,
+        device: peer.peer,
+        nonce,
+        agent_version: req.agent_version.chars().take(64).collect(),
+        protocol: version,
+        clock_offset_ms: clock_offset_ms(req.sent_ms, now_ms),
+    };
+    let merged = store.merge(req.unit, &contact, req.ops, now_ms)?;
+    let (ops, more) = store.ops_since(req.unit, &req.have, MAX_BATCH_OPS)?;
+    let response = SyncResponse {
+        protocol: version,
+        unit: req.unit,
+        acked: merged.acked,
+        applied: merged.applied,
+        duplicates: merged.duplicates,
+        ops,
+        more,
+        definitions: store.definitions_after(req.defs)?,
+        hub_ms: now_ms.max(0) as u64,
+        roots: Vec::new(),
+        offer: None,
         phase: store.unit_phase(req.unit)?,
     };
     Ok(sync::encode_response(version, &response))

@@ -101,6 +101,15 @@ pub enum Denied {
         /// The op.
         op: String,
     },
+    /// A provincial hub forwarding a commune of another province.
+    OtherProvince {
+        /// The provincial hub's id.
+        peer: String,
+        /// Its province.
+        province: u32,
+        /// The commune it sent.
+        unit: u32,
+    },
     /// A form posted without this session's form token (an old page, or another site).
     StaleForm,
     /// A change requested with the session cookie alone, without the form token and
@@ -135,6 +144,7 @@ impl Denied {
             | Denied::CodeForOtherUnit { .. }
             | Denied::Role { .. }
             | Denied::ProvinceOnly { .. }
+            | Denied::OtherProvince { .. }
             | Denied::StaleForm
             | Denied::CrossSite => 403,
             Denied::DeviceExists { .. } | Denied::StaleNonce { .. } => 409,
@@ -163,6 +173,7 @@ impl Denied {
             Denied::Role { .. } => "forbidden",
             Denied::RateLimited { .. } => "rate_limited",
             Denied::ProvinceOnly { .. } => "province_only",
+            Denied::OtherProvince { .. } => "other_province",
             Denied::StaleForm => "stale_form",
             Denied::CrossSite => "cross_site",
         }
@@ -245,6 +256,10 @@ impl Denied {
             Denied::ProvinceOnly { op } => t(
                 format!("op {op} is a province-side op (verification, thẩm định): only the province records these, so nothing was stored"),
                 format!("bản ghi {op} là kết quả thẩm định: chỉ Công an tỉnh được ghi, nên không có gì được lưu"),
+            ),
+            Denied::OtherProvince { peer, province, unit } => t(
+                format!("hub {peer} forwards province {province}; commune {unit} is not of it, so nothing was stored"),
+                format!("máy chủ {peer} chuyển dữ liệu của tỉnh {province}; đơn vị {unit} không thuộc tỉnh này nên không có gì được lưu"),
             ),
             Denied::StaleForm => t(
                 "the form is out of date or did not come from this hub; open it again and resubmit (nothing was stored)",

@@ -106,6 +106,10 @@ pub enum Rule {
     },
     /// A SQLite hub's data directory, written `sqlite:DIR`.
     SqliteDir,
+    /// An `https://` address.
+    HttpsUrl,
+    /// Only a national hub does this.
+    NationalOnly,
 }
 
 impl Rule {
@@ -182,6 +186,14 @@ impl Rule {
             Rule::UrlEncoded { detail } => t(
                 format!("is not a well-formed query or form: {detail}"),
                 format!("không phải chuỗi truy vấn hay biểu mẫu hợp lệ: {detail}"),
+            ),
+            Rule::NationalOnly => t(
+                "only the national hub (cchc-hub init --national) enrolls provincial hubs",
+                "chỉ máy chủ quốc gia (cchc-hub init --national) mới cấp mã cho máy chủ tỉnh",
+            ),
+            Rule::HttpsUrl => t(
+                "write the national hub's address as https://HOST:PORT",
+                "ghi địa chỉ máy chủ cấp trên dạng https://MÁY:CỔNG",
             ),
             Rule::SqliteDir => t(
                 "write the hub's data directory as sqlite:DIR, like sqlite:/var/lib/cchc-hub",

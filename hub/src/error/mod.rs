@@ -168,6 +168,15 @@ pub enum HubError {
     Internal(String),
     /// TLS set-up failed.
     Tls(String),
+    /// The national hub could not be reached, or refused this hub's forwarding.
+    Upstream {
+        /// Its address.
+        url: String,
+        /// What happened.
+        detail: String,
+    },
+    /// This hub has no link to a national hub (or is the national hub).
+    NoUpstream,
 }
 
 impl From<WireError> for HubError {
@@ -242,6 +251,8 @@ pub mod exit {
     pub const DATABASE: i32 = 5;
     /// Refused: not allowed, or already done (a used name, a revoked device).
     pub const DENIED: i32 = 6;
+    /// The national hub could not be reached (try again later).
+    pub const UNREACHABLE: i32 = 7;
 }
 
 /// The machine code of a domain refusal met in the merge rules.
@@ -326,7 +337,9 @@ impl HubError {
             }
             | HubError::NotAssigned { .. }
             | HubError::DefinitionsNotNewer { .. }
+            | HubError::NoUpstream
             | HubError::UserExists { .. } => 409,
+            HubError::Upstream { .. } => 502,
             HubError::Refused { .. }
             | HubError::BadPlan { .. }
             | HubError::BadForm { .. }
@@ -377,6 +390,8 @@ impl HubError {
             HubError::NotInitialised { .. } => "not_initialised",
             HubError::AlreadyInitialised { .. } => "already_initialised",
             HubError::BadDatabase { .. } => "bad_database",
+            HubError::Upstream { .. } => "upstream_unreachable",
+            HubError::NoUpstream => "no_upstream",
             HubError::Sql(_) | HubError::Io { .. } | HubError::Internal(_) | HubError::Tls(_) => {
                 "internal"
             }
@@ -405,7 +420,10 @@ impl HubError {
             | HubError::UnknownUnit { .. } => exit::INVALID,
             HubError::Denied(_) | HubError::UserExists { .. } => exit::DENIED,
             HubError::Release(r) => r.exit_code(),
-            HubError::NotInitialised { .. } | HubError::AlreadyInitialised { .. } => exit::STATE,
+            HubError::NotInitialised { .. }
+            | HubError::AlreadyInitialised { .. }
+            | HubError::NoUpstream => exit::STATE,
+            HubError::Upstream { .. } => exit::UNREACHABLE,
             HubError::BadDatabase { .. } | HubError::Sql(_) => exit::DATABASE,
             HubError::Io { .. } | HubError::Internal(_) | HubError::Tls(_) | HubError::Busy => {
                 exit::FAILURE
@@ -476,6 +494,8 @@ impl std::error::Error for HubError {
             | HubError::Release(_)
             | HubError::UserExists { .. }
             | HubError::Internal(_)
+            | HubError::Upstream { .. }
+            | HubError::NoUpstream
             | HubError::Tls(_) => None,
         }
     }

@@ -239,6 +239,16 @@ fn hub_rows() -> Vec<(HubError, u16, &'static str, i32)> {
         ),
         (H::Internal("x".into()), 500, "internal", exit::FAILURE),
         (H::Tls("x".into()), 500, "internal", exit::FAILURE),
+        (
+            H::Upstream {
+                url: "https://n".into(),
+                detail: "x".into(),
+            },
+            502,
+            "upstream_unreachable",
+            exit::UNREACHABLE,
+        ),
+        (H::NoUpstream, 409, "no_upstream", exit::STATE),
     ]
 }
 
@@ -272,6 +282,8 @@ fn hub_index(e: &HubError) -> usize {
         HubError::Tls(_) => 25,
         HubError::Busy => 26,
         HubError::Release(_) => 27,
+        HubError::Upstream { .. } => 28,
+        HubError::NoUpstream => 29,
     }
 }
 
@@ -356,6 +368,15 @@ fn denied_rows() -> Vec<(Denied, u16, &'static str)> {
             403,
             "province_only",
         ),
+        (
+            Denied::OtherProvince {
+                peer: dev(),
+                province: 1,
+                unit: 8000,
+            },
+            403,
+            "other_province",
+        ),
         (Denied::StaleForm, 403, "stale_form"),
         (Denied::CrossSite, 403, "cross_site"),
         (
@@ -392,6 +413,7 @@ fn denied_index(d: &Denied) -> usize {
         Denied::StaleForm => 18,
         Denied::RateLimited { .. } => 19,
         Denied::CrossSite => 20,
+        Denied::OtherProvince { .. } => 21,
     }
 }
 
@@ -426,6 +448,8 @@ fn all_rules() -> Vec<Rule> {
             detail: "bad port".into(),
         },
         Rule::SqliteDir,
+        Rule::HttpsUrl,
+        Rule::NationalOnly,
     ]
 }
 
@@ -453,6 +477,8 @@ fn rule_index(r: &Rule) -> usize {
         Rule::NotYourself => 19,
         Rule::PostgresUrl { .. } => 20,
         Rule::SqliteDir => 21,
+        Rule::HttpsUrl => 22,
+        Rule::NationalOnly => 23,
     }
 }
 
@@ -470,7 +496,7 @@ fn two_languages(what: &str, text: Text) {
 
 #[test]
 fn every_hub_error_has_its_status_code_exit_and_both_languages() {
-    let mut seen = [false; 28];
+    let mut seen = [false; 30];
     for (e, status, code, exit_code) in hub_rows() {
         seen[hub_index(&e)] = true;
         let what = format!("{e:?}");
@@ -497,7 +523,7 @@ fn every_hub_error_has_its_status_code_exit_and_both_languages() {
 
 #[test]
 fn every_refusal_has_its_status_code_and_both_languages() {
-    let mut seen = [false; 21];
+    let mut seen = [false; 22];
     for (d, status, code) in denied_rows() {
         seen[denied_index(&d)] = true;
         let what = format!("{d:?}");
@@ -519,7 +545,7 @@ fn every_refusal_has_its_status_code_and_both_languages() {
 
 #[test]
 fn every_input_rule_and_missing_thing_is_said_in_both_languages() {
-    let mut seen = [false; 22];
+    let mut seen = [false; 24];
     for r in all_rules() {
         seen[rule_index(&r)] = true;
         two_languages(&format!("{r:?}"), r.text());

@@ -104,6 +104,14 @@ impl HubError {
                 format!("definitions version {version} is not newer than the published version {newest}"),
                 format!("bộ định nghĩa phiên bản {version} không mới hơn phiên bản đã ban hành {newest}"),
             ),
+            HubError::Upstream { url, detail } => t(
+                format!("the national hub {url} could not be reached ({detail}); forwarding goes on from where it stopped at the next try"),
+                format!("không kết nối được máy chủ cấp trên {url} ({detail}); lần sau sẽ tiếp tục chuyển từ chỗ đã dừng"),
+            ),
+            HubError::NoUpstream => t(
+                "this hub has no link to a national hub: run `cchc-hub upstream set URL --ca FILE --code CODE` (a national hub has none)",
+                "máy chủ này chưa kết nối máy chủ cấp trên: hãy chạy `cchc-hub upstream set URL --ca TỆP --code MÃ` (máy chủ quốc gia không có cấp trên)",
+            ),
             HubError::NotInitialised { dir } => {
                 let d = dir.display();
                 t(

@@ -23,6 +23,7 @@ mod pages;
 mod release;
 mod session;
 mod state;
+mod upstream;
 
 pub use state::AppState;
 
@@ -33,7 +34,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use cchc_common::auth::ENROLL_PATH;
+use cchc_common::auth::{ENROLL_PATH, UPSTREAM_ENROLL_PATH, UPSTREAM_SYNC_PATH};
 use cchc_common::sync::SYNC_PATH;
 use extract::Reading;
 
@@ -101,6 +102,8 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .route(SYNC_PATH, post(device::sync))
         .route(ENROLL_PATH, post(device::enroll))
+        .route(UPSTREAM_SYNC_PATH, post(upstream::sync))
+        .route(UPSTREAM_ENROLL_PATH, post(upstream::enroll))
         .route("/api/v1/login", post(session::api_login))
         .merge(signed_in)
         .fallback(fallback)

@@ -33,10 +33,12 @@ mod pool;
 mod releases;
 mod rollup;
 mod schema;
+mod upstream;
 mod writer;
 
 pub use cchc_sql::pg::Target;
 pub use conn::Source;
+pub use upstream::province_of;
 
 use conn::Conn;
 use oplog::TxLog;
@@ -288,6 +290,10 @@ impl Store for SqlStore {
         rollup::refresh_all_standings(&tx)?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn held(&self, unit: UnitCode) -> Result<VersionVector> {
+        SqlStore::unit_vv(&*self.read()?, unit)
     }
 
     fn sync_status(&self) -> Result<Vec<UnitStatus>> {

@@ -489,6 +489,7 @@ pub(super) mod tests {
 
     pub(in crate::store::sql) fn contact(nonce: u64) -> Contact {
         Contact {
+            sender: crate::store::Sender::Device,
             device: DESKS[0],
             nonce,
             agent_version: "t".into(),

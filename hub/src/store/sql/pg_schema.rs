@@ -12,7 +12,8 @@
 
 /// The migrations, in order (the CRDT object tables come from
 /// `cchc_sql::OBJECT_TABLES_POSTGRES`, created with the first).
-pub(super) const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE schema_info (application TEXT NOT NULL, version BIGINT NOT NULL);
 CREATE TABLE meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT COLLATE "C" NOT NULL);
 CREATE TABLE units (code BIGINT PRIMARY KEY, name TEXT COLLATE "C" NOT NULL, kind TEXT COLLATE "C" NOT NULL);
@@ -259,4 +260,43 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
-"#];
+"#,
+    // 2: the national tier (SQLite's 7).
+    r#"
+CREATE TABLE peer_codes (
+    code_hash BYTEA PRIMARY KEY CHECK (octet_length(code_hash) = 32),
+    province BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    created_by TEXT COLLATE "C" NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT,
+    peer BIGINT
+);
+CREATE TABLE peers (
+    actor BIGINT PRIMARY KEY,
+    province BIGINT NOT NULL,
+    public_key BYTEA NOT NULL CHECK (octet_length(public_key) = 32),
+    enrolled_at BIGINT NOT NULL,
+    revoked_at BIGINT,
+    last_nonce BIGINT NOT NULL DEFAULT 0,
+    last_seen BIGINT,
+    version TEXT COLLATE "C" NOT NULL DEFAULT ''
+);
+CREATE TABLE upstream (
+    id BIGINT PRIMARY KEY CHECK (id = 1),
+    url TEXT COLLATE "C" NOT NULL,
+    peer BIGINT NOT NULL,
+    national TEXT COLLATE "C" NOT NULL,
+    linked_at BIGINT NOT NULL,
+    last_nonce BIGINT NOT NULL DEFAULT 0,
+    last_sync BIGINT,
+    last_error TEXT COLLATE "C"
+);
+CREATE TABLE upstream_acked (
+    unit BIGINT NOT NULL,
+    actor BIGINT NOT NULL,
+    max_seq BIGINT NOT NULL,
+    PRIMARY KEY (unit, actor)
+);
+"#,
+];

@@ -328,6 +328,47 @@ CREATE TABLE op_batches (
 -- Which sync protocol each device last spoke: version 1 is accepted for one release.
 ALTER TABLE devices ADD COLUMN protocol INTEGER;
 "#,
+    // 7: the national tier (issue 16). On a national hub: one-time codes scoped to a
+    // province, and the provincial hubs enrolled with them (peers). On a provincial
+    // hub: its link to the national hub, and what the national hub holds of each
+    // commune (a version vector per commune, upstream).
+    r#"
+CREATE TABLE peer_codes (
+    code_hash BLOB PRIMARY KEY CHECK (length(code_hash) = 32),
+    province INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    peer INTEGER
+) STRICT;
+CREATE TABLE peers (
+    actor INTEGER PRIMARY KEY,
+    province INTEGER NOT NULL,
+    public_key BLOB NOT NULL CHECK (length(public_key) = 32),
+    enrolled_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    last_nonce INTEGER NOT NULL DEFAULT 0,
+    last_seen INTEGER,
+    version TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE TABLE upstream (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    url TEXT NOT NULL,
+    peer INTEGER NOT NULL,
+    national TEXT NOT NULL,
+    linked_at INTEGER NOT NULL,
+    last_nonce INTEGER NOT NULL DEFAULT 0,
+    last_sync INTEGER,
+    last_error TEXT
+) STRICT;
+CREATE TABLE upstream_acked (
+    unit INTEGER NOT NULL,
+    actor INTEGER NOT NULL,
+    max_seq INTEGER NOT NULL,
+    PRIMARY KEY (unit, actor)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version whose migration moves the op log into `op_batches`.

@@ -11,9 +11,9 @@
 
 use super::conn::Conn;
 use super::oplog::TxLog;
-use super::{access, SqlStore};
+use super::{access, upstream, SqlStore};
 use crate::error::{HubError, Result};
-use crate::store::{Contact, Merged};
+use crate::store::{Contact, Merged, Sender};
 use cchc_common::merge::{self, OpLog, UnknownDefs};
 use cchc_common::{DomainError, Op, UnitCode};
 use cchc_sql::{Db, Savepoint, Tx};
@@ -153,9 +153,17 @@ fn write_group(conn: &dyn Db, jobs: Vec<Job>) -> Vec<Result<Merged>> {
 /// relay ones it holds, never make new ones), then the batch.
 fn merge_one(conn: &dyn Db, job: Job) -> Result<Merged> {
     let mut log = TxLog::new(conn, job.unit, job.now_ms);
-    access::record_contact(conn, job.unit, &job.contact, job.now_ms)?;
-    log.max_seq(job.contact.device)?;
-    log.refuse_new_province_ops(&job.ops)?;
+    match job.contact.sender {
+        Sender::Device => {
+            access::record_contact(conn, job.unit, &job.contact, job.now_ms)?;
+            log.max_seq(job.contact.device)?;
+            log.refuse_new_province_ops(&job.ops)?;
+        }
+        // A provincial hub forwards its province's verifications as its own; the
+        // national hub's answer carries its own. Neither is a device's to bind.
+        Sender::Peer => upstream::record_peer_contact(conn, job.unit, &job.contact, job.now_ms)?,
+        Sender::Upstream => {}
+    }
     let merged = merge::merge(&mut log, job.unit, job.ops, UnknownDefs::Refuse)?;
     log.finish()?;
     Ok(Merged {

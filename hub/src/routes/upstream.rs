@@ -1,0 +1,157 @@
+//! The national hub's routes for provincial hubs: `POST /api/v1/upstream/enroll` (a
+//! province-scoped one-time code binds a provincial hub's key to its province) and
+//! `POST /api/v1/upstream/sync` (one commune's ops forwarded, signed like an agent's
+//! request). Every refusal is audited.
+
+use super::body::{self, SMALL_BODY};
+use super::{extract, json_response, AppState};
+use crate::admin::Actor;
+use crate::auth::{self, Signed};
+use crate::clock::now_ms;
+use crate::error::{Body as JsonBody, Denied};
+use crate::store::{DeviceAuth, Enrolled};
+use crate::sync;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cchc_common::auth::{
+    normalize_code, PeerEnrollRequest, PeerEnrollResponse, UPSTREAM_ENROLL_PATH, UPSTREAM_SYNC_PATH,
+};
+use cchc_common::sync::{MAX_WIRE_BYTES, MEDIA_TYPE, MEDIA_TYPE_V2, PROTOCOL_HEADER, PROTOCOL_V1};
+use cchc_common::UnitCode;
+
+/// `POST /api/v1/upstream/sync`: an unknown provincial hub is refused before its body
+/// is read; the signature is checked before the body is decompressed; the commune must
+/// be of its province; the merge is one store transaction.
+pub async fn sync(State(state): State<AppState>, req: Request) -> Response {
+    let ip = extract::client_ip(req.extensions());
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    let mut who = None;
+    let result = async {
+        let signed = Signed::from_headers(&headers)?;
+        let version =
+            sync::check_header(headers.get(PROTOCOL_HEADER).and_then(|v| v.to_str().ok()))?;
+        let peer = signed.device;
+        let known = state.run(move |store| store.peer_auth(peer)).await?;
+        let Some(known) = known else {
+            return Err(Denied::UnknownDevice {
+                device: peer.to_string(),
+            }
+            .into());
+        };
+        let body = body::read(body, MAX_WIRE_BYTES, &state.bodies, ip).await?;
+        let as_device = DeviceAuth {
+            device: known.peer,
+            unit: UnitCode(0),
+            public_key: known.public_key,
+            revoked_ms: known.revoked_ms,
+        };
+        signed.verify(Some(as_device), "POST", UPSTREAM_SYNC_PATH, &body)?;
+        who = Some(format!("hub:{peer}"));
+        let nonce = signed.nonce;
+        state
+            .run(move |store| sync::peer_exchange(store, &known, nonce, &body, version, now_ms()))
+            .await
+            .map(|bytes| (version, bytes))
+    }
+    .await;
+    match result {
+        Ok((PROTOCOL_V1, bytes)) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE)),
+                (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Ok((_, bytes)) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(MEDIA_TYPE_V2),
+            )],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            state
+                .audit_refusal(ip, who, "upstream.sync", String::new(), &e)
+                .await;
+            e.into_response()
+        }
+    }
+}
+
+/// `POST /api/v1/upstream/enroll`: a province-scoped code and the new key's own
+/// signature bind a provincial hub, its key and its province in one transaction.
+pub async fn enroll(State(state): State<AppState>, req: Request) -> Response {
+    let ip = extract::client_ip(req.extensions());
+    let (parts, body) = req.into_parts();
+    let mut target = String::new();
+    let result = async {
+        state.limits.guess(ip)?;
+        let signed = Signed::from_headers(&parts.headers)?;
+        let body = body::read(body, SMALL_BODY, &state.bodies, ip).await?;
+        let req: PeerEnrollRequest = body::json(&body, JsonBody::Enrollment)?;
+        target = format!("province:{} hub:{}", req.province, req.peer);
+        if signed.device != req.peer {
+            return Err(Denied::SignerMismatch {
+                signed: signed.device.to_string(),
+                named: req.peer.to_string(),
+            }
+            .into());
+        }
+        req.public_key
+            .verify(
+                &signed.signature,
+                "POST",
+                UPSTREAM_ENROLL_PATH,
+                signed.device,
+                signed.nonce,
+                &body,
+            )
+            .map_err(|_| Denied::BadSignature {
+                device: signed.device.to_string(),
+            })?;
+        let code = normalize_code(&req.code).map_err(|_| Denied::BadCode)?;
+        let hash = auth::sha256(code.as_bytes());
+        let actor = Actor {
+            name: format!("hub:{}", req.peer),
+            ip: Some(ip.to_string()),
+        };
+        let now = now_ms();
+        let entry = actor.entry(
+            "upstream.enroll",
+            target.clone(),
+            "ok",
+            format!("hub {}", req.version),
+        );
+        let national = state.run(|store| Ok(store.province()?.name)).await?;
+        let nonce = signed.nonce;
+        let (peer, province) = (req.peer, req.province);
+        let done = state
+            .run(move |store| store.enroll_peer(&hash, &req, nonce, &entry, now))
+            .await?;
+        if done == Enrolled::Again {
+            tracing::info!(peer = %peer, "provincial hub enrollment repeated");
+        }
+        Ok(PeerEnrollResponse {
+            peer,
+            province,
+            national,
+            enrolled_ms: now,
+        })
+    }
+    .await;
+    match result {
+        Ok(r) => json_response(StatusCode::OK, &r),
+        Err(e) => {
+            state
+                .audit_refusal(ip, None, "upstream.enroll", target, &e)
+                .await;
+            e.into_response()
+        }
+    }
+}
