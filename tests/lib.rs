@@ -360,6 +360,19 @@ impl Hub {
         hub
     }
 
+    /// Initialises a national hub (every commune of the country), on this pass's
+    /// engine.
+    pub fn init_national(dir: impl Into<PathBuf>) -> Hub {
+        let hub = Hub::open(dir);
+        let mut args = vec!["init".to_string(), "--national".into()];
+        if test_pg().is_some() {
+            args.push("--store".into());
+            args.push(pg_schema_url());
+        }
+        hub.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        hub
+    }
+
     /// Initialises a hub on SQLite whatever the pass (what `migrate` moves).
     pub fn init_on_sqlite(dir: impl Into<PathBuf>, province: u32) -> Hub {
         let hub = Hub::open(dir);

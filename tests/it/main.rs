@@ -13,6 +13,7 @@ mod first_day;
 mod fixtures;
 mod hostile_clients;
 mod hostile_text;
+mod national;
 mod release;
 mod rollout;
 mod stores;

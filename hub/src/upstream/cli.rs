@@ -143,17 +143,11 @@ pub fn set(dir: &Path, url: &str, ca: &Path, code: &str, lang: Lang) -> Result<(
         peer,
         key,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| HubError::io("tokio runtime", e))?;
-    let resp: PeerEnrollResponse = runtime.block_on(async {
-        match link.post(UPSTREAM_ENROLL_PATH, 1, body).await? {
-            Reply::Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| unreachable(&url, format!("answer damaged: {e}"))),
-            _ => Err(unreachable(&url, "unexpected answer to the enrollment")),
-        }
-    })?;
+    let resp: PeerEnrollResponse = match link.post(UPSTREAM_ENROLL_PATH, 1, body)? {
+        Reply::Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| unreachable(&url, format!("answer damaged: {e}")))?,
+        _ => return Err(unreachable(&url, "unexpected answer to the enrollment")),
+    };
     // Key and CA first (owner-only), then the link: a hub with a link has its key.
     for name in [KEY_FILE, CA_FILE] {
         let _ = std::fs::remove_file(dir.join(name));
@@ -192,12 +186,7 @@ pub fn set(dir: &Path, url: &str, ca: &Path, code: &str, lang: Lang) -> Result<(
 /// `cchc-hub upstream sync`: one full pass now.
 pub fn sync_now(dir: &Path, json: bool, lang: Lang) -> Result<()> {
     let store = crate::server::open(dir)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| HubError::io("tokio runtime", e))?;
-    let p = runtime.block_on(pass(&store, dir, true))?;
-    drop(runtime);
+    let p = pass(&store, dir, true)?;
     if json {
         println!(
             "{}",

@@ -62,7 +62,7 @@ pub struct Pass {
 
 /// A connection to the national hub with this hub's key.
 struct Link {
-    http: reqwest::Client,
+    http: reqwest::blocking::Client,
     url: String,
     peer: ActorId,
     key: DeviceKey,
@@ -86,10 +86,10 @@ struct ErrorBody {
     last_nonce: Option<u64>,
 }
 
-fn http(url: &str, ca_pem: &[u8]) -> Result<reqwest::Client> {
+fn http(url: &str, ca_pem: &[u8]) -> Result<reqwest::blocking::Client> {
     let ca = reqwest::Certificate::from_pem(ca_pem)
         .map_err(|e| unreachable(url, format!("the CA certificate cannot be read: {e}")))?;
-    reqwest::Client::builder()
+    reqwest::blocking::Client::builder()
         .tls_built_in_root_certs(false)
         .add_root_certificate(ca)
         .https_only(true)
@@ -133,7 +133,7 @@ impl Link {
         })
     }
 
-    async fn post(&self, path: &str, nonce: u64, body: Vec<u8>) -> Result<Reply> {
+    fn post(&self, path: &str, nonce: u64, body: Vec<u8>) -> Result<Reply> {
         let signature = self.key.sign("POST", path, self.peer, nonce, &body);
         let resp = self
             .http
@@ -145,12 +145,10 @@ impl Link {
             .header(SIGNATURE_HEADER, signature)
             .body(body)
             .send()
-            .await
             .map_err(|e| unreachable(&self.url, chain(&e)))?;
         let status = resp.status().as_u16();
         let bytes = resp
             .bytes()
-            .await
             .map_err(|e| unreachable(&self.url, format!("answer cut: {}", chain(&e))))?;
         if bytes.len() > MAX_WIRE_BYTES {
             return Err(unreachable(
@@ -222,11 +220,11 @@ fn take_definitions(store: &dyn HubStore, resp: &SyncResponse, now: i64) -> Resu
 
 /// One pass: every commune that owes the national hub ops (all of them when `full`,
 /// to take what it made for each) exchanged until both sides are level.
-pub async fn pass(store: &dyn HubStore, dir: &Path, full: bool) -> Result<Pass> {
+pub fn pass(store: &dyn HubStore, dir: &Path, full: bool) -> Result<Pass> {
     let link = store.upstream()?.ok_or(HubError::NoUpstream)?;
     let client = Link::open(dir, &link)?;
     let mut done = Pass::default();
-    let result: Result<()> = async {
+    let result: Result<()> = (|| {
         for status in store.sync_status()? {
             let unit = status.unit;
             let held = store.held(unit)?;
@@ -235,11 +233,10 @@ pub async fn pass(store: &dyn HubStore, dir: &Path, full: bool) -> Result<Pass> 
                 continue;
             }
             done.communes += 1;
-            commune(store, &client, unit, &mut done).await?;
+            commune(store, &client, unit, &mut done)?;
         }
         Ok(())
-    }
-    .await;
+    })();
     let now = now_ms();
     match &result {
         Ok(()) => store.record_upstream_sync(None, now)?,
@@ -250,12 +247,7 @@ pub async fn pass(store: &dyn HubStore, dir: &Path, full: bool) -> Result<Pass> 
 
 /// Exchanges one commune until the national hub holds all of it and this hub all it
 /// sent down.
-async fn commune(
-    store: &dyn HubStore,
-    client: &Link,
-    unit: UnitCode,
-    done: &mut Pass,
-) -> Result<()> {
+fn commune(store: &dyn HubStore, client: &Link, unit: UnitCode, done: &mut Pass) -> Result<()> {
     let mut repairs = 0;
     for _ in 0..MAX_ROUNDS {
         let acked = store.upstream_acked(unit)?;
@@ -277,7 +269,7 @@ async fn commune(
         };
         let body = sync::encode_request(PROTOCOL_VERSION, &req);
         let nonce = store.next_upstream_nonce()?;
-        let mut resp: SyncResponse = match client.post(UPSTREAM_SYNC_PATH, nonce, body).await? {
+        let mut resp: SyncResponse = match client.post(UPSTREAM_SYNC_PATH, nonce, body)? {
             Reply::Ok(bytes) => sync::decode_response(PROTOCOL_VERSION, &bytes)
                 .map_err(|e| unreachable(&client.url, format!("answer damaged: {e}")))?,
             Reply::Gap(theirs) => {
@@ -334,16 +326,8 @@ pub async fn run_forever(store: std::sync::Arc<dyn HubStore>, dir: PathBuf, ever
         let full = n.is_multiple_of(10);
         let s = store.clone();
         let d = dir.clone();
-        // Store work blocks: the pass runs on its own thread, its HTTP on a runtime of
-        // its own there.
-        let r = tokio::task::spawn_blocking(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| HubError::io("tokio runtime", e))?
-                .block_on(pass(&*s, &d, full))
-        })
-        .await;
+        // Store work and the blocking HTTP client: on the blocking pool.
+        let r = tokio::task::spawn_blocking(move || pass(&*s, &d, full)).await;
         match r {
             // No link (yet): `upstream set` may make one while the hub serves.
             Ok(Err(HubError::NoUpstream)) => {}
