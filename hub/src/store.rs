@@ -454,6 +454,9 @@ pub trait Dashboard: Send + Sync {
     fn period_totals(&self, year: i32) -> Result<Vec<(Period, u64)>>;
     /// One commune's data (None if the hub does not serve it).
     fn commune(&self, unit: UnitCode) -> Result<Option<CommuneData>>;
+    /// The score that counts for each criterion of each planned commune: (commune,
+    /// phase, criterion, score in tenths).
+    fn effective_scores(&self) -> Result<Vec<(UnitCode, u32, String, i64)>>;
 }
 
 /// Everything the server needs of a store.

@@ -194,13 +194,78 @@ fn provincial_hubs_feed_the_national_hub_exactly_once_through_kills_and_cuts() {
     }
     assert!(national.ok(&["check"]).contains("no damage"));
 
+    // The national dashboard: the provinces side by side, each drilled down to its
+    // communes, each linking to its commune page; the same sums as the agents'.
+    let pw = national.user("ana", "viewer");
+    let token = national.login("ana", &pw);
+    let http = national.client(None);
+    let get = |path: &str| -> serde_json::Value {
+        let resp = http
+            .get(format!("{}{path}", national.url()))
+            .bearer_auth(&token)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        serde_json::from_slice(&resp.bytes().unwrap()).unwrap()
+    };
+    let side = get("/api/v1/provinces?period=2026-11");
+    let rows = side["tables"]["provinces"].as_array().unwrap();
+    assert_eq!(rows.len(), 34, "every province of the country");
+    assert_eq!(side["figures"]["communes"], 3321, "{}", side["figures"]);
+    assert_eq!(side["figures"]["provinces"], 34);
+    for &p in provinces {
+        let row = rows
+            .iter()
+            .find(|r| r["province"].as_str().and_then(|s| s.parse().ok()) == Some(p))
+            .unwrap();
+        assert_eq!(row["received"], per_province[&p], "province {p}: {row}");
+        let reported = desks
+            .iter()
+            .filter(|(q, u, _)| *q == p && expected.get(u).copied().unwrap_or(0) > 0)
+            .count();
+        assert_eq!(row["reported"], reported, "province {p}: {row}");
+        let down = get(&format!("/api/v1/provinces/{p}?period=2026-11"));
+        let communes = down["tables"]["communes"].as_array().unwrap();
+        assert_eq!(communes.len(), catalog.communes_of(p).count());
+        for (q, unit, _) in desks.iter().filter(|(q, ..)| *q == p) {
+            let c = communes
+                .iter()
+                .find(|r| r["unit"].as_str().and_then(|s| s.parse().ok()) == Some(*unit))
+                .unwrap();
+            assert_eq!(
+                c["received"],
+                expected.get(unit).copied().unwrap_or(0),
+                "{q}/{unit}"
+            );
+        }
+    }
+    let html = http
+        .get(format!(
+            "{}/province/{}?period=2026-11",
+            national.url(),
+            provinces[0]
+        ))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        html.contains(&format!("href=\"/commune/{}?lang=vi\"", desks[0].1)),
+        "drills down to a commune:\n{}",
+        &html[..html.len().min(3000)]
+    );
+
     // A provincial hub (its own key) writing for another province's commune, in the
     // request or in an op: refused whole, nothing stored.
+    // The provincial hubs stop (their forwarding would move their own bookkeeping).
+    for hub in &mut hubs {
+        assert!(hub.stop().success());
+    }
     let before = national.dump_except(&["audit"]);
     let peer = peer_of(&hubs[0]);
     let theirs = catalog.communes_of(provinces[1]).next().unwrap().code;
     let ours = catalog.communes_of(provinces[0]).next().unwrap().code;
-    let http = national.client(None);
     for (unit, op_unit) in [(theirs, theirs), (ours, theirs)] {
         let req = SyncRequest {
             protocol: PROTOCOL_VERSION,
@@ -237,6 +302,7 @@ fn provincial_hubs_feed_the_national_hub_exactly_once_through_kills_and_cuts() {
     }
     assert_eq!(national.dump_except(&["audit"]), before, "nothing stored");
     // The provincial hub goes on forwarding (its request numbers were not moved).
+    hubs[0].start_with(&["--upstream-every", "1"]);
     let (_, _, a) = &desks[0];
     record(a, 4);
     *expected.entry(desks[0].1).or_default() += 4;

@@ -278,6 +278,8 @@ pub enum Missing {
     Device(String),
     /// A user name with no account.
     User(String),
+    /// A province this hub serves no commune of.
+    Province(u32),
 }
 
 impl Missing {
@@ -302,6 +304,10 @@ impl Missing {
             Missing::Device(d) => t(
                 format!("device {d} is not enrolled with this hub (see `cchc-hub device list`)"),
                 format!("máy {d} chưa được đăng ký với máy chủ này (xem `cchc-hub device list`)"),
+            ),
+            Missing::Province(p) => t(
+                format!("this hub serves no commune of province {p}"),
+                format!("máy chủ này không có đơn vị nào của tỉnh {p}"),
             ),
             Missing::User(u) => t(
                 format!("no user '{}'", quoted(u)),

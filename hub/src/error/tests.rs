@@ -564,6 +564,7 @@ fn every_input_rule_and_missing_thing_is_said_in_both_languages() {
         Missing::Commune(4),
         Missing::Device("d".into()),
         Missing::User("u".into()),
+        Missing::Province(99),
     ] {
         two_languages(&format!("{m:?}"), m.text());
     }

@@ -116,6 +116,16 @@ document.querySelectorAll('table.data th').forEach(function(th){
 });
 "#;
 
+/// What the navigation shows: a page per phase of the definitions in force, and, on
+/// a hub of several provinces (the national hub), the provinces side by side.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Nav {
+    /// Phase numbers.
+    pub phases: Vec<u32>,
+    /// Whether the hub serves several provinces.
+    pub provinces: bool,
+}
+
 /// The page frame: header with navigation, language switch and sign-out.
 pub fn frame(
     title: &str,
@@ -123,13 +133,19 @@ pub fn frame(
     reader: &Reader<'_>,
     here: &str,
     lang: Lang,
-    phases: &[u32],
+    menu: &Nav,
 ) -> Markup {
     let mut nav = vec![(
         "/".to_string(),
         lang.pick("Tổng quan", "Overview").to_string(),
     )];
-    for p in phases {
+    if menu.provinces {
+        nav.push((
+            "/provinces".into(),
+            lang.pick("Các tỉnh", "Provinces").into(),
+        ));
+    }
+    for p in &menu.phases {
         nav.push((
             format!("/phase/{p}"),
             format!("{} {p}", lang.pick("Giai đoạn", "Phase")),
@@ -282,7 +298,10 @@ mod tests {
             &reader,
             r#"/x" onmouseover="alert(1)"#,
             Lang::Vi,
-            &[1],
+            &Nav {
+                phases: vec![1],
+                provinces: true,
+            },
         )
         .into_string();
         assert!(!page.contains("<script>alert"), "{page}");

@@ -17,6 +17,7 @@ pub mod kpi;
 pub mod overview;
 pub mod parts;
 pub mod phase;
+pub mod provinces;
 pub mod quality;
 pub mod releases;
 pub mod verify;
@@ -276,6 +277,10 @@ pub enum PageRef {
     Releases,
     /// Data quality (plausibility warnings) for a month.
     Quality(Period),
+    /// The provinces side by side for a month (a hub of several provinces).
+    Provinces(Period),
+    /// One province's communes for a month.
+    Province(u32, Period),
 }
 
 /// Reads `?period=` (a month; default: the current month in Vietnam).
@@ -304,6 +309,12 @@ impl PageRef {
                 .parse::<u32>()
                 .map_err(|_| HubError::input("phase", n, Rule::Phase))?;
             return Ok(PageRef::Phase(p));
+        }
+        if let Some(p) = name.strip_prefix("province-") {
+            let code = p
+                .parse::<u32>()
+                .map_err(|_| HubError::input("province", p, Rule::WholeNumber))?;
+            return Ok(PageRef::Province(code, month()?));
         }
         if let Some(c) = name.strip_prefix("commune-") {
             let unit = UnitCode::parse(c).map_err(HubError::Invalid)?;
@@ -334,6 +345,7 @@ impl PageRef {
             "figures" => Ok(PageRef::Figures(month()?)),
             "releases" => Ok(PageRef::Releases),
             "quality" => Ok(PageRef::Quality(month()?)),
+            "provinces" => Ok(PageRef::Provinces(month()?)),
             other => Err(HubError::NotFound(Missing::Page(other.to_string()))),
         }
     }
@@ -350,6 +362,8 @@ impl PageRef {
             PageRef::Figures(p) => figures::figures(store, p),
             PageRef::Releases => releases::releases(store),
             PageRef::Quality(p) => quality::quality(store, p),
+            PageRef::Provinces(p) => provinces::provinces(store, p),
+            PageRef::Province(code, p) => provinces::province(store, code, p),
         }
     }
 }

@@ -34,7 +34,7 @@ fn frame(caller: Caller, reading: Reading, uri: &Uri) -> Frame {
 struct Lists {
     devices: Vec<admin::DeviceDoc>,
     users: Vec<crate::store::User>,
-    phases: Vec<u32>,
+    phases: crate::html::Nav,
 }
 
 fn body(l: &Lists, csrf: &str, done: Option<(&str, &str)>, lang: Lang) -> Markup {
@@ -139,7 +139,7 @@ fn body(l: &Lists, csrf: &str, done: Option<(&str, &str)>, lang: Lang) -> Markup
                     br;
                     textarea #plan-csv name="plan" rows="5" cols="40" required {}
                 }
-                p.note { (t("Các giai đoạn: ", "Phases: ")) @for p in &l.phases { (p) " " } }
+                p.note { (t("Các giai đoạn: ", "Phases: ")) @for p in &l.phases.phases { (p) " " } }
                 button type="submit" #assign { (t("Giao giai đoạn", "Assign")) }
             }
         }

@@ -301,6 +301,7 @@ fn page_ref(uri: &Uri, q: &PageQuery) -> Result<PageRef, HubError> {
     let name = match path.split_once('/') {
         Some(("phases", n)) => format!("phase-{n}"),
         Some(("communes", c)) => format!("commune-{c}"),
+        Some(("provinces", p)) => format!("province-{p}"),
         _ if path == "updates" => "releases".to_string(),
         _ => path.to_string(),
     };

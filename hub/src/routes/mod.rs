@@ -57,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/updates", get(api::page))
         .route("/api/v1/phases/{phase}", get(api::page))
         .route("/api/v1/communes/{unit}", get(api::page))
+        .route("/api/v1/provinces", get(api::page))
+        .route("/api/v1/provinces/{code}", get(api::page))
         .route("/api/v1/communes/{unit}/verification", post(api::verify))
         .route("/api/v1/phases", post(api::assign))
         .route("/api/v1/export/{page}/{file}", get(api::export))
@@ -72,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         .route("/releases", get(pages::dashboard))
         .route("/phase/{phase}", get(pages::dashboard))
         .route("/commune/{unit}", get(pages::dashboard))
+        .route("/provinces", get(pages::dashboard))
+        .route("/province/{code}", get(pages::dashboard))
         .route(
             "/verify/{unit}",
             get(pages::verify_form).post(pages::verify_submit),

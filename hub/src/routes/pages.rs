@@ -19,14 +19,18 @@ use cchc_common::{Lang, Localize, Score, UnitCode};
 use maud::Markup;
 use std::collections::BTreeMap;
 
-/// The phase numbers of the definitions in force, for the navigation.
-pub(super) fn phase_numbers(store: &dyn HubStore) -> Result<Vec<u32>, HubError> {
-    Ok(store
-        .newest_definitions()?
-        .phases
-        .iter()
-        .map(|p| p.phase)
-        .collect())
+/// The navigation: the phases of the definitions in force, and the provinces' page on
+/// a hub of several provinces.
+pub(super) fn phase_numbers(store: &dyn HubStore) -> Result<html::Nav, HubError> {
+    Ok(html::Nav {
+        phases: store
+            .newest_definitions()?
+            .phases
+            .iter()
+            .map(|p| p.phase)
+            .collect(),
+        provinces: store.province()?.code == 0,
+    })
 }
 
 /// Who reads a page, where and in which language: what every page handler shares.
@@ -47,7 +51,7 @@ impl Frame {
         status: StatusCode,
         title: &str,
         body: Markup,
-        phases: &[u32],
+        phases: &html::Nav,
     ) -> Response {
         let reader = Reader {
             user: &self.caller.session.user,
@@ -83,7 +87,10 @@ impl Frame {
             status,
             lang.pick("Lỗi", "Error"),
             html::error_body(&msg),
-            &[1, 2, 3],
+            &html::Nav {
+                phases: vec![1, 2, 3],
+                provinces: false,
+            },
         )
     }
 }
@@ -114,6 +121,7 @@ pub async fn dashboard(
     let name = match path.trim_start_matches('/').split_once('/') {
         Some(("phase", n)) => format!("phase-{n}"),
         Some(("commune", c)) => format!("commune-{c}"),
+        Some(("province", p)) => format!("province-{p}"),
         _ if path == "/" => "overview".to_string(),
         _ => path.trim_start_matches('/').to_string(),
     };

@@ -291,6 +291,15 @@ impl Dashboard for SqlStore {
             .collect()
     }
 
+    fn effective_scores(&self) -> Result<Vec<(UnitCode, u32, String, i64)>> {
+        let conn = self.read()?;
+        Ok(conn.query(
+            "SELECT unit, phase, criterion, score FROM effective_scores ORDER BY unit, criterion",
+            args![],
+            |r| Ok((UnitCode(r.get(0)?), r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?)
+    }
+
     fn commune(&self, unit: UnitCode) -> Result<Option<CommuneData>> {
         let conn = self.read()?;
         if !unit_served(&*conn, unit)? {
