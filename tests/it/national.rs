@@ -150,12 +150,42 @@ fn provincial_hubs_feed_the_national_hub_exactly_once_through_kills_and_cuts() {
             }
         }
     }
+    // The Ministry plans one commune and verifies one of its scores at the national
+    // hub: both come down to its province's hub, and the verification to its agents.
+    let (vp, vunit, vagent) = (&desks[0].0, desks[0].1, &desks[0].2);
+    let u = vunit.to_string();
+    national.ok(&["phase", "assign", "--phase", "1", "--unit", &u]);
+    national.ok(&[
+        "verify",
+        "--unit",
+        &u,
+        "--phase",
+        "1",
+        "--criterion",
+        "TC-01",
+        "--score",
+        "9",
+        "--by",
+        "bo-cong-an",
+    ]);
     for (_, _, a) in &desks {
         a.ok(&["sync"]);
     }
     for hub in &hubs {
         assert!(forward(hub), "the last forwarding gets through");
     }
+    let home = hubs
+        .iter()
+        .find(|h| h.dir.ends_with(format!("p{vp}")))
+        .unwrap();
+    let row = commune_row(&home.json(&["status", "--json"]), vunit);
+    assert_eq!(row["phase"], 1, "the national plan came down: {row}");
+    vagent.ok(&["sync"]);
+    let shown = vagent.json(&["show", "--json"]);
+    assert!(
+        shown.to_string().contains("bo-cong-an"),
+        "the national verification reached the commune: {shown}"
+    );
     eprintln!("forwardings: {forwarded} through, {failed} refused by the kill or the cut");
 
     let report = national.json(&["report", "--period", "2026-11", "--json"]);

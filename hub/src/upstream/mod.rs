@@ -218,6 +218,29 @@ fn take_definitions(store: &dyn HubStore, resp: &SyncResponse, now: i64) -> Resu
     Ok(())
 }
 
+/// The national hub's phase for a commune, when it assigned one that differs from
+/// this hub's plan (its own plan is left alone where the national hub has none).
+fn take_phase(store: &dyn HubStore, unit: UnitCode, phase: Option<u32>, now: i64) -> Result<()> {
+    let Some(phase) = phase else {
+        return Ok(());
+    };
+    if store.unit_phase(unit)? == Some(phase) {
+        return Ok(());
+    }
+    store.assign_phases(
+        &[(unit, phase)],
+        &AuditEntry {
+            actor: "national".into(),
+            action: "plan.assign".into(),
+            target: format!("unit:{unit}"),
+            outcome: "ok".into(),
+            ip: None,
+            detail: format!("phase {phase}, from the national hub"),
+        },
+        now,
+    )
+}
+
 /// One pass: every commune that owes the national hub ops (all of them when `full`,
 /// to take what it made for each) exchanged until both sides are level.
 pub fn pass(store: &dyn HubStore, dir: &Path, full: bool) -> Result<Pass> {
@@ -307,6 +330,7 @@ fn commune(store: &dyn HubStore, client: &Link, unit: UnitCode, done: &mut Pass)
         }
         store.set_upstream_acked(unit, &resp.acked)?;
         take_definitions(store, &resp, now)?;
+        take_phase(store, unit, resp.phase, now)?;
         done.sent += sent;
         done.applied += resp.applied;
         done.received += down;
