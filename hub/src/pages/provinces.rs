@@ -16,6 +16,12 @@ use cchc_common::rollout::Stage;
 use cchc_common::{Definitions, Period, UnitCatalog, UnitCode};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The official unit list, read once (province names).
+fn catalog() -> &'static UnitCatalog {
+    static CATALOG: std::sync::OnceLock<UnitCatalog> = std::sync::OnceLock::new();
+    CATALOG.get_or_init(UnitCatalog::builtin)
+}
+
 /// One province's sums.
 #[derive(Default)]
 struct Sums {
@@ -128,7 +134,7 @@ fn weakest_cell(defs: &Definitions, s: &Sums) -> Cell {
 /// The provinces side by side for a month (the national hub's page).
 pub fn provinces(store: &dyn Dashboard, period: Period) -> Result<Page> {
     let d = read(store, period)?;
-    let catalog = UnitCatalog::builtin();
+    let catalog = catalog();
     let mut codes: Vec<u32> = d.units.iter().filter_map(|u| province_of(u.unit)).collect();
     codes.dedup();
     codes.sort_unstable();
@@ -264,7 +270,7 @@ pub fn province(store: &dyn Dashboard, code: u32, period: Period) -> Result<Page
     if !d.units.iter().any(|u| ours(u.unit)) {
         return Err(HubError::NotFound(Missing::Province(code)));
     }
-    let name = UnitCatalog::builtin()
+    let name = catalog()
         .communes_of(code)
         .next()
         .map(|c| c.province_name.clone())

@@ -96,7 +96,22 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Section 4 (see the module documentation).
-pub fn run(hub_bin: &Path, dir: &Path, quick: bool) {
+/// What section 4 measured, for the engines' comparison.
+pub struct Figures {
+    /// The year loaded, ops per second.
+    pub load_ops_s: f64,
+    /// The national day, seconds to all acknowledged.
+    pub day_secs: f64,
+    /// Its request latency, 99th percentile.
+    pub p99_ms: f64,
+    /// Overview page (HTML), median.
+    pub overview_ms: f64,
+    /// Provinces page (HTML), median.
+    pub provinces_ms: f64,
+}
+
+/// Section 4 on a hub whose data lives in `store` (a PostgreSQL URL) or in SQLite.
+pub fn run(hub_bin: &Path, dir: &Path, quick: bool, store: Option<&str>) -> Figures {
     let communes: Vec<UnitCode> = if quick {
         UnitCatalog::builtin()
             .communes_of(1)
@@ -112,7 +127,20 @@ pub fn run(hub_bin: &Path, dir: &Path, quick: bool) {
     .iter()
     .map(|p| p.parse().expect("period"))
     .collect();
-    let hub = Hub::start_province(hub_bin, dir, if quick { "1" } else { "all" });
+    let mut init = if quick {
+        vec!["init", "--province", "1"]
+    } else {
+        vec!["init", "--national"]
+    };
+    if let Some(url) = store {
+        init.extend(["--store", url]);
+    }
+    let engine = if store.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let hub = Hub::start_init(hub_bin, dir, &init);
     let base = format!("https://localhost:{}", hub.port);
     let pem = std::fs::read(dir.join("tls/ca.pem")).expect("CA");
     let client = http(&pem);
@@ -386,12 +414,13 @@ pub fn run(hub_bin: &Path, dir: &Path, quick: bool) {
         (ms[3], ms[6], size)
     };
     println!(
-        "4. a country hub: {} communes × {} months, {total_ops} ops loaded in {load_secs:.1} s ({:.0} ops/s, {IN_FLIGHT} in flight), {} pilots verified, database {:.0} MiB",
+        "4. a country hub on {engine}: {} communes × {} months, {total_ops} ops loaded in {load_secs:.1} s ({:.0} ops/s, {IN_FLIGHT} in flight), {} pilots verified, database {:.0} MiB{}",
         communes.len(),
         months.len(),
         total_ops as f64 / load_secs,
         pilots.len(),
-        db as f64 / 1048576.0
+        db as f64 / 1048576.0,
+        if store.is_some() { " (SQLite file; PostgreSQL's not counted)" } else { "" }
     );
     println!(
         "   the national day: {} devices each sync a day's entries ({day_ops} ops), {IN_FLIGHT} in flight, a new HTTPS connection each",
@@ -423,6 +452,10 @@ pub fn run(hub_bin: &Path, dir: &Path, quick: bool) {
         ),
         ("phase 3, JSON API".to_string(), "/api/v1/phases/3"),
         (
+            "provinces side by side, HTML".to_string(),
+            "/provinces?period=2026-11",
+        ),
+        (
             "completeness page, HTML".to_string(),
             "/completeness?period=2026-11",
         ),
@@ -434,6 +467,13 @@ pub fn run(hub_bin: &Path, dir: &Path, quick: bool) {
         );
         rows.push((label, median));
     }
+    let figures = Figures {
+        load_ops_s: total_ops as f64 / load_secs,
+        day_secs,
+        p99_ms: percentile(&latencies, 0.99),
+        overview_ms: rows[0].1,
+        provinces_ms: rows[5].1,
+    };
     println!(
         "   ratio phase 3 / phase 1 page: {:.1}× for {:.1}× the communes",
         rows[3].1 / rows[2].1,
@@ -448,4 +488,5 @@ pub fn run(hub_bin: &Path, dir: &Path, quick: bool) {
         median / rows[0].1
     );
     drop(hub);
+    figures
 }

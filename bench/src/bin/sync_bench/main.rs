@@ -243,12 +243,12 @@ impl Hub {
     }
 
     fn start_province(bin: &Path, dir: &Path, province: &str) -> Hub {
-        must(
-            Command::new(bin)
-                .arg("--data-dir")
-                .arg(dir)
-                .args(["init", "--province", province]),
-        );
+        Hub::start_init(bin, dir, &["init", "--province", province])
+    }
+
+    /// A hub made with these `init` arguments, then served.
+    fn start_init(bin: &Path, dir: &Path, init: &[&str]) -> Hub {
+        must(Command::new(bin).arg("--data-dir").arg(dir).args(init));
         // One loopback address plays a thousand communes: lift the per-address limits
         // (the per-device ones stay as deployed).
         let mut child = Command::new(bin)
@@ -319,6 +319,9 @@ struct Opts {
     /// bench still runs (CI).
     #[arg(long)]
     quick: bool,
+    /// Only sections 4 and 5 (the country hub, on SQLite and on PostgreSQL).
+    #[arg(long)]
+    country_only: bool,
 }
 
 fn main() {
@@ -332,6 +335,12 @@ fn main() {
     let bins = cchc_bench::build(opts.quick, &["cchc-agent", "cchc-hub"]);
     let (agent_bin, hub_bin) = (bins.join("cchc-agent"), bins.join("cchc-hub"));
     let tmp = std::env::temp_dir().join(format!("cchc-sync-bench-{}", std::process::id()));
+    if opts.country_only {
+        std::fs::create_dir_all(&tmp).expect("temporary directory");
+        countries(&hub_bin, &tmp, opts.quick);
+        let _ = std::fs::remove_dir_all(&tmp);
+        return;
+    }
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).expect("temp dir");
     let periods: Vec<Period> = (1..=11)
@@ -594,7 +603,7 @@ fn main() {
         summary["sent_new"]
     );
     drop(hub);
-    country::run(&hub_bin, &tmp.join("country"), opts.quick);
+    countries(&hub_bin, &tmp, opts.quick);
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
@@ -666,4 +675,32 @@ fn naive_sqlite(path: &Path, batches: &[Vec<Op>]) -> f64 {
         tx.commit().expect("commit");
     }
     started.elapsed().as_secs_f64()
+}
+
+/// Sections 4 and 5: the country hub on SQLite, then on a throwaway PostgreSQL, and the
+/// two side by side.
+fn countries(hub_bin: &Path, tmp: &Path, quick: bool) {
+    let lite = country::run(hub_bin, &tmp.join("country"), quick, None);
+    let pg = cchc_bench::Postgres::start();
+    let post = country::run(hub_bin, &tmp.join("country-pg"), quick, Some(&pg.url));
+    drop(pg);
+    println!("5. the same country hub on PostgreSQL beside SQLite (same run, same machine):");
+    println!(
+        "   merge (the year loaded)   SQLite {:>9.0} ops/s   PostgreSQL {:>9.0} ops/s   ratio {:.2}",
+        lite.load_ops_s,
+        post.load_ops_s,
+        post.load_ops_s / lite.load_ops_s
+    );
+    println!(
+        "   the national day          SQLite {:>9.1} s       PostgreSQL {:>9.1} s       p99 {:.0} / {:.0} ms",
+        lite.day_secs, post.day_secs, lite.p99_ms, post.p99_ms
+    );
+    println!(
+        "   overview page (median)    SQLite {:>9.1} ms      PostgreSQL {:>9.1} ms",
+        lite.overview_ms, post.overview_ms
+    );
+    println!(
+        "   provinces page (median)   SQLite {:>9.1} ms      PostgreSQL {:>9.1} ms",
+        lite.provinces_ms, post.provinces_ms
+    );
 }
