@@ -219,3 +219,30 @@ fn a_backup_taken_during_syncs_restores_to_one_consistent_moment() {
     let report = restored.json(&["report", "--period", "2026-11", "--json"]);
     assert_eq!(report["totals"]["received"], total_now, "{report}");
 }
+
+/// The audit log is append-only in the database itself, whichever the engine: an
+/// UPDATE, a DELETE (and on PostgreSQL a TRUNCATE) of it is refused by the database,
+/// and the rows stay.
+#[test]
+fn the_audit_log_refuses_update_and_delete_on_either_engine() {
+    use cchc_sql::{Db, DbExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = Hub::init(tmp.path().join("hub"), 1);
+    hub.user("lan", "viewer");
+    let db = hub.database();
+    let count = || -> i64 {
+        db.query_one("SELECT count(*) FROM audit", &[], |r| r.get(0))
+            .unwrap()
+    };
+    let before = count();
+    assert!(before > 0, "adding a user is audited");
+    let mut tries = vec!["UPDATE audit SET outcome = 'ok'", "DELETE FROM audit"];
+    if hub.on_postgres() {
+        tries.push("TRUNCATE audit");
+    }
+    for sql in tries {
+        let e = db.exec(sql, &[]).unwrap_err().to_string();
+        assert!(e.contains("append-only"), "{sql}: {e}");
+    }
+    assert_eq!(count(), before);
+}

@@ -487,6 +487,49 @@ impl Db for rusqlite::Connection {
     }
 }
 
+/// Most rows in one multi-row statement of [`insert_rows`].
+const ROWS_PER_STATEMENT: usize = 64;
+
+/// Inserts `args.len() / width` rows with multi-row statements (up to 64 rows each):
+/// `head` is `INSERT INTO t (a, b, …)`, `tail` what follows the values (`ON CONFLICT
+/// … DO UPDATE …`, or empty). One round trip per 64 rows instead of one per row,
+/// which is what a database on the other side of a socket needs. The rows must not
+/// repeat a conflict key (PostgreSQL will not update one row twice in a statement).
+pub fn insert_rows(
+    db: &dyn Db,
+    head: &str,
+    tail: &str,
+    width: usize,
+    args: &[Arg<'_>],
+) -> Result<usize, SqlError> {
+    assert!(width > 0 && args.len().is_multiple_of(width), "whole rows");
+    let mut changed = 0;
+    for chunk in args.chunks(width * ROWS_PER_STATEMENT) {
+        let rows = chunk.len() / width;
+        let mut sql = String::with_capacity(head.len() + tail.len() + rows * width * 5);
+        sql.push_str(head);
+        sql.push_str(" VALUES ");
+        for r in 0..rows {
+            if r > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for c in 0..width {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('?');
+                sql.push_str(&(r * width + c + 1).to_string());
+            }
+            sql.push(')');
+        }
+        sql.push(' ');
+        sql.push_str(tail);
+        changed += db.exec(&sql, chunk)?;
+    }
+    Ok(changed)
+}
+
 /// The tables of the connection's database (SQLite) or schema (PostgreSQL), by name.
 pub fn table_names(db: &dyn Db) -> Result<Vec<String>, SqlError> {
     let sql = match db.dialect() {
@@ -579,6 +622,30 @@ mod tests {
             .query_one("SELECT a FROM t", args![], |r| r.get::<u16>(0))
             .unwrap_err();
         assert!(e.to_string().contains("out of range for u16"), "{e}");
+    }
+
+    #[test]
+    fn many_rows_go_in_by_the_statement_and_upsert_as_one_by_one_would() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        c.batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
+            .unwrap();
+        let rows = |n: i64, v: i64| -> Vec<Arg<'static>> {
+            (0..n).flat_map(|k| [Arg::Int(k), Arg::Int(v)]).collect()
+        };
+        let tail = "ON CONFLICT (k) DO UPDATE SET v = t.v + excluded.v";
+        assert_eq!(
+            insert_rows(&c, "INSERT INTO t (k, v)", tail, 2, &rows(150, 1)).unwrap(),
+            150
+        );
+        insert_rows(&c, "INSERT INTO t (k, v)", tail, 2, &rows(70, 10)).unwrap();
+        let sum: i64 = c
+            .query_one("SELECT sum(v) FROM t", args![], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sum, 150 + 70 * 10);
+        assert_eq!(
+            insert_rows(&c, "INSERT INTO t (k, v)", "", 2, &[]).unwrap(),
+            0
+        );
     }
 
     #[test]

@@ -21,8 +21,8 @@ mod db;
 pub mod pg;
 
 pub use db::{
-    dump, table_names, table_rows, Arg, Db, DbExt, Dialect, Flow, FromVal, Row, Savepoint,
-    SqlError, ToArg, Tx, Val,
+    dump, insert_rows, table_names, table_rows, Arg, Db, DbExt, Dialect, Flow, FromVal, Row,
+    Savepoint, SqlError, ToArg, Tx, Val,
 };
 
 use cchc_common::crdt::{
@@ -216,6 +216,10 @@ pub struct SqlObjects<'a, E> {
     /// When folding: each count cell touched, as stored and as it is now; written at
     /// [`SqlObjects::flush`], only the desks that changed.
     fold: Option<FxHashMap<CountKey, (Desks, CountCell)>>,
+    /// When folding: the periods whose cells are all in `fold` already (one read per
+    /// period, not one per cell: a year's batch touches a dozen periods and a hundred
+    /// and more cells).
+    loaded: Vec<Period>,
     _error: PhantomData<fn() -> E>,
 }
 
@@ -231,6 +235,7 @@ where
             conn,
             unit,
             fold: None,
+            loaded: Vec::new(),
             _error: PhantomData,
         }
     }
@@ -251,13 +256,31 @@ where
         let Some(fold) = self.fold.as_mut().map(std::mem::take) else {
             return Ok(());
         };
-        for (key, (stored, now)) in fold {
+        self.loaded.clear();
+        let mut rows: Vec<Arg<'_>> = Vec::new();
+        for (key, (stored, now)) in &fold {
             for (actor, totals) in now.desks() {
                 if stored.get(actor) != Some(totals) {
-                    self.upsert_desk(&key, *actor, *totals)?;
+                    rows.extend([
+                        Arg::Int(i64::from(self.unit.0)),
+                        Arg::Text(key.period.to_string().into()),
+                        Arg::Text(key.procedure.as_str().into()),
+                        Arg::Text(key.metric.as_str().into()),
+                        Arg::Int(a2i(*actor)),
+                        Arg::Int(totals.0 as i64),
+                        Arg::Int(totals.1 as i64),
+                    ]);
                 }
             }
         }
+        insert_rows(
+            self.conn,
+            "INSERT INTO count_cells (unit, period, procedure, metric, actor, inc, dec)",
+            "ON CONFLICT (unit, period, procedure, metric, actor)
+             DO UPDATE SET inc = excluded.inc, dec = excluded.dec",
+            7,
+            &rows,
+        )?;
         Ok(())
     }
 
@@ -278,14 +301,49 @@ where
         Ok(())
     }
 
-    /// A folded cell, read from the table the first time the batch touches it.
+    /// A folded cell: the first time the batch touches a period, every cell of the
+    /// commune in it is read (one query); a cell the table lacks starts empty.
     fn folded(&mut self, key: &CountKey) -> Result<&mut CountCell, E> {
-        if !self.fold.as_ref().is_some_and(|f| f.contains_key(key)) {
-            let stored = self.read_count_cell(key)?;
-            let cell = CountCell::from_desks(stored.clone());
-            if let Some(fold) = self.fold.as_mut() {
-                fold.insert(key.clone(), (stored, cell));
+        if !self.loaded.contains(&key.period) {
+            let rows = self.conn.query(
+                "SELECT procedure, metric, actor, inc, dec FROM count_cells
+                 WHERE unit = ?1 AND period = ?2",
+                args![self.unit.0, key.period.to_string()],
+                |r| {
+                    Ok((
+                        r.get::<String>(0)?,
+                        r.get::<String>(1)?,
+                        i2a(r.get(2)?),
+                        (r.get::<i64>(3)? as u64, r.get::<i64>(4)? as u64),
+                    ))
+                },
+            )?;
+            let mut cells: BTreeMap<CountKey, Desks> = BTreeMap::new();
+            for (procedure, metric, actor, totals) in rows {
+                let metric = metric.parse::<Metric>().map_err(|e| BadState {
+                    what: "count metric",
+                    detail: e.to_string(),
+                })?;
+                cells
+                    .entry(CountKey {
+                        period: key.period,
+                        procedure,
+                        metric,
+                    })
+                    .or_default()
+                    .insert(actor, totals);
             }
+            if let Some(fold) = self.fold.as_mut() {
+                for (k, stored) in cells {
+                    fold.entry(k)
+                        .or_insert_with(|| (stored.clone(), CountCell::from_desks(stored)));
+                }
+            }
+            self.loaded.push(key.period);
+        }
+        if let Some(fold) = self.fold.as_mut() {
+            fold.entry(key.clone())
+                .or_insert_with(|| (Desks::new(), CountCell::from_desks(Desks::new())));
         }
         Ok(&mut self
             .fold

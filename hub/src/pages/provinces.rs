@@ -86,9 +86,13 @@ fn read(store: &dyn Dashboard, period: Period) -> Result<Data> {
     })
 }
 
-fn sums(d: &Data, of: impl Fn(UnitCode) -> bool) -> Sums {
-    let mut s = Sums::default();
-    for u in d.units.iter().filter(|u| of(u.unit)) {
+/// Each group's sums in one pass over the rows: `group` says which group a commune
+/// counts in (None: none).
+fn sums_by(d: &Data, group: impl Fn(UnitCode) -> Option<u32>) -> BTreeMap<u32, Sums> {
+    let mut out: BTreeMap<u32, Sums> = BTreeMap::new();
+    for u in &d.units {
+        let Some(g) = group(u.unit) else { continue };
+        let s = out.entry(g).or_default();
         s.communes += 1;
         if let Some(st) = d.standings.get(&u.unit) {
             s.planned += 1;
@@ -105,8 +109,10 @@ fn sums(d: &Data, of: impl Fn(UnitCode) -> bool) -> Sums {
             }
         }
     }
-    for (u, phase, criterion, score) in d.scores.iter().filter(|(u, ..)| of(*u)) {
-        let _ = u;
+    for (u, phase, criterion, score) in &d.scores {
+        let Some(s) = group(*u).and_then(|g| out.get_mut(&g)) else {
+            continue;
+        };
         let Ok(c) = d.defs.criterion(*phase, criterion) else {
             continue;
         };
@@ -115,7 +121,7 @@ fn sums(d: &Data, of: impl Fn(UnitCode) -> bool) -> Sums {
         e.0 += 1;
         e.1 += score * 1000 / max;
     }
-    s
+    out
 }
 
 fn weakest_cell(defs: &Definitions, s: &Sums) -> Cell {
@@ -135,10 +141,6 @@ fn weakest_cell(defs: &Definitions, s: &Sums) -> Cell {
 pub fn provinces(store: &dyn Dashboard, period: Period) -> Result<Page> {
     let d = read(store, period)?;
     let catalog = catalog();
-    let mut codes: Vec<u32> = d.units.iter().filter_map(|u| province_of(u.unit)).collect();
-    codes.dedup();
-    codes.sort_unstable();
-    codes.dedup();
     let name_of = |p: u32| {
         catalog
             .communes_of(p)
@@ -146,11 +148,8 @@ pub fn provinces(store: &dyn Dashboard, period: Period) -> Result<Page> {
             .map(|c| c.province_name.clone())
             .unwrap_or_default()
     };
-    let all = sums(&d, |_| true);
-    let per: Vec<(u32, Sums)> = codes
-        .iter()
-        .map(|&p| (p, sums(&d, |u| province_of(u) == Some(p))))
-        .collect();
+    let all = sums_by(&d, |_| Some(0)).remove(&0).unwrap_or_default();
+    let per: Vec<(u32, Sums)> = sums_by(&d, province_of).into_iter().collect();
     let rows = per
         .iter()
         .map(|(p, s)| {
@@ -275,7 +274,9 @@ pub fn province(store: &dyn Dashboard, code: u32, period: Period) -> Result<Page
         .next()
         .map(|c| c.province_name.clone())
         .unwrap_or_default();
-    let s = sums(&d, ours);
+    let s = sums_by(&d, |u| ours(u).then_some(code))
+        .remove(&code)
+        .unwrap_or_default();
     let rows = d
         .units
         .iter()

@@ -19,7 +19,7 @@ use cchc_common::crdt::PledgeCrdt;
 use cchc_common::op::{Dir, OpBody, TaskStatus};
 use cchc_common::rollout::{CriterionScores, Standing};
 use cchc_common::{Definitions, Metric, Op, Period, Score, UnitCode};
-use cchc_sql::{args, Db, DbExt};
+use cchc_sql::{args, insert_rows, Arg, Db, DbExt};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -84,32 +84,58 @@ impl Touched {
     /// Writes the batch's changes into the rollups of commune `unit`.
     pub(super) fn flush(self, conn: &dyn Db, unit: UnitCode, now_ms: i64) -> Result<()> {
         if !self.kpi.is_empty() {
+            // One statement per table (multi-row), not one per row: a database on the
+            // other side of a socket pays a round trip per statement.
+            let (mut by_procedure, mut by_unit, mut by_province) =
+                (Vec::new(), Vec::new(), Vec::new());
             for ((period, metric), procedures) in &self.kpi {
                 let period = period.to_string();
                 let mut sum = 0;
                 for (procedure, v) in procedures {
-                    conn.exec(
-                        "INSERT INTO kpi_procedure (period, procedure, metric, value)
-                         VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (period, procedure, metric)
-                         DO UPDATE SET value = kpi_procedure.value + excluded.value",
-                        args![period, procedure, metric.as_str(), v],
-                    )?;
+                    by_procedure.extend([
+                        Arg::Text(period.clone().into()),
+                        Arg::Text(procedure.as_str().into()),
+                        Arg::Text(metric.as_str().into()),
+                        Arg::Int(*v),
+                    ]);
                     sum += v;
                 }
-                conn.exec(
-                    "INSERT INTO kpi_unit (unit, period, metric, value) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (unit, period, metric)
-                     DO UPDATE SET value = kpi_unit.value + excluded.value",
-                    args![unit.0, period, metric.as_str(), sum],
-                )?;
-                conn.exec(
-                    "INSERT INTO kpi_province (period, metric, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (period, metric)
-                     DO UPDATE SET value = kpi_province.value + excluded.value",
-                    args![period, metric.as_str(), sum],
-                )?;
+                by_unit.extend([
+                    Arg::Int(i64::from(unit.0)),
+                    Arg::Text(period.clone().into()),
+                    Arg::Text(metric.as_str().into()),
+                    Arg::Int(sum),
+                ]);
+                by_province.extend([
+                    Arg::Text(period.into()),
+                    Arg::Text(metric.as_str().into()),
+                    Arg::Int(sum),
+                ]);
             }
+            insert_rows(
+                conn,
+                "INSERT INTO kpi_procedure (period, procedure, metric, value)",
+                "ON CONFLICT (period, procedure, metric)
+                 DO UPDATE SET value = kpi_procedure.value + excluded.value",
+                4,
+                &by_procedure,
+            )?;
+            insert_rows(
+                conn,
+                "INSERT INTO kpi_unit (unit, period, metric, value)",
+                "ON CONFLICT (unit, period, metric)
+                 DO UPDATE SET value = kpi_unit.value + excluded.value",
+                4,
+                &by_unit,
+            )?;
+            insert_rows(
+                conn,
+                "INSERT INTO kpi_province (period, metric, value)",
+                "ON CONFLICT (period, metric)
+                 DO UPDATE SET value = kpi_province.value + excluded.value",
+                3,
+                &by_province,
+            )?;
         }
         for (period, ops) in &self.reports {
             let period = period.to_string();
