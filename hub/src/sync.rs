@@ -28,16 +28,8 @@ pub fn check_header(value: Option<&str>) -> Result<u32> {
     Ok(n)
 }
 
-/// Handles one exchange of an authenticated device (signature checked).
-/// `version` is the header's (checked): the body must be in it, and so is the answer.
-pub fn exchange(
-    store: &dyn HubStore,
-    device: &DeviceAuth,
-    nonce: u64,
-    body: &[u8],
-    version: u32,
-    now_ms: i64,
-) -> Result<Vec<u8>> {
+/// The request in the body, in the header's version, within the batch limit.
+fn decode(body: &[u8], version: u32) -> Result<SyncRequest> {
     let req: SyncRequest = sync::decode_request(version, body)?;
     if req.protocol != version {
         return Err(sync::WireError::Protocol {
@@ -52,6 +44,20 @@ pub fn exchange(
             max: MAX_BATCH_OPS,
         });
     }
+    Ok(req)
+}
+
+/// Handles one exchange of an authenticated device (signature checked).
+/// `version` is the header's (checked): the body must be in it, and so is the answer.
+pub fn exchange(
+    store: &dyn HubStore,
+    device: &DeviceAuth,
+    nonce: u64,
+    body: &[u8],
+    version: u32,
+    now_ms: i64,
+) -> Result<Vec<u8>> {
+    let req = decode(body, version)?;
     if req.device != device.device {
         return Err(Denied::SignerMismatch {
             signed: device.device.to_string(),
@@ -159,20 +165,7 @@ pub fn peer_exchange(
     version: u32,
     now_ms: i64,
 ) -> Result<Vec<u8>> {
-    let req: SyncRequest = sync::decode_request(version, body)?;
-    if req.protocol != version {
-        return Err(sync::WireError::Protocol {
-            got: req.protocol,
-            supported: version,
-        }
-        .into());
-    }
-    if req.ops.len() > MAX_BATCH_OPS {
-        return Err(HubError::BatchTooLarge {
-            count: req.ops.len(),
-            max: MAX_BATCH_OPS,
-        });
-    }
+    let req = decode(body, version)?;
     if req.device != peer.peer {
         return Err(Denied::SignerMismatch {
             signed: peer.peer.to_string(),

@@ -62,25 +62,7 @@ pub async fn sync(State(state): State<AppState>, req: Request) -> Response {
     }
     .await;
     match result {
-        // Version 1 bodies are gzip JSON; version 2 carries its own compression.
-        Ok((PROTOCOL_V1, bytes)) => (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE)),
-                (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Ok((_, bytes)) => (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(MEDIA_TYPE_V2),
-            )],
-            bytes,
-        )
-            .into_response(),
+        Ok((version, bytes)) => sync_answer(version, bytes),
         Err(e) => {
             state
                 .audit_refusal(ip, who, "sync", String::new(), &e)
@@ -88,6 +70,31 @@ pub async fn sync(State(state): State<AppState>, req: Request) -> Response {
             e.into_response()
         }
     }
+}
+
+/// A sync answer in the request's protocol version: version 1 bodies are gzip JSON,
+/// version 2 carries its own compression.
+pub(super) fn sync_answer(version: u32, bytes: Vec<u8>) -> Response {
+    if version == PROTOCOL_V1 {
+        return (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE)),
+                (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+            ],
+            bytes,
+        )
+            .into_response();
+    }
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(MEDIA_TYPE_V2),
+        )],
+        bytes,
+    )
+        .into_response()
 }
 
 /// `POST /api/v1/enroll`: a one-time code and the new key's own signature over the

@@ -12,12 +12,12 @@ use crate::error::{Body as JsonBody, Denied};
 use crate::store::{DeviceAuth, Enrolled};
 use crate::sync;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cchc_common::auth::{
     normalize_code, PeerEnrollRequest, PeerEnrollResponse, UPSTREAM_ENROLL_PATH, UPSTREAM_SYNC_PATH,
 };
-use cchc_common::sync::{MAX_WIRE_BYTES, MEDIA_TYPE, MEDIA_TYPE_V2, PROTOCOL_HEADER, PROTOCOL_V1};
+use cchc_common::sync::{MAX_WIRE_BYTES, PROTOCOL_HEADER};
 use cchc_common::UnitCode;
 
 /// `POST /api/v1/upstream/sync`: an unknown provincial hub is refused before its body
@@ -57,24 +57,7 @@ pub async fn sync(State(state): State<AppState>, req: Request) -> Response {
     }
     .await;
     match result {
-        Ok((PROTOCOL_V1, bytes)) => (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE)),
-                (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Ok((_, bytes)) => (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(MEDIA_TYPE_V2),
-            )],
-            bytes,
-        )
-            .into_response(),
+        Ok((version, bytes)) => super::device::sync_answer(version, bytes),
         Err(e) => {
             state
                 .audit_refusal(ip, who, "upstream.sync", String::new(), &e)

@@ -96,7 +96,8 @@ pub(super) fn open(path: &Path) -> Result<Connection> {
         tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
         tx.commit()?;
     }
-    conn.set_prepared_statement_cache_capacity(128);
+    // Multi-row upserts of 1 to 64 rows are distinct statements: room for all of them.
+    conn.set_prepared_statement_cache_capacity(512);
     Ok(conn)
 }
 
