@@ -202,10 +202,10 @@ fn staged(file: &Path, beside: &Path) -> Result<(PathBuf, Connection)> {
 pub fn restore(source: &Source, file: &Path, dir: &Path) -> Result<Held> {
     let (copy, backup) = staged(file, dir)?;
     let from = held(&backup, file)?;
-    let current = SqlStore::open_at(source)
-        .ok()
-        .map(|s| s.read().map(|r| held(&*r, &s.path)));
-    if let Some(Ok(Ok(now))) = current {
+    // What the hub holds now, read on a plain connection (no writer thread that could
+    // still hold the file when it is replaced).
+    let current = source.reader().ok().map(|r| held(&r, &source.label()));
+    if let Some(Ok(now)) = current {
         if now.province != from.province {
             let _ = std::fs::remove_file(&copy);
             return Err(bad_db(
