@@ -84,7 +84,11 @@ fn count_op(actor: ActorId, unit: UnitCode, amount: u64) -> Op {
 fn provincial_hubs_feed_the_national_hub_exactly_once_through_kills_and_cuts() {
     let mut rng = Rng::from_env("provincial_hubs_feed_the_national_hub");
     let tmp = tempfile::tempdir().unwrap();
+    // One release key for the country: every hub trusts it from the start, and the
+    // agents pin it as they enroll.
+    let kit = cchc_tests::ReleaseKit::new(tmp.path().join("kit"));
     let mut national = Hub::init_national(tmp.path().join("national"));
+    kit.trust(&national);
     national.start();
     let proxy = FaultProxy::start(&national.dir.join("tls"), national.port, rng.next_u64());
     proxy.set_faults(false);
@@ -101,6 +105,7 @@ fn provincial_hubs_feed_the_national_hub_exactly_once_through_kills_and_cuts() {
     let mut desks: Vec<(u32, u32, Agent)> = Vec::new();
     for (i, &p) in provinces.iter().enumerate() {
         let mut hub = Hub::init(tmp.path().join(format!("p{p}")), p);
+        kit.trust(&hub);
         hub.start_with(&["--upstream-every", "1"]);
         let code = national.json(&["enroll", "create", "--province", &p.to_string(), "--json"]);
         hub.ok(&[
@@ -168,6 +173,21 @@ fn provincial_hubs_feed_the_national_hub_exactly_once_through_kills_and_cuts() {
         "--by",
         "bo-cong-an",
     ]);
+    // And publishes new definitions (a new procedure, CT-99), signed by the release
+    // key both hubs trust.
+    let v1 =
+        std::fs::read_to_string(cchc_tests::workspace().join("common/data/definitions-v1.json"))
+            .unwrap();
+    let mut v2: serde_json::Value = serde_json::from_str(&v1).unwrap();
+    v2["version"] = 2.into();
+    v2["procedures"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"code": "CT-99", "name": "Thủ tục thí điểm của Bộ"}));
+    let v2_file = tmp.path().join("defs-v2.json");
+    std::fs::write(&v2_file, serde_json::to_string(&v2).unwrap()).unwrap();
+    let bundle = kit.sign_definitions(&v2_file);
+    national.ok(&["definitions", "publish", bundle.to_str().unwrap()]);
     for (_, _, a) in &desks {
         a.ok(&["sync"]);
     }
@@ -186,6 +206,19 @@ fn provincial_hubs_feed_the_national_hub_exactly_once_through_kills_and_cuts() {
         shown.to_string().contains("bo-cong-an"),
         "the national verification reached the commune: {shown}"
     );
+    // The new procedure reached the commune through its province: it can record it.
+    vagent.ok(&[
+        "record",
+        "--period",
+        "2026-11",
+        "--procedure",
+        "CT-99",
+        "--received",
+        "2",
+    ]);
+    *expected.entry(vunit).or_default() += 2;
+    vagent.ok(&["sync"]);
+    assert!(forward(home));
     eprintln!("forwardings: {forwarded} through, {failed} refused by the kill or the cut");
 
     let report = national.json(&["report", "--period", "2026-11", "--json"]);
