@@ -189,7 +189,7 @@ pub fn serve(
         if province.code != 0 {
             // A provincial hub forwards to its national hub once `upstream set` links it.
             tokio::spawn(crate::upstream::run_forever(
-                store.clone(),
+                Arc::downgrade(&store),
                 dir.to_path_buf(),
                 opts.upstream_every,
             ));

@@ -343,12 +343,16 @@ fn commune(store: &dyn HubStore, client: &Link, unit: UnitCode, done: &mut Pass)
 
 /// `serve`'s forwarding: a pass soon after start and then every `every`, a full one
 /// (taking what the national hub made) every tenth; failures are logged and retried
-/// at the next pass. Ends when the process does.
-pub async fn run_forever(store: std::sync::Arc<dyn HubStore>, dir: PathBuf, every: Duration) {
+/// at the next pass. Ends with the store: it holds it only during a pass (a store's
+/// last reference must not go with the runtime's tasks, where closing a PostgreSQL
+/// connection could not block).
+pub async fn run_forever(store: std::sync::Weak<dyn HubStore>, dir: PathBuf, every: Duration) {
     let mut n: u64 = 0;
     loop {
         let full = n.is_multiple_of(10);
-        let s = store.clone();
+        let Some(s) = store.upgrade() else {
+            return;
+        };
         let d = dir.clone();
         // Store work and the blocking HTTP client: on the blocking pool.
         let r = tokio::task::spawn_blocking(move || pass(&*s, &d, full)).await;
