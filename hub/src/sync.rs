@@ -47,6 +47,48 @@ fn decode(body: &[u8], version: u32) -> Result<SyncRequest> {
     Ok(req)
 }
 
+/// Who sent a request, as the store records it.
+fn contact_of(sender: Sender, req: &SyncRequest, nonce: u64, version: u32, now_ms: i64) -> Contact {
+    Contact {
+        sender,
+        device: req.device,
+        nonce,
+        agent_version: req.agent_version.chars().take(64).collect(),
+        protocol: version,
+        clock_offset_ms: clock_offset_ms(req.sent_ms, now_ms),
+    }
+}
+
+/// The answer after a merge: what the hub holds beyond `have` (which covers everything
+/// the sender holds, this batch included), newer definitions, the commune's phase, and
+/// for an agent its roots and offer.
+fn respond(
+    store: &dyn HubStore,
+    version: u32,
+    req: &SyncRequest,
+    merged: crate::store::Merged,
+    roots: Vec<cchc_common::release::Signed<cchc_common::release::Root>>,
+    offer: Option<Offer>,
+    now_ms: i64,
+) -> Result<Vec<u8>> {
+    let (ops, more) = store.ops_since(req.unit, &req.have, MAX_BATCH_OPS)?;
+    let response = SyncResponse {
+        protocol: version,
+        unit: req.unit,
+        acked: merged.acked,
+        applied: merged.applied,
+        duplicates: merged.duplicates,
+        ops,
+        more,
+        definitions: store.definitions_after(req.defs)?,
+        hub_ms: now_ms.max(0) as u64,
+        roots,
+        offer,
+        phase: store.unit_phase(req.unit)?,
+    };
+    Ok(sync::encode_response(version, &response))
+}
+
 /// Handles one exchange of an authenticated device (signature checked).
 /// `version` is the header's (checked): the body must be in it, and so is the answer.
 pub fn exchange(
@@ -85,15 +127,9 @@ pub fn exchange(
             province: store.province()?.code,
         });
     }
-    let contact = Contact {
-        sender: Sender::Device,
-        device: req.device,
-        nonce,
-        agent_version: req.agent_version.chars().take(64).collect(),
-        protocol: version,
-        clock_offset_ms: clock_offset_ms(req.sent_ms, now_ms),
-    };
-    let merged = store.merge(req.unit, &contact, req.ops, now_ms)?;
+    let contact = contact_of(Sender::Device, &req, nonce, version, now_ms);
+    let mut req = req;
+    let merged = store.merge(req.unit, &contact, std::mem::take(&mut req.ops), now_ms)?;
     // Update reports come after the merge: a report never stands in for data. A halt
     // they cause applies from this very exchange on.
     if !req.updates.is_empty() {
@@ -130,25 +166,7 @@ pub fn exchange(
             .transpose()?;
         (roots, offer)
     };
-    // `have` covers everything the agent holds, this batch included, so the delta
-    // down is exactly what the hub holds beyond it.
-    let have = req.have;
-    let (ops, more) = store.ops_since(req.unit, &have, MAX_BATCH_OPS)?;
-    let response = SyncResponse {
-        protocol: version,
-        unit: req.unit,
-        acked: merged.acked,
-        applied: merged.applied,
-        duplicates: merged.duplicates,
-        ops,
-        more,
-        definitions: store.definitions_after(req.defs)?,
-        hub_ms: now_ms.max(0) as u64,
-        roots,
-        offer,
-        phase: store.unit_phase(req.unit)?,
-    };
-    Ok(sync::encode_response(version, &response))
+    respond(store, version, &req, merged, roots, offer, now_ms)
 }
 
 /// Handles one forwarding exchange of a provincial hub (signature checked) on the
@@ -193,31 +211,10 @@ pub fn peer_exchange(
             province: store.province()?.code,
         });
     }
-    let contact = Contact {
-        sender: Sender::Peer,
-        device: peer.peer,
-        nonce,
-        agent_version: req.agent_version.chars().take(64).collect(),
-        protocol: version,
-        clock_offset_ms: clock_offset_ms(req.sent_ms, now_ms),
-    };
-    let merged = store.merge(req.unit, &contact, req.ops, now_ms)?;
-    let (ops, more) = store.ops_since(req.unit, &req.have, MAX_BATCH_OPS)?;
-    let response = SyncResponse {
-        protocol: version,
-        unit: req.unit,
-        acked: merged.acked,
-        applied: merged.applied,
-        duplicates: merged.duplicates,
-        ops,
-        more,
-        definitions: store.definitions_after(req.defs)?,
-        hub_ms: now_ms.max(0) as u64,
-        roots: Vec::new(),
-        offer: None,
-        phase: store.unit_phase(req.unit)?,
-    };
-    Ok(sync::encode_response(version, &response))
+    let contact = contact_of(Sender::Peer, &req, nonce, version, now_ms);
+    let mut req = req;
+    let merged = store.merge(req.unit, &contact, std::mem::take(&mut req.ops), now_ms)?;
+    respond(store, version, &req, merged, Vec::new(), None, now_ms)
 }
 
 /// A patch to `release` from the published build the device runs, if the hub has one.
