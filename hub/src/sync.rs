@@ -28,8 +28,9 @@ pub fn check_header(value: Option<&str>) -> Result<u32> {
     Ok(n)
 }
 
-/// The request in the body, in the header's version, within the batch limit.
-fn decode(body: &[u8], version: u32) -> Result<SyncRequest> {
+/// The request in the body, in the header's version, within the batch limit, naming
+/// the sender that signed it.
+fn decode(body: &[u8], version: u32, signer: cchc_common::ActorId) -> Result<SyncRequest> {
     let req: SyncRequest = sync::decode_request(version, body)?;
     if req.protocol != version {
         return Err(sync::WireError::Protocol {
@@ -43,6 +44,13 @@ fn decode(body: &[u8], version: u32) -> Result<SyncRequest> {
             count: req.ops.len(),
             max: MAX_BATCH_OPS,
         });
+    }
+    if req.device != signer {
+        return Err(Denied::SignerMismatch {
+            signed: signer.to_string(),
+            named: req.device.to_string(),
+        }
+        .into());
     }
     Ok(req)
 }
@@ -99,14 +107,7 @@ pub fn exchange(
     version: u32,
     now_ms: i64,
 ) -> Result<Vec<u8>> {
-    let req = decode(body, version)?;
-    if req.device != device.device {
-        return Err(Denied::SignerMismatch {
-            signed: device.device.to_string(),
-            named: req.device.to_string(),
-        }
-        .into());
-    }
+    let req = decode(body, version, device.device)?;
     // The commune is the device's, never the body's: any other is refused whole.
     let wrong = |unit: u32| {
         HubError::Denied(Denied::WrongCommune {
@@ -183,14 +184,7 @@ pub fn peer_exchange(
     version: u32,
     now_ms: i64,
 ) -> Result<Vec<u8>> {
-    let req = decode(body, version)?;
-    if req.device != peer.peer {
-        return Err(Denied::SignerMismatch {
-            signed: peer.peer.to_string(),
-            named: req.device.to_string(),
-        }
-        .into());
-    }
+    let req = decode(body, version, peer.peer)?;
     let other = |unit: u32| {
         HubError::Denied(Denied::OtherProvince {
             peer: peer.peer.to_string(),

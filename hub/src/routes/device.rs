@@ -97,6 +97,39 @@ pub(super) fn sync_answer(version: u32, bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
+/// What every enrollment must prove before its code is looked up: the request is
+/// signed by the id it names, with the key it brings (proof the sender holds it);
+/// returns the hash of its one-time code, normalised.
+pub(super) fn enrollment_proof(
+    signed: &Signed,
+    named: cchc_common::ActorId,
+    key: &cchc_common::auth::PublicKey,
+    path: &str,
+    body: &[u8],
+    code: &str,
+) -> Result<[u8; 32], HubError> {
+    if signed.device != named {
+        return Err(Denied::SignerMismatch {
+            signed: signed.device.to_string(),
+            named: named.to_string(),
+        }
+        .into());
+    }
+    key.verify(
+        &signed.signature,
+        "POST",
+        path,
+        signed.device,
+        signed.nonce,
+        body,
+    )
+    .map_err(|_| Denied::BadSignature {
+        device: signed.device.to_string(),
+    })?;
+    let code = normalize_code(code).map_err(|_| Denied::BadCode)?;
+    Ok(auth::sha256(code.as_bytes()))
+}
+
 /// `POST /api/v1/enroll`: a one-time code and the new key's own signature over the
 /// request bind device, key and commune in one transaction.
 pub async fn enroll(State(state): State<AppState>, req: Request) -> Response {
@@ -110,27 +143,14 @@ pub async fn enroll(State(state): State<AppState>, req: Request) -> Response {
         let body = body::read(body, SMALL_BODY, &state.bodies, ip).await?;
         let req: EnrollRequest = body::json(&body, JsonBody::Enrollment)?;
         target = format!("unit:{} device:{}", req.unit, req.device);
-        if signed.device != req.device {
-            return Err(Denied::SignerMismatch {
-                signed: signed.device.to_string(),
-                named: req.device.to_string(),
-            }
-            .into());
-        }
-        req.public_key
-            .verify(
-                &signed.signature,
-                "POST",
-                ENROLL_PATH,
-                signed.device,
-                signed.nonce,
-                &body,
-            )
-            .map_err(|_| Denied::BadSignature {
-                device: signed.device.to_string(),
-            })?;
-        let code = normalize_code(&req.code).map_err(|_| Denied::BadCode)?;
-        let hash = auth::sha256(code.as_bytes());
+        let hash = enrollment_proof(
+            &signed,
+            req.device,
+            &req.public_key,
+            ENROLL_PATH,
+            &body,
+            &req.code,
+        )?;
         let actor = Actor {
             name: format!("device:{}", req.device),
             ip: Some(ip.to_string()),

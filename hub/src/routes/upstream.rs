@@ -6,7 +6,7 @@
 use super::body::{self, SMALL_BODY};
 use super::{extract, json_response, AppState};
 use crate::admin::Actor;
-use crate::auth::{self, Signed};
+use crate::auth::Signed;
 use crate::clock::now_ms;
 use crate::error::{Body as JsonBody, Denied};
 use crate::store::{DeviceAuth, Enrolled};
@@ -15,7 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cchc_common::auth::{
-    normalize_code, PeerEnrollRequest, PeerEnrollResponse, UPSTREAM_ENROLL_PATH, UPSTREAM_SYNC_PATH,
+    PeerEnrollRequest, PeerEnrollResponse, UPSTREAM_ENROLL_PATH, UPSTREAM_SYNC_PATH,
 };
 use cchc_common::sync::{MAX_WIRE_BYTES, PROTOCOL_HEADER};
 use cchc_common::UnitCode;
@@ -79,27 +79,14 @@ pub async fn enroll(State(state): State<AppState>, req: Request) -> Response {
         let body = body::read(body, SMALL_BODY, &state.bodies, ip).await?;
         let req: PeerEnrollRequest = body::json(&body, JsonBody::Enrollment)?;
         target = format!("province:{} hub:{}", req.province, req.peer);
-        if signed.device != req.peer {
-            return Err(Denied::SignerMismatch {
-                signed: signed.device.to_string(),
-                named: req.peer.to_string(),
-            }
-            .into());
-        }
-        req.public_key
-            .verify(
-                &signed.signature,
-                "POST",
-                UPSTREAM_ENROLL_PATH,
-                signed.device,
-                signed.nonce,
-                &body,
-            )
-            .map_err(|_| Denied::BadSignature {
-                device: signed.device.to_string(),
-            })?;
-        let code = normalize_code(&req.code).map_err(|_| Denied::BadCode)?;
-        let hash = auth::sha256(code.as_bytes());
+        let hash = super::device::enrollment_proof(
+            &signed,
+            req.peer,
+            &req.public_key,
+            UPSTREAM_ENROLL_PATH,
+            &body,
+            &req.code,
+        )?;
         let actor = Actor {
             name: format!("hub:{}", req.peer),
             ip: Some(ip.to_string()),

@@ -22,6 +22,20 @@ pub(super) fn append(conn: &dyn Db, e: &AuditEntry, now_ms: i64) -> Result<()> {
     Ok(())
 }
 
+/// A request number must be larger than every one the sender used before (and fit
+/// the stored 63 bits): else a replay, refused with the last one seen.
+pub(super) fn fresh_nonce(sender: String, nonce: u64, last: i64) -> Result<()> {
+    if nonce as i64 <= last || nonce > i64::MAX as u64 {
+        return Err(Denied::StaleNonce {
+            device: sender,
+            nonce,
+            last: last as u64,
+        }
+        .into());
+    }
+    Ok(())
+}
+
 /// Records an accepted sync request of an enrolled device inside the merge
 /// transaction: its nonce must be new and it must not be revoked, else the whole
 /// batch rolls back.
@@ -50,14 +64,7 @@ pub(super) fn record_contact(
         }
         .into());
     }
-    if contact.nonce as i64 <= last || contact.nonce > i64::MAX as u64 {
-        return Err(Denied::StaleNonce {
-            device,
-            nonce: contact.nonce,
-            last: last as u64,
-        }
-        .into());
-    }
+    fresh_nonce(device, contact.nonce, last)?;
     conn.exec(
         "UPDATE devices SET last_nonce = ?2, last_seen = ?3, agent_version = ?4,
              first_sync = coalesce(first_sync, ?3), last_sync = ?3, clock_offset_ms = ?5,

@@ -40,14 +40,7 @@ pub(super) fn record_peer_contact(
         }
         .into());
     }
-    if contact.nonce as i64 <= last || contact.nonce > i64::MAX as u64 {
-        return Err(Denied::StaleNonce {
-            device: peer,
-            nonce: contact.nonce,
-            last: last as u64,
-        }
-        .into());
-    }
+    access::fresh_nonce(peer, contact.nonce, last)?;
     conn.exec(
         "UPDATE peers SET last_nonce = ?2, last_seen = ?3, version = ?4 WHERE actor = ?1",
         args![
