@@ -357,7 +357,12 @@ fn overview_figures_equal_a_recomputation_from_the_op_log() {
     }
 
     // Some communes change phase after their data arrived.
-    let moved: Vec<u32> = plan.keys().copied().filter(|_| rng.below(6) == 0).collect();
+    // At least one, whatever the draw: about 1 in 30 seeds would otherwise move none.
+    let mut moved: Vec<u32> = plan.keys().copied().filter(|_| rng.below(6) == 0).collect();
+    if moved.is_empty() && !plan.is_empty() {
+        let pick = rng.below(plan.len() as u64) as usize;
+        moved.extend(plan.keys().nth(pick));
+    }
     for u in &moved {
         let p = 1 + (plan[u] % 3);
         plan.insert(*u, p);
@@ -665,7 +670,7 @@ fn overview_figures_equal_a_recomputation_from_the_op_log() {
         plan.len() as i64 > passed_total,
         "some planned commune did not pass"
     );
-    assert!(!moved.is_empty() || plan.len() < 4);
+    assert!(!moved.is_empty(), "some commune changed phase");
 }
 
 /// The keys the figures page and `report --json` share, per commune and in total.
