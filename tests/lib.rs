@@ -730,6 +730,19 @@ pub fn write_backlog_bundle(path: &Path, unit: u32, sender: u64, n: u64) -> i64 
     total as i64
 }
 
+/// The communes of `province` in the official list.
+pub fn communes_of(province: u32) -> Vec<u32> {
+    let csv = std::fs::read_to_string(workspace().join("common/data/vn-units-2025.csv"))
+        .expect("unit list");
+    csv.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].parse::<u32>().ok()? == province).then(|| f[3].parse().ok())?
+        })
+        .collect()
+}
+
 /// The row of commune `unit` in a hub `status --json` or `report --json` document.
 pub fn commune_row(doc: &serde_json::Value, unit: u32) -> serde_json::Value {
     doc["communes"]

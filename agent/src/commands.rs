@@ -9,7 +9,9 @@ use crate::error::{AgentError, Result};
 use crate::present;
 use crate::store::Store;
 use crate::{key, sync};
-use crate::{AssessArgs, AssessCmd, BundleCmd, Cli, Command, InitArgs, PledgeCmd, RecordArgs};
+use crate::{
+    AssessArgs, AssessCmd, BundleCmd, Cli, Command, InitArgs, PledgeCmd, RecordArgs, RunArgs,
+};
 use cchc_common::auth::normalize_code;
 use cchc_common::crdt;
 use cchc_common::op::TaskStatus;
@@ -58,7 +60,7 @@ pub fn db_path(dir: &Path) -> PathBuf {
     dir.join("agent.db")
 }
 
-fn open(dir: &Path) -> Result<Store> {
+pub(crate) fn open(dir: &Path) -> Result<Store> {
     let path = db_path(dir);
     if !path.exists() {
         return Err(AgentError::NotInitialised {
@@ -98,7 +100,11 @@ pub fn year(input: &str) -> Result<i32, DomainError> {
 
 /// Runs one command.
 pub fn run(cli: Cli, lang: Lang) -> Result<()> {
-    let dir = data_dir(&cli.data_dir);
+    // The service keeps the station's data machine-wide, whoever installs it.
+    let dir = match (&cli.command, &cli.data_dir) {
+        (Command::Service(_), None) => machine_dir(),
+        _ => data_dir(&cli.data_dir),
+    };
     match cli.command {
         Command::Init(a) => init(&dir, a, lang),
         Command::Record(a) => record(&dir, a, lang),
@@ -199,26 +205,32 @@ pub fn run(cli: Cli, lang: Lang) -> Result<()> {
         }
         Command::Run(a) => {
             // A bad --ui is refused before anything starts.
-            let ui = if a.no_ui {
-                None
-            } else {
-                Some(crate::ui::check_addr(&a.ui)?)
-            };
+            let ui = ui_of(&a)?;
             let store = open(&dir)?;
-            let ms = std::time::Duration::from_millis;
-            crate::run::run(
-                &dir,
-                store,
-                crate::run::Timing {
-                    interval: std::time::Duration::from_secs(a.interval.max(1)),
-                    settle: ms(a.settle_ms),
-                    retry_min: ms(a.retry_min_ms.max(10)),
-                    retry_max: ms(a.retry_max_ms.max(a.retry_min_ms.max(10))),
-                },
-                ui,
-                lang,
-            )
+            let next = crate::run::run(&dir, store, timing_of(&a), ui, lang, None)?;
+            crate::run::restart_if_asked(next)
         }
+        Command::Service(s) => crate::service::command(s, &dir, lang),
+    }
+}
+
+/// The page's address of `run` (or of the service), checked: loopback only.
+pub fn ui_of(a: &RunArgs) -> Result<Option<std::net::SocketAddr>> {
+    if a.no_ui {
+        Ok(None)
+    } else {
+        crate::ui::check_addr(&a.ui).map(Some)
+    }
+}
+
+/// The loop's timing from `run`'s (or the service's) options.
+pub fn timing_of(a: &RunArgs) -> crate::run::Timing {
+    let ms = std::time::Duration::from_millis;
+    crate::run::Timing {
+        interval: std::time::Duration::from_secs(a.interval.max(1)),
+        settle: ms(a.settle_ms),
+        retry_min: ms(a.retry_min_ms.max(10)),
+        retry_max: ms(a.retry_max_ms.max(a.retry_min_ms.max(10))),
     }
 }
 

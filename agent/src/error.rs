@@ -91,6 +91,9 @@ pub enum AgentError {
         /// What is wrong, and where.
         detail: String,
     },
+    /// The Windows service could not be managed.
+    #[error(transparent)]
+    Service(#[from] crate::service::ServiceError),
 }
 
 /// Problems reaching or talking to the hub.
@@ -170,6 +173,7 @@ impl AgentError {
             AgentError::HubSetting(_) | AgentError::BadCode(_) | AgentError::UiSetting(_) => {
                 exit::INVALID
             }
+            AgentError::Service(e) => e.exit_code(),
         }
     }
 
@@ -211,6 +215,7 @@ impl Localize for AgentError {
                 format!("tệp {} bị từ chối: {}", path.display(), source.localize(lang))
             }
             AgentError::BadFile { path, detail } => format!("tệp {} bị từ chối: {detail}", path.display()),
+            AgentError::Service(e) => e.localize(lang),
             AgentError::Untrusted { what, source } => {
                 format!("{what} không được tin cậy: {}", source.vi())
             }

@@ -15,6 +15,7 @@ mod error;
 mod key;
 mod present;
 mod run;
+mod service;
 mod store;
 mod sync;
 mod ui;
@@ -71,6 +72,10 @@ pub enum Command {
     /// Updates of this program: `update status`, `update check`.
     #[command(subcommand)]
     Update(UpdateCmd),
+    /// The agent as a Windows service (`run` in the background, from Windows' start):
+    /// install, uninstall, start, stop, status.
+    #[command(subcommand)]
+    Service(ServiceCmd),
     /// Measure this PC's disk: durable entries per second through this program, beside
     /// a bare SQLite loop, in a scratch directory (the commune's data is not touched).
     Diag(DiagArgs),
@@ -88,7 +93,25 @@ pub enum UpdateCmd {
     Check(JsonFlag),
 }
 
-#[derive(Args, Debug)]
+#[derive(Subcommand, Debug)]
+pub enum ServiceCmd {
+    /// Register the service (administrator): it runs `run` on the machine-wide data
+    /// directory from Windows' start, and is restarted after a failure.
+    Install(RunArgs),
+    /// Stop and remove the service (administrator); the data stays.
+    Uninstall,
+    /// Start the service now.
+    Start,
+    /// Stop the service.
+    Stop,
+    /// Whether the service is installed and running.
+    Status(JsonFlag),
+    /// The service's own entry point, called by Windows' service manager.
+    #[command(hide = true)]
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// Seconds between syncs when nothing new is recorded.
     #[arg(long, default_value_t = 300)]
@@ -331,7 +354,9 @@ fn main() {
         }
     });
     let early = lang_of(asked.as_deref());
-    let mut cmd = Cli::command();
+    // Usage lines say `cchc-agent` as the guides do, whatever the file is called
+    // (`cchc-agent.exe`, an updater's copy).
+    let mut cmd = Cli::command().bin_name("cchc-agent");
     if early == Lang::Vi {
         cmd = cli_vi::vietnamese(cmd);
     }

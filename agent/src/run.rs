@@ -34,41 +34,101 @@ fn jitter(d: Duration) -> Duration {
     d / 2 + d.mul_f64(r as f64 / u32::MAX as f64 / 2.0)
 }
 
-fn log(msg: &str) {
-    println!("{} {msg}", Date::display_vn(crate::clock::now_ms()));
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+/// Where the loop's lines go: standard output, or a file (the service has no console).
+static LOG_FILE: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> = std::sync::OnceLock::new();
+
+// The service's (Windows) log; a console's loop writes to standard output.
+#[cfg_attr(not(windows), allow(dead_code))]
+/// A log file beyond this size is kept as `NAME.1` (one generation) when logging starts.
+const LOG_KEEP_BYTES: u64 = 1 << 20;
+
+#[cfg_attr(not(windows), allow(dead_code))]
+/// Sends the loop's lines to `path` (appended; an old file over 1 MB becomes `path.1`).
+pub fn log_to_file(path: &Path) -> Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > LOG_KEEP_BYTES) {
+        let mut old = path.as_os_str().to_owned();
+        old.push(".1");
+        std::fs::rename(path, &old).map_err(|e| AgentError::io(path, e))?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| AgentError::io(path, e))?;
+    let _ = LOG_FILE.set(std::sync::Mutex::new(f));
+    Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) fn log(msg: &str) {
+    use std::io::Write;
+    let line = format!("{} {msg}\n", Date::display_vn(crate::clock::now_ms()));
+    match LOG_FILE.get() {
+        Some(f) => {
+            if let Ok(mut f) = f.lock() {
+                let _ = f.write_all(line.as_bytes());
+            }
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(line.as_bytes());
+            let _ = out.flush();
+        }
+    }
+}
+
+/// How a resident loop is told to stop: a signal (console), or its service's stop
+/// request as well.
+pub type StopRequest = Option<std::sync::Arc<tokio::sync::Notify>>;
+
+async fn shutdown_signal(service: StopRequest) {
+    let asked = async {
+        match service {
+            Some(n) => n.notified().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(asked);
+    // Without a console (a service) Ctrl+C may not be watchable: then only `asked` stops.
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await
+        }
+    };
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         match signal(SignalKind::terminate()) {
             Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = ctrl_c => {}
                 _ = term.recv() => {}
+                _ = &mut asked => {}
             },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            Err(_) => tokio::select! {
+                _ = ctrl_c => {}
+                _ = &mut asked => {}
+            },
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = &mut asked => {}
+        }
     }
 }
 
-/// Runs until a signal arrives, or until an update (or its rollback) swapped the
-/// executable: then restarts into it, the database closed first.
+/// Runs until a signal (or `stop`) arrives, or until an update (or its rollback)
+/// swapped the executable: then says [`Next::Restart`], the database closed; the
+/// caller restarts into the installed build ([`restart`], or the service manager).
 pub fn run(
     dir: &Path,
     store: Store,
     timing: Timing,
     ui: Option<std::net::SocketAddr>,
     lang: Lang,
-) -> Result<()> {
+    stop: StopRequest,
+) -> Result<Next> {
     // The page's database work runs on the blocking pool: two threads are plenty for
     // one officer's browser, and each thread more costs memory on an old PC.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -81,7 +141,7 @@ pub fn run(
         if let Some(addr) = ui {
             serve_ui(dir, addr, link.clone(), lang).await;
         }
-        run_loop(dir, store, timing, &link, lang).await
+        run_loop(dir, store, timing, &link, lang, stop).await
     })?;
     drop(rt);
     if next == Next::Restart {
@@ -90,6 +150,14 @@ pub fn run(
             "Restarting into the installed build.",
         ));
         update::crash_point("restart");
+    }
+    Ok(next)
+}
+
+/// After [`run`] in a console: starts the installed build in place of this process
+/// when the loop asked for it.
+pub fn restart_if_asked(next: Next) -> Result<()> {
+    if next == Next::Restart {
         update::swap::restart()?;
     }
     Ok(())
@@ -126,6 +194,7 @@ async fn run_loop(
     timing: Timing,
     link: &crate::ui::SyncLink,
     lang: Lang,
+    stop: StopRequest,
 ) -> Result<Next> {
     if update::on_start(dir, &mut store, crate::clock::now_ms())? == Next::Restart {
         log(lang.pick(
@@ -142,7 +211,7 @@ async fn run_loop(
         lang.pick("định kỳ", "every"),
         timing.interval.as_secs()
     ));
-    let stop = shutdown_signal();
+    let stop = shutdown_signal(stop);
     tokio::pin!(stop);
     let mut retry = timing.retry_min;
     loop {

@@ -13,7 +13,7 @@ use cchc_common::op::{CountDelta, Dir, TaskStatus};
 use cchc_common::state::VersionVector;
 use cchc_common::sync::{self, SyncRequest, PROTOCOL_HEADER, SYNC_PATH};
 use cchc_common::{ActorId, Date, Metric, Op, OpBody, Period, Score, UnitCode};
-use cchc_tests::{workspace, Hub, Rng, Signer};
+use cchc_tests::{communes_of, workspace, Hub, Rng, Signer};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,19 +40,6 @@ fn phases(defs: &Value) -> Vec<PhaseDef> {
                 .collect();
             let pass = (p["pass_threshold"].as_f64().unwrap() * 10.0).round() as u32;
             (p["phase"].as_u64().unwrap() as u32, crit, pass)
-        })
-        .collect()
-}
-
-/// The communes of `province` in the official list.
-fn communes_of(province: u32) -> Vec<u32> {
-    let csv = std::fs::read_to_string(workspace().join("common/data/vn-units-2025.csv"))
-        .expect("unit list");
-    csv.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f[0].parse::<u32>().ok()? == province).then(|| f[3].parse().ok())?
         })
         .collect()
 }
