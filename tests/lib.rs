@@ -606,6 +606,12 @@ impl Hub {
     /// Initialises an agent for `unit` and enrolls it with this hub (a fresh code).
     pub fn agent(&self, dir: impl Into<PathBuf>, unit: u32) -> Agent {
         let a = Agent::new(dir);
+        self.set_up(&a, unit);
+        a
+    }
+
+    /// Initialises `a` (any build of the agent) for `unit` and enrolls it with this hub.
+    pub fn set_up(&self, a: &Agent, unit: u32) {
         let ca = self.ca();
         let code = self.code(unit);
         a.ok(&[
@@ -619,7 +625,6 @@ impl Hub {
             "--code",
             &code,
         ]);
-        a
     }
 
     /// Adds a hub user with a role; returns the password.

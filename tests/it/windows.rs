@@ -131,22 +131,6 @@ fn windows_agent(env: &[String], dir: PathBuf) -> Agent {
     a
 }
 
-/// Inits and enrolls `a` for `unit` with `hub`.
-fn enroll(a: &Agent, hub: &Hub, unit: u32) {
-    let ca = hub.ca();
-    a.ok(&[
-        "init",
-        "--unit",
-        &unit.to_string(),
-        "--hub",
-        &hub.url(),
-        "--ca",
-        ca.to_str().unwrap(),
-        "--code",
-        &hub.code(unit),
-    ]);
-}
-
 /// A month that has started, so that every test records into the past.
 const MONTH: &str = "2026-10";
 
@@ -159,7 +143,7 @@ fn the_windows_agent_enrolls_records_and_syncs_and_the_hub_reports_what_it_recor
     let communes = communes_of(PROVINCE);
     let unit = communes[3];
     let win = windows_agent(&env, tmp.path().join("desk"));
-    enroll(&win, &hub, unit);
+    hub.set_up(&win, unit);
 
     let entries: [(&str, &str, &str); 4] = [
         ("CT-01", "--received", "12"),
