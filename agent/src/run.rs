@@ -34,16 +34,16 @@ fn jitter(d: Duration) -> Duration {
     d / 2 + d.mul_f64(r as f64 / u32::MAX as f64 / 2.0)
 }
 
-/// Where the loop's lines go: standard output, or a file (the service has no console).
+/// Where the loop's lines go: standard output, or a file (the Windows service has no
+/// console).
 static LOG_FILE: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> = std::sync::OnceLock::new();
 
-// The service's (Windows) log; a console's loop writes to standard output.
-#[cfg_attr(not(windows), allow(dead_code))]
 /// A log file beyond this size is kept as `NAME.1` (one generation) when logging starts.
+#[cfg_attr(not(windows), allow(dead_code))]
 const LOG_KEEP_BYTES: u64 = 1 << 20;
 
-#[cfg_attr(not(windows), allow(dead_code))]
 /// Sends the loop's lines to `path` (appended; an old file over 1 MB becomes `path.1`).
+#[cfg_attr(not(windows), allow(dead_code))]
 pub fn log_to_file(path: &Path) -> Result<()> {
     if std::fs::metadata(path).is_ok_and(|m| m.len() > LOG_KEEP_BYTES) {
         let mut old = path.as_os_str().to_owned();
@@ -120,7 +120,8 @@ async fn shutdown_signal(service: StopRequest) {
 
 /// Runs until a signal (or `stop`) arrives, or until an update (or its rollback)
 /// swapped the executable: then says [`Next::Restart`], the database closed; the
-/// caller restarts into the installed build ([`restart`], or the service manager).
+/// caller restarts into the installed build ([`restart_if_asked`], or the service
+/// manager).
 pub fn run(
     dir: &Path,
     store: Store,

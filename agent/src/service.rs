@@ -152,6 +152,14 @@ mod windows {
         }
     }
 
+    /// What Windows said (the crate's own text for a failed call names no cause).
+    fn said(e: &windows_service::Error) -> String {
+        match e {
+            windows_service::Error::Winapi(io) => io.to_string(),
+            other => other.to_string(),
+        }
+    }
+
     fn fail(action: &'static str) -> impl Fn(windows_service::Error) -> AgentError {
         move |e| {
             AgentError::Service(match os_code(&e) {
@@ -159,10 +167,7 @@ mod windows {
                 Some(ERROR_SERVICE_DOES_NOT_EXIST) => ServiceError::NotInstalled,
                 _ => ServiceError::Manager {
                     action,
-                    detail: match &e {
-                        windows_service::Error::Winapi(io) => io.to_string(),
-                        other => other.to_string(),
-                    },
+                    detail: said(&e),
                 },
             })
         }
@@ -334,11 +339,12 @@ mod windows {
         );
         if let Err(e) = failure {
             println!(
-                "{} {e}",
+                "{} {}",
                 lang.pick(
                     "Chú ý: Windows không nhận cách tự chạy lại khi lỗi:",
                     "Note: Windows did not take the restart-on-failure actions:"
-                )
+                ),
+                said(&e)
             );
         }
         println!(
@@ -496,5 +502,42 @@ mod windows {
             }
         };
         report(ServiceState::Stopped, exit);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServiceError;
+    use crate::error::exit;
+    use cchc_common::{Lang, Localize};
+
+    #[test]
+    fn every_service_error_reads_in_both_languages_and_has_its_exit_code() {
+        let cases = [
+            (ServiceError::NotWindows, exit::STATE, "systemd"),
+            (
+                ServiceError::Denied {
+                    action: "install the service",
+                },
+                exit::FAILURE,
+                "cài dịch vụ",
+            ),
+            (ServiceError::NotInstalled, exit::STATE, "service install"),
+            (
+                ServiceError::Manager {
+                    action: "start the service",
+                    detail: "Access is busy (os error 1)".into(),
+                },
+                exit::FAILURE,
+                "bật dịch vụ: Access is busy",
+            ),
+        ];
+        for (e, code, vi_says) in cases {
+            let (vi, en) = (e.localize(Lang::Vi), e.localize(Lang::En));
+            assert_eq!(e.exit_code(), code, "{en}");
+            assert_eq!(en, e.to_string());
+            assert_ne!(vi, en, "{en}: no Vietnamese");
+            assert!(vi.contains(vi_says), "{vi}");
+        }
     }
 }

@@ -166,6 +166,26 @@ fn a_backup_taken_during_syncs_restores_to_one_consistent_moment() {
             |ops| ops.iter().all(|n| *n > 0),
         );
         let printed = hub.ok(&["backup", "--out", file.to_str().unwrap()]);
+        // The load goes on until the hub holds more than the backup (on a busy machine
+        // the backup may end just as a round does).
+        let backed_up: u64 = printed
+            .split("province 1, ")
+            .nth(1)
+            .and_then(|t| t.split(" ops").next())
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("backup says how many ops it holds: {printed}"));
+        wait_for(
+            "an entry at the hub after the backup",
+            60,
+            || {
+                let st = hub.json(&["status", "--json"]);
+                [4, 8]
+                    .map(|u| commune_row(&st, u)["ops"].as_u64().unwrap_or(0))
+                    .iter()
+                    .sum::<u64>()
+            },
+            |ops| *ops > backed_up,
+        );
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         (load.join().unwrap(), printed)
     });
