@@ -31,11 +31,32 @@ fn data_dir(cli: &Option<PathBuf>) -> PathBuf {
             if db_path(&machine).exists() {
                 machine
             } else {
-                dirs::data_local_dir()
+                user_data_dir()
                     .unwrap_or_else(|| PathBuf::from("."))
                     .join("cchc-agent")
             }
         }
+    }
+}
+
+/// This user's own data directory: `%LOCALAPPDATA%` on Windows, `$XDG_DATA_HOME` (or
+/// `~/.local/share`) on Linux, `~/Library/Application Support` on macOS. Read here, not
+/// through the `dirs` crate: its Windows part imports `CoTaskMemFree` from combase.dll,
+/// which Windows 7 lacks, so the program would not even start there.
+fn user_data_dir() -> Option<PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if cfg!(windows) {
+        var("LOCALAPPDATA")
+    } else if cfg!(target_os = "macos") {
+        var("HOME").map(|h| h.join("Library").join("Application Support"))
+    } else {
+        var("XDG_DATA_HOME")
+            .filter(|p| p.is_absolute())
+            .or_else(|| var("HOME").map(|h| h.join(".local").join("share")))
     }
 }
 

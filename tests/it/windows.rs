@@ -543,3 +543,50 @@ fn the_silent_installer_sets_up_a_commune_pc_with_its_service_and_uninstall_keep
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["installed"], false, "{status}");
 }
+
+/// Libraries every Windows 7 SP1 has (lower case). combase.dll (Windows 8) and
+/// bcryptprimitives.dll's ProcessPrng (Windows 10) are the traps seen so far: Wine has
+/// both, so only this list catches a build that would not start on Windows 7.
+const WINDOWS_7_DLLS: [&str; 16] = [
+    "advapi32.dll",
+    "bcrypt.dll",
+    "crypt32.dll",
+    "iphlpapi.dll",
+    "kernel32.dll",
+    "msvcrt.dll",
+    "ncrypt.dll",
+    "ntdll.dll",
+    "ole32.dll",
+    "oleaut32.dll",
+    "secur32.dll",
+    "shell32.dll",
+    "shlwapi.dll",
+    "user32.dll",
+    "userenv.dll",
+    "ws2_32.dll",
+];
+
+#[test]
+fn the_windows_agent_imports_only_libraries_that_windows_7_has() {
+    let out = Command::new("x86_64-w64-mingw32-objdump")
+        .arg("-p")
+        .arg(windows_exe())
+        .output()
+        .expect("objdump of MinGW-w64 (installed with it by deploy/build-agent) starts");
+    assert!(out.status.success(), "{}", describe("objdump -p", &out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let dlls: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("DLL Name: "))
+        .map(|d| d.trim().to_ascii_lowercase())
+        .collect();
+    assert!(dlls.contains("kernel32.dll"), "no imports read: {text}");
+    let foreign: Vec<&String> = dlls
+        .iter()
+        .filter(|d| !WINDOWS_7_DLLS.contains(&d.as_str()))
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "imports from libraries Windows 7 lacks: {foreign:?}"
+    );
+}
