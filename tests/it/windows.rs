@@ -3,7 +3,7 @@
 //! agent does, refuses bad input with the same exit codes and messages, and installs
 //! from the commune's installer (silent), as a service, and uninstalls keeping the data.
 
-use cchc_tests::{commune_row, communes_of, describe, dump_db, workspace, Agent, Hub};
+use cchc_tests::{commune_row, communes_of, describe, dump_db, wait_for, workspace, Agent, Hub};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -405,9 +405,13 @@ fn installer() -> PathBuf {
     }
 }
 
-/// Runs a Windows program in the prefix; returns its output.
+/// Runs a Windows program in the prefix, for up to two minutes; returns its output.
+/// Its output goes through files, not pipes: a Wine server or service that it happens
+/// to start (and that outlives it) inherits them, and would hold a pipe open forever.
 fn run_windows(env: &Prefix, program: &Path, args: &[&str]) -> Output {
-    Command::new("env")
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
+    let mut child = Command::new("env")
         .args(env.iter())
         .arg("wine")
         .arg(program)
@@ -415,19 +419,26 @@ fn run_windows(env: &Prefix, program: &Path, args: &[&str]) -> Output {
         .env_remove("CCHC_LANG")
         .env_remove("CCHC_DATA_DIR")
         .stdin(Stdio::null())
-        .output()
-        .expect("wine starts")
-}
-
-/// Polls `done` every 200 ms for up to a minute; says what was awaited if it never holds.
-fn await_condition(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "waited a minute for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .spawn()
+        .expect("wine starts");
+    let status = cchc_tests::wait_exit(
+        &mut child,
+        std::time::Duration::from_secs(120),
+        &program.display().to_string(),
+    );
+    let read = |mut f: std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut v = Vec::new();
+        f.rewind().unwrap();
+        f.read_to_end(&mut v).unwrap();
+        v
+    };
+    Output {
+        status,
+        stdout: read(out),
+        stderr: read(err),
     }
 }
 
@@ -501,10 +512,15 @@ fn the_silent_installer_sets_up_a_commune_pc_with_its_service_and_uninstall_keep
         ],
     );
     assert!(out.status.success(), "{}", describe("record", &out));
-    await_condition("the service to sync the entry", || {
-        let report = hub.json(&["report", "--period", MONTH, "--json"]);
-        commune_row(&report, unit)["received"] == 21
-    });
+    wait_for(
+        "the service to sync the entry",
+        60,
+        || {
+            let report = hub.json(&["report", "--period", MONTH, "--json"]);
+            commune_row(&report, unit)["received"].clone()
+        },
+        |received| *received == 21,
+    );
     let log = std::fs::read_to_string(env.c(r"ProgramData\cchc-agent\service.log"))
         .expect("the service logs to its data directory");
     assert!(log.contains(&hub.url()), "{log}");
@@ -529,9 +545,12 @@ fn the_silent_installer_sets_up_a_commune_pc_with_its_service_and_uninstall_keep
         &["/S"],
     );
     assert!(out.status.success(), "{}", describe("uninstall /S", &out));
-    await_condition("the uninstaller to finish", || {
-        !exe.exists() && !uninstaller.exists()
-    });
+    wait_for(
+        "the uninstaller to finish",
+        60,
+        || (exe.exists(), uninstaller.exists()),
+        |left| *left == (false, false),
+    );
     assert!(!shortcut.exists(), "the shortcut is left");
     assert!(data.is_file(), "uninstall removed the station's data");
     assert_eq!(
