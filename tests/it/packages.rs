@@ -51,6 +51,9 @@ fn the_debs_install_with_dpkg_their_units_verify_and_removal_keeps_the_data() {
                 .unwrap(),
         );
         assert!(info.contains("Architecture: amd64"), "{info}");
+        // Rust's std on Debian 12 needs glibc 2.34: a lower floor would install a
+        // program that cannot start.
+        assert!(info.contains("Depends: libc6 (>= 2.34), passwd"), "{info}");
     }
 
     let paths: Vec<&str> = debs.iter().map(|d| d.to_str().unwrap()).collect();
