@@ -735,6 +735,22 @@ pub fn write_backlog_bundle(path: &Path, unit: u32, sender: u64, n: u64) -> i64 
     total as i64
 }
 
+/// Definitions version 2, unsigned, in `dir/defs-v2.json`: the built-in version 1 with
+/// one more procedure, CT-99, named `name`. Returns the file.
+pub fn definitions_v2(dir: &Path, name: &str) -> PathBuf {
+    let v1 = std::fs::read_to_string(workspace().join("common/data/definitions-v1.json"))
+        .expect("built-in definitions");
+    let mut v2: serde_json::Value = serde_json::from_str(&v1).expect("definitions JSON");
+    v2["version"] = 2.into();
+    v2["procedures"]
+        .as_array_mut()
+        .expect("procedures")
+        .push(serde_json::json!({"code": "CT-99", "name": name}));
+    let file = dir.join("defs-v2.json");
+    std::fs::write(&file, serde_json::to_string(&v2).expect("json")).expect("write defs-v2.json");
+    file
+}
+
 /// The communes of `province` in the official list.
 pub fn communes_of(province: u32) -> Vec<u32> {
     let csv = std::fs::read_to_string(workspace().join("common/data/vn-units-2025.csv"))

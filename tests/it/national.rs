@@ -175,17 +175,7 @@ fn provincial_hubs_feed_the_national_hub_exactly_once_through_kills_and_cuts() {
     ]);
     // And publishes new definitions (a new procedure, CT-99), signed by the release
     // key both hubs trust.
-    let v1 =
-        std::fs::read_to_string(cchc_tests::workspace().join("common/data/definitions-v1.json"))
-            .unwrap();
-    let mut v2: serde_json::Value = serde_json::from_str(&v1).unwrap();
-    v2["version"] = 2.into();
-    v2["procedures"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({"code": "CT-99", "name": "Thủ tục thí điểm của Bộ"}));
-    let v2_file = tmp.path().join("defs-v2.json");
-    std::fs::write(&v2_file, serde_json::to_string(&v2).unwrap()).unwrap();
+    let v2_file = cchc_tests::definitions_v2(tmp.path(), "Thủ tục thí điểm của Bộ");
     let bundle = kit.sign_definitions(&v2_file);
     national.ok(&["definitions", "publish", bundle.to_str().unwrap()]);
     for (_, _, a) in &desks {

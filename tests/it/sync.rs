@@ -302,17 +302,7 @@ fn newer_definitions_flow_down_and_older_ops_are_accepted() {
         "4",
     ]);
 
-    let v1 =
-        std::fs::read_to_string(cchc_tests::workspace().join("common/data/definitions-v1.json"))
-            .unwrap();
-    let mut v2: serde_json::Value = serde_json::from_str(&v1).unwrap();
-    v2["version"] = 2.into();
-    v2["procedures"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({"code": "CT-99", "name": "Thủ tục thí điểm năm 2027"}));
-    let file = tmp.path().join("defs-v2.json");
-    std::fs::write(&file, serde_json::to_string(&v2).unwrap()).unwrap();
+    let file = cchc_tests::definitions_v2(tmp.path(), "Thủ tục thí điểm năm 2027");
     // Unsigned, it is refused: definitions come only signed by the province's key.
     let unsigned = hub
         .command(&["definitions", "publish", file.to_str().unwrap()])
