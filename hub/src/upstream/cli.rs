@@ -185,6 +185,12 @@ pub fn set(dir: &Path, url: &str, ca: &Path, code: &str, lang: Lang) -> Result<(
 
 /// `cchc-hub upstream sync`: one full pass now.
 pub fn sync_now(dir: &Path, json: bool, lang: Lang) -> Result<()> {
+    // What `serve` would log as a warning (definitions not taken, say) the admin sees.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_max_level(tracing::Level::WARN)
+        .try_init();
     let store = crate::server::open(dir)?;
     let p = pass(&store, dir, true)?;
     if json {

@@ -186,8 +186,14 @@ impl Link {
 }
 
 /// Newer signed definitions from the national hub, taken if the root this hub trusts
-/// signed them (else left, and said in the log).
-fn take_definitions(store: &dyn HubStore, resp: &SyncResponse, now: i64) -> Result<()> {
+/// signed them (else left, and said in the log); `held` becomes the version in force,
+/// so that the pass's next requests say so and are not sent the same documents again.
+fn take_definitions(
+    store: &dyn HubStore,
+    resp: &SyncResponse,
+    now: i64,
+    held: &mut u32,
+) -> Result<()> {
     if resp.definitions.is_empty() {
         return Ok(());
     }
@@ -196,10 +202,13 @@ fn take_definitions(store: &dyn HubStore, resp: &SyncResponse, now: i64) -> Resu
         return Ok(());
     };
     for doc in &resp.definitions {
+        // Read again here (rare): an admin may have published on this hub meanwhile.
         let current = store.newest_definitions()?.version;
+        *held = current;
         match cchc_common::update::accept_definitions(doc, &root.signed, current, now) {
             Ok(defs) => {
                 store.publish_definitions(&defs, doc, now)?;
+                *held = defs.version;
                 store.audit(
                     &AuditEntry {
                         actor: "national".into(),
@@ -247,6 +256,8 @@ pub fn pass(store: &dyn HubStore, dir: &Path, full: bool) -> Result<Pass> {
     let link = store.upstream()?.ok_or(HubError::NoUpstream)?;
     let client = Link::open(dir, &link)?;
     let mut done = Pass::default();
+    // The definitions version this hub holds, read once per pass (not per request).
+    let mut defs = store.newest_definitions()?.version;
     let result: Result<()> = (|| {
         for status in store.sync_status()? {
             let unit = status.unit;
@@ -256,7 +267,7 @@ pub fn pass(store: &dyn HubStore, dir: &Path, full: bool) -> Result<Pass> {
                 continue;
             }
             done.communes += 1;
-            commune(store, &client, unit, &mut done)?;
+            commune(store, &client, unit, &mut done, &mut defs)?;
         }
         Ok(())
     })();
@@ -269,8 +280,14 @@ pub fn pass(store: &dyn HubStore, dir: &Path, full: bool) -> Result<Pass> {
 }
 
 /// Exchanges one commune until the national hub holds all of it and this hub all it
-/// sent down.
-fn commune(store: &dyn HubStore, client: &Link, unit: UnitCode, done: &mut Pass) -> Result<()> {
+/// sent down; `defs` is the definitions version this hub holds.
+fn commune(
+    store: &dyn HubStore,
+    client: &Link,
+    unit: UnitCode,
+    done: &mut Pass,
+    defs: &mut u32,
+) -> Result<()> {
     let mut repairs = 0;
     for _ in 0..MAX_ROUNDS {
         let acked = store.upstream_acked(unit)?;
@@ -282,7 +299,7 @@ fn commune(store: &dyn HubStore, client: &Link, unit: UnitCode, done: &mut Pass)
             unit,
             device: client.peer,
             agent_version: concat!("cchc-hub/", env!("CARGO_PKG_VERSION")).to_string(),
-            defs: store.newest_definitions()?.version,
+            defs: *defs,
             have: held,
             ops,
             sent_ms: now_ms().max(0) as u64,
@@ -329,7 +346,7 @@ fn commune(store: &dyn HubStore, client: &Link, unit: UnitCode, done: &mut Pass)
             store.merge(unit, &from_upstream(), ops, now)?;
         }
         store.set_upstream_acked(unit, &resp.acked)?;
-        take_definitions(store, &resp, now)?;
+        take_definitions(store, &resp, now, defs)?;
         take_phase(store, unit, resp.phase, now)?;
         done.sent += sent;
         done.applied += resp.applied;
