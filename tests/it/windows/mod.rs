@@ -3,6 +3,8 @@
 //! agent does, refuses bad input with the same exit codes and messages, and installs
 //! from the commune's installer (silent), as a service, and uninstalls keeping the data.
 
+mod by_hand;
+
 use cchc_tests::{commune_row, communes_of, describe, dump_db, wait_for, workspace, Agent, Hub};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -93,14 +95,21 @@ impl Prefix {
 /// Makes a Wine prefix in `dir` (`wineboot` here, so that no test pays for it inside
 /// a command it checks).
 fn prefix(dir: &Path) -> Prefix {
+    prefix_with(dir, &[])
+}
+
+/// [`prefix`] with more of the environment (`DISPLAY`: the Wine server started here
+/// keeps the display it was started with).
+fn prefix_with(dir: &Path, extra: &[String]) -> Prefix {
     std::fs::create_dir_all(dir).unwrap();
-    let env = vec![
+    let mut env = vec![
         format!("WINEPREFIX={}", dir.display()),
         "WINEDEBUG=-all".to_string(),
         // Wine turns the Unix command line into Windows' UTF-16 by the locale's charset.
         "LC_ALL=C.UTF-8".to_string(),
         "WINEDLLOVERRIDES=mscoree,mshtml=".to_string(),
     ];
+    env.extend_from_slice(extra);
     let out = Command::new("env")
         .args(&env)
         .args(["wineboot", "--init"])
@@ -442,6 +451,38 @@ fn run_windows(env: &Prefix, program: &Path, args: &[&str]) -> Output {
     }
 }
 
+/// The officer records `received` dossiers with the installed program and no options
+/// (it finds the station's data); the service syncs them to the hub by itself.
+fn record_and_see_the_service_sync(env: &Prefix, hub: &Hub, unit: u32, received: u64) {
+    let n = received.to_string();
+    let out = run_windows(
+        env,
+        Path::new(INSTALLED),
+        &[
+            "record",
+            "--period",
+            MONTH,
+            "--procedure",
+            "CT-01",
+            "--received",
+            &n,
+        ],
+    );
+    assert!(out.status.success(), "{}", describe("record", &out));
+    wait_for(
+        "the service to sync the entry",
+        60,
+        || {
+            let report = hub.json(&["report", "--period", MONTH, "--json"]);
+            commune_row(&report, unit)["received"].clone()
+        },
+        |seen| *seen == received,
+    );
+}
+
+/// Where the installer puts the program.
+const INSTALLED: &str = r"C:\Program Files\cchc-agent\cchc-agent.exe";
+
 #[test]
 fn the_silent_installer_sets_up_a_commune_pc_with_its_service_and_uninstall_keeps_the_data() {
     let tmp = tempfile::tempdir().unwrap();
@@ -474,7 +515,7 @@ fn the_silent_installer_sets_up_a_commune_pc_with_its_service_and_uninstall_keep
     for f in [&exe, &uninstaller, &data, &shortcut] {
         assert!(f.is_file(), "{} is not installed", f.display());
     }
-    let installed = r"C:\Program Files\cchc-agent\cchc-agent.exe";
+    let installed = INSTALLED;
 
     // The service is registered and running, from the install path.
     let status = run_windows(&env, Path::new(installed), &["service", "status", "--json"]);
@@ -496,31 +537,7 @@ fn the_silent_installer_sets_up_a_commune_pc_with_its_service_and_uninstall_keep
 
     // The officer records with the installed program, no options: it finds the
     // station's data, and the service syncs the entry to the hub by itself.
-    let out = run_windows(
-        &env,
-        Path::new(installed),
-        &[
-            "--lang",
-            "en",
-            "record",
-            "--period",
-            MONTH,
-            "--procedure",
-            "CT-01",
-            "--received",
-            "21",
-        ],
-    );
-    assert!(out.status.success(), "{}", describe("record", &out));
-    wait_for(
-        "the service to sync the entry",
-        60,
-        || {
-            let report = hub.json(&["report", "--period", MONTH, "--json"]);
-            commune_row(&report, unit)["received"].clone()
-        },
-        |received| *received == 21,
-    );
+    record_and_see_the_service_sync(&env, &hub, unit, 21);
     let log = std::fs::read_to_string(env.c(r"ProgramData\cchc-agent\service.log"))
         .expect("the service logs to its data directory");
     assert!(log.contains(&hub.url()), "{log}");
