@@ -133,6 +133,27 @@ impl Browser {
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
+    /// Clicks what sends a form or follows a link, and waits (at most 30 s) until the
+    /// page it leaves is gone: what is looked for next is then found on the new page,
+    /// never on the old one (a "saved" mark both carry, a row about to be replaced).
+    pub async fn submit(&self, css: &str) {
+        let old = self
+            .client
+            .find(Locator::Css("html"))
+            .await
+            .expect("a page is open");
+        self.click(css).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        // The old page's element answers until that page is replaced.
+        while old.attr("lang").await.is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "clicking {css} did not leave the page within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Text of an element.
     pub async fn text(&self, css: &str) -> String {
         self.client

@@ -223,7 +223,7 @@ fn analyst_verifies_in_the_browser_and_the_commune_passes_down_to_its_agent() {
         };
         set("s_TC-05", "25").await;
         set("c_TC-03", "Thiếu biên bản họp dân").await;
-        b.click("#save").await;
+        b.submit("#save").await;
         let err = b.wait_for("p.error").await.text().await.unwrap();
         assert!(
             err.contains("TC-05"),
@@ -242,7 +242,7 @@ fn analyst_verifies_in_the_browser_and_the_commune_passes_down_to_its_agent() {
         // Corrected (TC-03 lowered to 12,5 in the Vietnamese way): recorded, passed.
         set("s_TC-05", "16").await;
         set("s_TC-03", "12,5").await;
-        b.click("#save").await;
+        b.submit("#save").await;
         let flash = b.wait_for("#flash").await.text().await.unwrap();
         assert!(flash.contains("7 điểm thẩm định"), "{flash}");
         assert_eq!(b.text(".fig[data-key=stage] b").await, "Đạt");

@@ -117,7 +117,7 @@ fn an_officer_fills_the_month_pledge_and_assessment_in_the_browser_and_the_hub_h
         b.shot("02-ledger-refused").await;
         type_in(&b, "input[name='v.CT-04.received']", "").await;
         b.shot("02-ledger-typed").await;
-        b.click("#save").await;
+        b.submit("#save").await;
         b.wait_for("#saved").await;
         for (p, m, n) in month {
             assert_eq!(cell(&b, p, m).await, n as f64, "{p} {m}");
@@ -127,7 +127,7 @@ fn an_officer_fills_the_month_pledge_and_assessment_in_the_browser_and_the_hub_h
         b.click("#correct").await;
         let by = b.wait_for("#by").await.prop("value").await.unwrap();
         assert_eq!(by.as_deref(), Some("Lan"), "the session keeps who is entering");
-        b.click("#save").await;
+        b.submit("#save").await;
         b.wait_for("#saved").await;
         assert_eq!(cell(&b, "CT-01", "late").await, 1.0);
         b.shot("03-ledger-corrected").await;
@@ -152,11 +152,11 @@ fn an_officer_fills_the_month_pledge_and_assessment_in_the_browser_and_the_hub_h
         type_in(&b, "#signer", "Nguyễn Văn An").await;
         type_in(&b, "#role", "Trưởng Công an xã").await;
         type_in(&b, "#tasks", "Niêm yết công khai thủ tục\nTiếp dân ngày thứ Bảy").await;
-        b.click("#sign-button").await;
+        b.submit("#sign-button").await;
         b.wait_for("#saved").await;
         let first = b.wait_for("table.tasks tbody tr:first-child select").await;
         first.select_by_value("done").await.unwrap();
-        b.click("table.tasks tbody tr:first-child button").await;
+        b.submit("table.tasks tbody tr:first-child button").await;
         b.wait_for("#saved").await;
         assert_eq!(
             b.wait_for("table.tasks tbody tr:first-child").await.attr("data-status").await.unwrap().as_deref(),
@@ -171,7 +171,7 @@ fn an_officer_fills_the_month_pledge_and_assessment_in_the_browser_and_the_hub_h
             type_in(&b, &format!("input[name='s.{code}']"), s).await;
             type_in(&b, &format!("textarea[name='e.{code}']"), e).await;
         }
-        b.click("#save").await;
+        b.submit("#save").await;
         b.wait_for("#saved").await;
         assert!(b.text("#totals").await.contains(&format!("{}/{}", scores.len(), scores.len())));
         b.shot("06-assessed").await;
