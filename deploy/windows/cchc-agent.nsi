@@ -7,12 +7,12 @@
 ; Silent mass install (one command per PC, as administrator):
 ;   cchc-agent-setup.exe /S /UNIT=26734 /HUB=https://hub.tinh:8443 /CA=C:\cchc\ca.pem /CODE=ABCD-EFGH-JKLM
 ; Without /UNIT the agent is installed but not initialised (run `cchc-agent init` later);
-; /NOSERVICE skips the service.
+; /NOSERVICE skips the service. The exit code is 0 on success, else the failing step's
+; (cchc-agent's own exit codes: 3 bad input, 7 hub out of reach, 8 hub refused...).
 ; By hand (double-click) a page asks for the same four things — commune, hub address, CA
 ; file (ca.pem beside the installer is taken), enrollment code — and enrolls the PC
 ; before the program is installed, so a mistyped code is said there and can be corrected.
-; A PC already set up (its service registered: reinstall, upgrade) is not asked again. The exit code is 0 on success, else the failing step's
-; (cchc-agent's own exit codes: 3 bad input, 7 hub out of reach, 8 hub refused...).
+; A PC already set up (its service registered: reinstall, upgrade) is not asked again.
 ; Uninstall: "Programs and Features", or `uninstall.exe /S`; the data stays unless /PURGE.
 ;
 ; Defines from the build: VERSION, EXE (the agent to ship), OUT (installer file),

@@ -29,8 +29,8 @@ fn record(a: &Agent, n: u64) {
 /// otherwise.
 fn forward(p: &Hub) -> bool {
     let out = p.command(&["upstream", "sync"]).output().unwrap();
-    // A pass takes each definitions document once: the communes after the one that
-    // brought it say the new version, so none is sent it again to be refused.
+    // Definitions the national hub signed are taken, never refused ("not taken" is
+    // for a document this hub cannot trust; one already in force is passed over).
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
         !said.contains("not taken"),

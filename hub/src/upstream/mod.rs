@@ -186,8 +186,9 @@ impl Link {
 }
 
 /// Newer signed definitions from the national hub, taken if the root this hub trusts
-/// signed them (else left, and said in the log); `held` becomes the version in force,
-/// so that the pass's next requests say so and are not sent the same documents again.
+/// signed them (else left, and said in the log; one already in force is passed over);
+/// `held` becomes the version in force, so that the pass's next requests say so and are
+/// not sent the same documents again.
 fn take_definitions(
     store: &dyn HubStore,
     resp: &SyncResponse,
@@ -202,9 +203,13 @@ fn take_definitions(
         return Ok(());
     };
     for doc in &resp.definitions {
-        // Read again here (rare): an admin may have published on this hub meanwhile.
+        // Read again here (rare): an admin, or another pass (`upstream sync` beside
+        // `serve`), may have taken it meanwhile. What is in force already is no news.
         let current = store.newest_definitions()?.version;
         *held = current;
+        if doc.meta.signed.version <= current {
+            continue;
+        }
         match cchc_common::update::accept_definitions(doc, &root.signed, current, now) {
             Ok(defs) => {
                 store.publish_definitions(&defs, doc, now)?;

@@ -1,8 +1,8 @@
 //! The commune's installer run by hand, as an officer with no IT staff runs it: on a
 //! virtual X display (Xvfb), its window driven by the keyboard (xdotool). The
 //! enrollment page takes the commune, the hub's address and the code (the CA file
-//! beside the installer is taken), says what is wrong and stores nothing until it is
-//! right, and is not asked again when the program is reinstalled.
+//! beside the installer is taken), says what is wrong and neither installs nor enrolls
+//! anything until it is right, and is not asked again when the program is reinstalled.
 
 use super::{installer, prefix_with, PROVINCE};
 use cchc_tests::{communes_of, describe, wait_for, Hub};
