@@ -83,27 +83,19 @@ impl Drop for Display {
     }
 }
 
-/// Starts a Windows program with a window; its output goes to files (see `run_windows`).
+/// Starts a Windows program with a window (what it prints is not read).
 fn start_windows(env: &[String], program: &Path) -> Child {
-    Command::new("env")
-        .args(env)
-        .arg("wine")
-        .arg(program)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(tempfile::tempfile().unwrap()))
-        .stderr(Stdio::from(tempfile::tempfile().unwrap()))
-        .spawn()
-        .expect("wine starts")
+    super::spawn_windows(env, program, &[]).0
 }
 
-/// Waits for a window whose title contains `part` (and, with `alone`, for it to be the
-/// installer's only one: no message box on top).
-fn wait_window(x: &Display, what: &str, part: &str, alone: bool) {
+/// Waits for the installer's window to be its only one (no message box on top) and to
+/// have `part` in its title.
+fn wait_window(x: &Display, what: &str, part: &str) {
     wait_for(
         what,
         90,
         || x.titles(),
-        |t| t.iter().any(|w| w.contains(part)) && (!alone || t.len() == 1),
+        |t| t.len() == 1 && t[0].contains(part),
     );
 }
 
@@ -158,17 +150,12 @@ fn by_hand_the_installer_asks_for_the_enrollment_says_what_is_wrong_and_never_as
     env.open_desktop();
 
     let mut run = start_windows(&env, &setup);
-    wait_window(&x, "the installer's window", "Setup", true);
+    wait_window(&x, "the installer's window", "Setup");
     // The folder page: the default folder. The pointer over the window gives it the
     // keyboard (no window manager here).
     x.xdotool(&["mousemove", "512", "384"]);
     x.keys(&["Return"]);
-    wait_window(
-        &x,
-        "the enrollment page",
-        "Enroll with the provincial hub",
-        true,
-    );
+    wait_window(&x, "the enrollment page", "Enroll with the provincial hub");
 
     // The commune, the hub's address, (the CA file is filled in), and a code the hub
     // never issued.
@@ -189,7 +176,7 @@ fn by_hand_the_installer_asks_for_the_enrollment_says_what_is_wrong_and_never_as
 
     // Closed: the page again, the code corrected in place, and now it goes through.
     x.keys(&["Return"]);
-    wait_window(&x, "the page again", "Enroll with the provincial hub", true);
+    wait_window(&x, "the page again", "Enroll with the provincial hub");
     x.keys(&["End", "shift+Home"]);
     x.type_text(&hub.code(unit));
     x.keys(&["Return"]);
@@ -226,7 +213,7 @@ fn by_hand_the_installer_asks_for_the_enrollment_says_what_is_wrong_and_never_as
     // the PC is not asked to enroll again, and keeps its key and data.
     let key = std::fs::read(env.c(r"ProgramData\cchc-agent\device.key")).unwrap();
     let mut run = start_windows(&env, &setup);
-    wait_window(&x, "the installer's window", "Setup", true);
+    wait_window(&x, "the installer's window", "Setup");
     x.xdotool(&["mousemove", "512", "384"]);
     x.keys(&["Return"]);
     // Had the enrollment page come, nothing would be installed until it was answered.

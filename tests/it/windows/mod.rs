@@ -414,14 +414,17 @@ fn installer() -> PathBuf {
     }
 }
 
-/// Runs a Windows program in the prefix, for up to two minutes; returns its output.
-/// Its output goes through files, not pipes: a Wine server or service that it happens
-/// to start (and that outlives it) inherits them, and would hold a pipe open forever.
-fn run_windows(env: &Prefix, program: &Path, args: &[&str]) -> Output {
+/// Starts a Windows program in the prefix, its standard output and error going to the
+/// two files returned (see [`run_windows`] for why files).
+fn spawn_windows(
+    env: &[String],
+    program: &Path,
+    args: &[&str],
+) -> (std::process::Child, std::fs::File, std::fs::File) {
     let out = tempfile::tempfile().unwrap();
     let err = tempfile::tempfile().unwrap();
-    let mut child = Command::new("env")
-        .args(env.iter())
+    let child = Command::new("env")
+        .args(env)
         .arg("wine")
         .arg(program)
         .args(args)
@@ -432,6 +435,14 @@ fn run_windows(env: &Prefix, program: &Path, args: &[&str]) -> Output {
         .stderr(err.try_clone().unwrap())
         .spawn()
         .expect("wine starts");
+    (child, out, err)
+}
+
+/// Runs a Windows program in the prefix, for up to two minutes; returns its output.
+/// Its output goes through files, not pipes: a Wine server or service that it happens
+/// to start (and that outlives it) inherits them, and would hold a pipe open forever.
+fn run_windows(env: &Prefix, program: &Path, args: &[&str]) -> Output {
+    let (mut child, out, err) = spawn_windows(env, program, args);
     let status = cchc_tests::wait_exit(
         &mut child,
         std::time::Duration::from_secs(120),
